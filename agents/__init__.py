@@ -1,0 +1,1 @@
+"""Reference LLM agents (litellm), the evaluation runner, and trace collection/export."""

@@ -1,0 +1,8 @@
+"""codearc-env: the CodeARC inductive program synthesis benchmark as a Gymnasium environment.
+
+Importing the package only registers environment ids: no network, no Docker client, no data.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

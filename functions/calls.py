@@ -1,0 +1,236 @@
+"""Parse call text into literal arguments with ``ast``, never evaluating anything.
+
+Used for the stored initial examples and for every query an agent writes. A valid call is
+exactly one call of the target whose arguments are literals: numbers (with a sign, and
+complex numbers as ``a+bj``), strings, bytes, None, booleans, and lists, tuples, sets and
+dicts of literals. Special floats are written ``float('inf')``, ``float('-inf')`` or
+``float('nan')``; empty sets ``set()``; and ``frozenset([...])`` is accepted too.
+The paper's wrapped form ``print('Result 1: ' + str(f(...)))`` is unwrapped first.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from codearc_env.errors import CallParseError
+
+MAX_CALL_CHARS = 100_000
+MAX_NODES = 20_000
+_SPECIAL_FLOATS = {"inf", "-inf", "nan", "+inf", "infinity", "-infinity"}
+
+
+@dataclass(frozen=True)
+class ParsedCall:
+    """One parsed call: the name called, its literal arguments, and its source text."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: tuple[tuple[str, Any], ...]
+    text: str
+
+
+def _literal(node: ast.AST) -> Any:
+    if isinstance(node, ast.Constant):
+        if node.value is Ellipsis:
+            raise CallParseError("'...' is not a supported literal")
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        operand = _literal(node.operand)
+        if type(operand) not in (int, float, complex):
+            raise CallParseError("a sign must precede a number")
+        return -operand if isinstance(node.op, ast.USub) else +operand
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+        # only the complex form  a + bj / a - bj
+        left, right = _literal(node.left), _literal(node.right)
+        if type(left) in (int, float) and type(right) is complex:
+            return left + right if isinstance(node.op, ast.Add) else left - right
+        raise CallParseError("arithmetic is not allowed in arguments (only a+bj complex numbers)")
+    if isinstance(node, ast.List):
+        return [_literal(e) for e in node.elts]
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(e) for e in node.elts)
+    if isinstance(node, ast.Set):
+        return _hashable_set(node.elts, set)
+    if isinstance(node, ast.Dict):
+        out: dict[Any, Any] = {}
+        for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:
+                raise CallParseError("'**' unpacking is not allowed in a dict literal")
+            key = _literal(k)
+            try:
+                out[key] = _literal(v)
+            except TypeError as exc:
+                raise CallParseError(f"unhashable dict key: {exc}") from None
+        return out
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        return _constructor(node.func.id, node.args)
+    raise CallParseError(f"not a literal: {type(node).__name__} at column {getattr(node, 'col_offset', '?')}")
+
+
+def _hashable_set(elts: list[ast.expr], kind: type) -> Any:
+    try:
+        return kind(_literal(e) for e in elts)
+    except TypeError as exc:
+        raise CallParseError(f"unhashable set element: {exc}") from None
+
+
+def _constructor(name: str, args: list[ast.expr]) -> Any:
+    if name == "float" and len(args) == 1:
+        text = _literal(args[0])
+        if isinstance(text, str) and text.strip().lower() in _SPECIAL_FLOATS:
+            return float(text)
+        raise CallParseError("float(...) is allowed only as float('inf'), float('-inf') or float('nan')")
+    if name in ("set", "frozenset") and len(args) <= 1:
+        kind = set if name == "set" else frozenset
+        if not args:
+            return kind()
+        inner = args[0]
+        if isinstance(inner, ast.List | ast.Tuple | ast.Set):
+            return _hashable_set(inner.elts, kind)
+        raise CallParseError(f"{name}(...) takes a list, tuple or set literal")
+    raise CallParseError(f"calls are not allowed inside arguments: {name}(...)")
+
+
+def _unwrap_print(node: ast.expr) -> ast.expr:
+    """``print('Result 1: ' + str(CALL))`` -> CALL; anything else is returned unchanged."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        inner = node.args[0]
+        if isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.Add):
+            inner = inner.right
+        if (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id == "str"
+            and len(inner.args) == 1
+        ):
+            return inner.args[0]
+    return node
+
+
+def _parse_module(text: str) -> ast.Module:
+    if not isinstance(text, str):
+        raise CallParseError(f"call text must be a string, not {type(text).__name__}")
+    if len(text) > MAX_CALL_CHARS:
+        raise CallParseError(f"call text is {len(text)} characters; the limit is {MAX_CALL_CHARS}")
+    try:
+        tree = ast.parse(text, mode="exec")
+    except SyntaxError as exc:
+        raise CallParseError(f"syntax error: {exc.msg} (line {exc.lineno})") from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise CallParseError(f"cannot parse call text: {type(exc).__name__}") from None
+    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+        raise CallParseError(f"call text has more than {MAX_NODES} syntax nodes")
+    return tree
+
+
+def _parse_call_node(node: ast.expr, text: str, target: str | None) -> ParsedCall:
+    node = _unwrap_print(node)
+    if not isinstance(node, ast.Call):
+        raise CallParseError("expected a call such as f(1, 'a')")
+    if not isinstance(node.func, ast.Name):
+        raise CallParseError("the called function must be a plain name")
+    name = node.func.id
+    if target is not None and name != target:
+        raise CallParseError(f"the call must be of {target!r}, not {name!r}")
+    try:
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise CallParseError("'*' unpacking is not allowed; write the arguments out")
+            args.append(_literal(a))
+        kwargs = []
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise CallParseError("'**' unpacking is not allowed; write the arguments out")
+            kwargs.append((kw.arg, _literal(kw.value)))
+    except RecursionError:
+        raise CallParseError("arguments are nested too deeply") from None
+    segment = ast.get_source_segment(text, node) or ast.unparse(node)
+    return ParsedCall(name=name, args=tuple(args), kwargs=tuple(kwargs), text=segment)
+
+
+def parse_calls(text: str, target: str | None = None) -> list[ParsedCall]:
+    """Parse one or more calls, one per statement (newline- or ';'-separated).
+
+    ``target``: when given, every call must call that name. Raises CallParseError naming the
+    first offending statement.
+    """
+    tree = _parse_module(text)
+    if not tree.body:
+        raise CallParseError("no call found")
+    calls = []
+    for i, stmt in enumerate(tree.body, start=1):
+        if not isinstance(stmt, ast.Expr):
+            raise CallParseError(f"statement {i}: only calls are allowed, not {type(stmt).__name__}")
+        try:
+            calls.append(_parse_call_node(stmt.value, text, target))
+        except CallParseError as exc:
+            raise CallParseError(f"statement {i}: {exc}") from None
+    return calls
+
+
+def parse_call(text: str, target: str | None = None) -> ParsedCall:
+    """Parse exactly one call."""
+    calls = parse_calls(text, target)
+    if len(calls) != 1:
+        raise CallParseError(f"expected exactly one call, found {len(calls)}")
+    return calls[0]
+
+
+def called_name(text: str) -> str | None:
+    """Name of the function a stored example calls, even when its arguments are not literals."""
+    try:
+        tree = _parse_module(text)
+    except CallParseError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return None
+    node = _unwrap_print(tree.body[0].value)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id
+    return None
+
+
+def inner_call_text(text: str) -> str | None:
+    """The call expression inside a stored example (the print wrapper removed), or None."""
+    try:
+        tree = _parse_module(text)
+    except CallParseError:
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return None
+    node = _unwrap_print(tree.body[0].value)
+    return ast.get_source_segment(text, node)
+
+
+def render_call(name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...] = ()) -> str:
+    """Render a call with repr'd literals; special floats as float('...')."""
+    parts = [_render(a) for a in args] + [f"{k}={_render(v)}" for k, v in kwargs]
+    return f"{name}({', '.join(parts)})"
+
+
+def _render(v: Any) -> str:
+    t = type(v)
+    if t is float and (v != v or v in (float("inf"), float("-inf"))):
+        return f"float('{v}')"
+    if t is list:
+        return "[" + ", ".join(_render(x) for x in v) + "]"
+    if t is tuple:
+        inner = ", ".join(_render(x) for x in v)
+        return f"({inner},)" if len(v) == 1 else f"({inner})"
+    if t is dict:
+        return "{" + ", ".join(f"{_render(k)}: {_render(x)}" for k, x in v.items()) + "}"
+    if t in (set, frozenset):
+        if not v:
+            return f"{t.__name__}()"
+        inner = ", ".join(sorted(_render(x) for x in v))
+        return "{" + inner + "}" if t is set else "frozenset({" + inner + "})"
+    return repr(v)

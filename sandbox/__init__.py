@@ -1,0 +1,1 @@
+"""Sandboxed execution of hidden functions and candidates (docker, bwrap, process)."""

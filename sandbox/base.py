@@ -1,0 +1,138 @@
+"""The sandbox contract: a small ABC, a frozen request/result pair and a lifecycle.
+
+A sandbox is stateless between calls: each request carries the module source to run, and
+the worker inside executes it in a fresh child process. Separation of the hidden function
+from candidates is therefore a matter of using separate sandbox instances.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-call resource limits enforced inside the sandbox."""
+
+    timeout_s: float = 5.0
+    """Wall-clock limit of one call; the call's whole process group is killed after it."""
+    cpu_s: int = 10
+    """CPU-time limit (RLIMIT_CPU) of one call."""
+    memory_mb: int = 512
+    """Address-space limit (RLIMIT_AS) of one call."""
+    file_size_mb: int = 16
+    """Largest file the call may write (RLIMIT_FSIZE)."""
+    open_files: int = 64
+    """Most open file descriptors (RLIMIT_NOFILE)."""
+    output_chars: int = 200_000
+    """Cap on the encoded return value and on its str() rendering; longer ones are truncated."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One call of the target: literal arguments, or (for stored examples) a call expression.
+
+    When ``expression`` is set it is evaluated in the module's namespace inside the sandbox
+    and ``args``/``kwargs`` are ignored. Agents never get this form: their queries are parsed
+    to literals on the host.
+    """
+
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    expression: str | None = None
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one invocation produced, as plain data.
+
+    Exactly one of these holds: ``ok`` (a return value), ``error_type`` set (the code raised),
+    ``timed_out``, or ``infra_error`` set (the sandbox itself failed: not the code's fault).
+    """
+
+    ok: bool
+    value: Any = None
+    """The return value, encoded by :mod:`codec` (a JSON tree); None unless ok."""
+    value_str: str = ""
+    """``str()`` of the return value, as computed inside the sandbox (capped)."""
+    error_type: str | None = None
+    """Exception class name, e.g. ``"ValueError"``; never a traceback."""
+    error_message: str = ""
+    """``str()`` of the exception (capped)."""
+    timed_out: bool = False
+    duration_s: float = 0.0
+    truncated: bool = False
+    """The value or its rendering exceeded ``Limits.output_chars``."""
+    infra_error: str | None = None
+    """Set when the sandbox failed (worker died, container gone); the code may be innocent."""
+    stdout: str = ""
+    """What the call printed (capped); usually ignored."""
+
+    @property
+    def raised(self) -> bool:
+        return self.error_type is not None
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    name: str
+    is_security_boundary: bool
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class Sandbox(abc.ABC):
+    """An isolated place to run untrusted Python. Use as a context manager.
+
+    ``run`` executes ``source`` (a whole module) and calls ``function`` once per invocation,
+    each in a fresh child process, and returns one result per invocation in order. It raises
+    :class:`codearc_env.errors.SandboxError` only when the sandbox cannot be (re)started; a
+    worker that dies mid-call yields ``CallResult(infra_error=...)`` and is replaced.
+    """
+
+    name: str = "abstract"
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start the sandbox (idempotent)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop the sandbox and remove everything it created (idempotent)."""
+
+    @abc.abstractmethod
+    def run(
+        self,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+    ) -> list[CallResult]:
+        """Run ``function`` from ``source`` on each invocation; see the class docstring."""
+
+    @abc.abstractmethod
+    def info(self) -> BackendInfo:
+        """What this backend is and whether it is a security boundary."""
+
+    def run_one(
+        self, source: str, function: str, invocation: Invocation, limits: Limits | None = None
+    ) -> CallResult:
+        return self.run(source, function, [invocation], limits)[0]
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

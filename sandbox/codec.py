@@ -1,0 +1,160 @@
+"""Structural value encoding shared by the harness and the in-sandbox worker.
+
+Standard library only: the worker embeds this file's source. Values become plain JSON trees
+of tagged objects, so types survive the trip (bool apart from int, tuple apart from list,
+NaN, infinities and -0.0, sets, dicts with non-string keys):
+
+    None            {"t": "none"}
+    bool            {"t": "bool", "v": true}
+    int             {"t": "int", "v": "12345678901234567890"}     (decimal text: no size limit)
+    float           {"t": "float", "v": "nan" | "inf" | "-inf" | repr}
+    complex         {"t": "complex", "v": [real-float-text, imag-float-text]}
+    str             {"t": "str", "v": "..."}
+    bytes           {"t": "bytes", "v": "<hex>"}
+    list / tuple    {"t": "list" | "tuple", "v": [...]}
+    set / frozenset {"t": "set" | "frozenset", "v": [...]}   (sorted by canonical JSON)
+    dict            {"t": "dict", "v": [[key, value], ...]}   (insertion order)
+    anything else   {"t": "opaque", "type": "module.QualName", "v": "<repr, capped>"}
+
+Subclasses of the builtin types are encoded as their base type only when their type is
+exactly that base (``type(x) is int``); otherwise they are opaque, so an object with a lying
+``__eq__`` can never pass for a plain value. Encoding never calls user-defined methods except
+``__repr__`` for opaque values, and the worker guards that call with its own time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+MAX_DEPTH = 100
+OPAQUE_REPR_CAP = 2000
+
+
+class EncodeError(ValueError):
+    """The value cannot be encoded (too deep, or a cycle)."""
+
+
+class Opaque:
+    """A decoded value of a type the codec does not model: its type name and capped repr."""
+
+    __slots__ = ("type_name", "text")
+
+    def __init__(self, type_name: str, text: str) -> None:
+        self.type_name = type_name
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Opaque)
+            and other.type_name == self.type_name
+            and other.text == self.text
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.type_name, self.text))
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _float_text(x: float) -> str:
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return repr(x)
+
+
+def canonical(tree: object) -> str:
+    """Canonical JSON text of an encoded tree (for sorting and hashing)."""
+    return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _opaque(value: object) -> dict:
+    cls = type(value)
+    name = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls.__name__)}"
+    try:
+        text = repr(value)
+        if type(text) is not str:
+            text = "<unrepresentable>"
+    except BaseException:  # a hostile __repr__ must not break encoding
+        text = "<unrepresentable>"
+    return {"t": "opaque", "type": name, "v": text[:OPAQUE_REPR_CAP]}
+
+
+def encode(value: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> dict:
+    """Encode ``value`` as a JSON-able tagged tree. Raises EncodeError when too deep or cyclic."""
+    if _depth > MAX_DEPTH:
+        raise EncodeError(f"value nested deeper than {MAX_DEPTH} levels")
+    t = type(value)
+    if value is None:
+        return {"t": "none"}
+    if t is bool:
+        return {"t": "bool", "v": value}
+    if t is int:
+        return {"t": "int", "v": str(value)}
+    if t is float:
+        return {"t": "float", "v": _float_text(value)}  # type: ignore[arg-type]
+    if t is complex:
+        return {"t": "complex", "v": [_float_text(value.real), _float_text(value.imag)]}  # type: ignore[union-attr]
+    if t is str:
+        return {"t": "str", "v": value}
+    if t is bytes:
+        return {"t": "bytes", "v": value.hex()}  # type: ignore[union-attr]
+    if t in (list, tuple, set, frozenset, dict):
+        key = id(value)
+        if key in _seen:
+            raise EncodeError("value contains a reference cycle")
+        seen = _seen | {key}
+        d = _depth + 1
+        if t is dict:
+            items = [[encode(k, d, seen), encode(v, d, seen)] for k, v in value.items()]  # type: ignore[union-attr]
+            return {"t": "dict", "v": items}
+        items = [encode(v, d, seen) for v in value]  # type: ignore[union-attr]
+        if t in (set, frozenset):
+            items.sort(key=canonical)
+        return {"t": t.__name__, "v": items}
+    return _opaque(value)
+
+
+def _float(text: str) -> float:
+    return float(text)  # float() accepts "nan", "inf", "-inf" and every repr
+
+
+def decode(tree: object, _depth: int = 0) -> object:
+    """Inverse of :func:`encode`. Opaque values decode to :class:`Opaque`."""
+    if _depth > MAX_DEPTH + 1:
+        raise EncodeError("encoded tree too deep")
+    if not isinstance(tree, dict) or "t" not in tree:
+        raise EncodeError(f"not an encoded value: {str(tree)[:80]}")
+    t = tree["t"]
+    v = tree.get("v")
+    d = _depth + 1
+    if t == "none":
+        return None
+    if t == "bool":
+        return bool(v)
+    if t == "int":
+        return int(v)  # type: ignore[arg-type]
+    if t == "float":
+        return _float(v)  # type: ignore[arg-type]
+    if t == "complex":
+        return complex(_float(v[0]), _float(v[1]))  # type: ignore[index]
+    if t == "str":
+        return str(v)
+    if t == "bytes":
+        return bytes.fromhex(v)  # type: ignore[arg-type]
+    if t == "list":
+        return [decode(x, d) for x in v]  # type: ignore[union-attr]
+    if t == "tuple":
+        return tuple(decode(x, d) for x in v)  # type: ignore[union-attr]
+    if t == "set":
+        return {decode(x, d) for x in v}  # type: ignore[union-attr]
+    if t == "frozenset":
+        return frozenset(decode(x, d) for x in v)  # type: ignore[union-attr]
+    if t == "dict":
+        return {decode(k, d): decode(x, d) for k, x in v}  # type: ignore[union-attr]
+    if t == "opaque":
+        return Opaque(str(tree.get("type")), str(v))
+    raise EncodeError(f"unknown tag {t!r}")
