@@ -26,3 +26,22 @@ def data_dir() -> Path:
     if path is None:
         pytest.skip("real CodeARC data not found (set CODEARC_DATA_DIR)")
     return path
+
+
+# Markers whose service CI installs and starts (scripts/test.sh): there a skip is a failure,
+# so a missing install step cannot hide behind a green run.
+_REQUIRED_SERVICE_MARKERS = ("docker", "bwrap", "localmodel")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        report.skipped
+        and os.environ.get("CODEARC_REQUIRE_SERVICES") == "1"
+        and any(item.get_closest_marker(m) for m in _REQUIRED_SERVICE_MARKERS)
+        and not hasattr(report, "wasxfail")
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but CODEARC_REQUIRE_SERVICES=1 requires it to run: {report.longrepr}"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: set up, then evaluate an agent. With no API key it uses the embedded
+# SmolLM2-135M model (a smoke test, not a meaningful score). Pass codearc-eval options to
+# override, e.g.  ./scripts/main.sh --model openai/gpt-4o-mini --split clean --limit 50
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+model="local/smollm2"
+if [ -n "${OPENAI_API_KEY:-}" ]; then model="openai/gpt-4o-mini"; fi
+exec codearc eval --model "$model" --agent text --split builtin --variant annotated \
+  --limit 5 --out runs/main "$@"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs for codearc-env: system packages, the Python
+# package with its extras, a running Docker Engine, and the sandbox image (built offline
+# when no registry is reachable). Safe to run again: each step skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*" >&2; }
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+need_apt=()
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v g++ >/dev/null || need_apt+=(g++)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+log "pip install -e .[test,local]  (llama-cpp-python compiles from source: several minutes)"
+python3 -m pip install -q --disable-pip-version-check -e ".[test,local]"
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  $SUDO sh -c 'nohup dockerd >/tmp/codearc-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/codearc-dockerd.log" >&2; exit 1; }
+fi
+
+log "sandbox image (offline build when no registry is reachable)"
+codearc sandbox build-image
