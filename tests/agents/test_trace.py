@@ -1,0 +1,88 @@
+"""Trace events: round trip, version checks, torn lines, flushing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from codearc_env.agents import trace as tr
+
+
+def _events() -> list[tr.Event]:
+    return [
+        tr.EpisodeStart("e1", problem_id="annotated/3", variant="annotated", target="f", meta={"k": 1}),
+        tr.ModelMessage("e1", role="user", content="hello"),
+        tr.ModelMessage(
+            "e1",
+            role="assistant",
+            content="",
+            tool_calls=(tr.ToolCallRequest("c1", "query", '{"calls": "f(1)"}'),),
+            prompt_tokens=10,
+            completion_tokens=3,
+        ),
+        tr.ToolCall("e1", kind="query", text="f(1)", call_id="c1", step=1),
+        tr.Observation("e1", text="f(1) -> 2", info={"x": float("nan"), "t": (1, 2)}, step=1),
+        tr.Verdict("e1", passed=False, reason="mismatch", counterexample={"call_text": "f(0)"}),
+        tr.Error("e1", kind="api", message="rate limited", retryable=True),
+        tr.EpisodeEnd("e1", status="failure", paper_io=30, paper_oracle=2),
+    ]
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with tr.TraceWriter(path) as writer:
+        for event in _events():
+            writer.write(event)
+    back = tr.read_trace(path)
+    assert [type(e) for e in back] == [type(e) for e in _events()]
+    assert back[2].tool_calls == (tr.ToolCallRequest("c1", "query", '{"calls": "f(1)"}'),)
+    # non-finite floats and tuples become strict JSON
+    assert back[4].info == {"x": "nan", "t": [1, 2]}
+    for line in path.read_text().splitlines():
+        data = json.loads(line)
+        assert data["v"] == tr.SCHEMA_VERSION
+
+
+def test_flushes_each_event_before_close(tmp_path):
+    path = tmp_path / "t.jsonl"
+    writer = tr.TraceWriter(path)
+    writer.write(_events()[0])
+    assert len(tr.read_trace(path)) == 1
+    writer.close()
+    writer.close()  # idempotent
+    with pytest.raises(tr.TraceError, match="is closed"):
+        writer.write(_events()[1])
+
+
+def test_torn_last_line_is_skipped_but_middle_corruption_raises(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with tr.TraceWriter(path) as writer:
+        writer.write(_events()[0])
+    with open(path, "a") as fh:
+        fh.write('{"type": "ModelMessage", "v": 1, "epis')
+    assert len(tr.read_trace(path)) == 1
+    path.write_text(path.read_text() + "\n")
+    with pytest.raises(tr.TraceError, match=r"t.jsonl:2: not JSON"):
+        tr.read_trace(path)
+
+
+def test_rejects_newer_schema_and_unknown_types():
+    with pytest.raises(tr.TraceError, match="trace schema version 99 is not supported"):
+        tr.event_from_dict({"type": "Error", "v": 99, "episode_id": "e", "kind": "api", "message": ""})
+    with pytest.raises(tr.TraceError, match="unknown trace event type: 'Nope'"):
+        tr.event_from_dict({"type": "Nope", "v": 1})
+
+
+def test_unknown_fields_ignored_and_missing_fields_reported():
+    event = tr.event_from_dict(
+        {"type": "Error", "v": 1, "episode_id": "e", "kind": "api", "message": "m", "extra": 1}
+    )
+    assert event == tr.Error("e", kind="api", message="m", t=event.t)
+    with pytest.raises(tr.TraceError, match="bad Error event"):
+        tr.event_from_dict({"type": "Error", "v": 1, "episode_id": "e"})
+
+
+def test_split_episodes_groups_by_start():
+    events = _events() + [tr.EpisodeStart("e2", problem_id="p"), tr.EpisodeEnd("e2", status="success")]
+    episodes = tr.split_episodes(events)
+    assert [len(e) for e in episodes] == [8, 2]
