@@ -1,0 +1,125 @@
+"""Turn a raw action into a Query, a Submit or an Invalid, on the host, without executing it.
+
+Actions come from arbitrary agents, so nothing about them is trusted: the dict may be
+malformed, the text may be bytes, megabytes long or not encodable. Every problem becomes an
+:class:`Invalid` with a message meant for the agent; this module never raises for bad input.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from codearc_env.errors import CallParseError
+from codearc_env.functions.calls import ParsedCall, parse_calls
+from codearc_env.spaces import MAX_ACTION_CHARS, QUERY, SUBMIT
+
+
+@dataclass(frozen=True)
+class Query:
+    calls: tuple[ParsedCall, ...]
+
+
+@dataclass(frozen=True)
+class Submit:
+    source: str
+
+
+@dataclass(frozen=True)
+class Invalid:
+    reason: str
+    kind: str = "invalid"
+    """``"query"`` or ``"submit"`` when the kind was readable, else ``"invalid"``."""
+
+
+Action = Query | Submit | Invalid
+
+
+def parse_action(action: Any, target: str) -> Action:
+    """Validate ``{"kind": 0|1, "text": str}`` and parse it for the function ``target``."""
+    if not isinstance(action, Mapping):
+        return Invalid(
+            f"an action must be a dict with keys 'kind' and 'text', not {type(action).__name__}"
+        )
+    missing = [k for k in ("kind", "text") if k not in action]
+    if missing:
+        return Invalid(f"the action is missing {' and '.join(repr(k) for k in missing)}")
+    extra = sorted(str(k) for k in action if k not in ("kind", "text"))
+    if extra:
+        return Invalid(f"unknown action keys: {', '.join(extra)}")
+    kind = _kind(action["kind"])
+    if kind is None:
+        return Invalid(f"'kind' must be 0 (query) or 1 (submit), not {action['kind']!r:.50}")
+    name = "query" if kind == QUERY else "submit"
+    text, problem = _text(action["text"])
+    if problem:
+        return Invalid(problem, name)
+    if kind == QUERY:
+        try:
+            calls = parse_calls(text, target)
+        except CallParseError as exc:
+            return Invalid(f"invalid query: {exc}", name)
+        return Query(tuple(calls))
+    problem = check_submission(text, target)
+    return Invalid(problem, name) if problem else Submit(text)
+
+
+def _kind(value: Any) -> int | None:
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer) and int(value) in (QUERY, SUBMIT):
+        return int(value)
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iu":
+        return _kind(value.item())
+    return None
+
+
+def _text(value: Any) -> tuple[str, str | None]:
+    if isinstance(value, bytes | bytearray):
+        return "", "'text' must be a str, not bytes (decode it as UTF-8 first)"
+    if not isinstance(value, str):
+        return "", f"'text' must be a str, not {type(value).__name__}"
+    if len(value) > MAX_ACTION_CHARS:
+        return "", f"the action text is {len(value)} characters; the limit is {MAX_ACTION_CHARS}"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return "", f"the action text is not valid unicode (lone surrogate at position {exc.start})"
+    if not value.strip():
+        return "", "the action text is empty"
+    return value, None
+
+
+def check_submission(source: str, target: str) -> str | None:
+    """Why ``source`` cannot be a submission for ``target``, or None when it can.
+
+    Checked with ``ast`` only: the program must parse and bind ``target`` at top level (a
+    ``def``, a class, an assignment or an import). Whether it is *right* is the oracle's job.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return f"the submission is not valid Python: {exc.msg} (line {exc.lineno})"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"the submission cannot be parsed: {type(exc).__name__}"
+    if target not in _top_level_names(tree):
+        return f"the submission does not define {target!r} at top level"
+    return None
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names

@@ -1,0 +1,350 @@
+"""CodeARCEnv: reconstruct a hidden Python function from examples, queries and an oracle.
+
+One episode is one hidden function. The agent sees its name and 10 examples, then acts:
+``{"kind": 0, "text": "f(1)\\nf(2)"}`` queries the function (one I/O per call), and
+``{"kind": 1, "text": "def f(x): ..."}`` submits a program to the differential-testing
+oracle. Budgets and termination follow :mod:`codearc_env.protocol`.
+
+Mistakes of the agent are observations; failures of the harness (a sandbox that dies) raise
+:class:`codearc_env.errors.SandboxError`, or with ``on_infra_error="truncate"`` end the
+episode as truncated with ``info["infra_error"]`` set, so they never count as agent failures.
+
+Two sandboxes per environment, started on first use: the *reference* sandbox runs the hidden
+function (queries, and the oracle's reference side), the *candidate* sandbox runs
+submissions, so a candidate never shares a process tree with the hidden function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import gymnasium as gym
+from gymnasium.error import ResetNeeded
+
+from codearc_env.actions import Invalid, Query, Submit, parse_action
+from codearc_env.errors import SandboxError
+from codearc_env.functions.calls import ParsedCall
+from codearc_env.functions.spec import HiddenFunction
+from codearc_env.problems import ProblemSet, load_problems
+from codearc_env.protocol import Budgets, EpisodeState
+from codearc_env.query import initial_pairs, run_calls
+from codearc_env.render import (
+    Pair,
+    clip,
+    examples_text,
+    invalid_feedback,
+    prompt_text,
+    query_feedback,
+    verdict_feedback,
+)
+from codearc_env.sandbox.base import Limits, Sandbox
+from codearc_env.spaces import MAX_NAME_CHARS, action_space, observation_space
+
+INFRA_ERROR_MODES = ("raise", "truncate")
+
+
+class OracleLike(Protocol):
+    def check(self, fn: HiddenFunction, candidate_source: str, extra_inputs: Any = ()) -> Any: ...
+
+
+class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
+    """The CodeARC benchmark as a Gymnasium environment (see docs/env.md).
+
+    Args:
+        variant: ``"annotated"`` (descriptive names) or ``"anonymized"`` (target ``solution``).
+        split: which problems to draw from: ``all``, ``clean``, ``humaneval+``, ``mbpp+``,
+            ``apps``, or ``builtin`` (our own suite, needs no data).
+        problem: always play this problem (an id such as ``"annotated/12"``, or an index).
+        data_dir: where the CodeARC data is (default: ``$CODEARC_DATA_DIR``, cache, download).
+        backend: sandbox backend (``"docker"``, ``"bwrap"``, ``"process"``; None: strongest).
+        b_io: input/output budget, counting the initial examples.
+        b_oracle: oracle budget (submissions).
+        max_turns: actions before truncation, invalid ones included.
+        oracle_seed, oracle_strength: passed to the oracle; fixed per env, so grading does not
+            depend on the episode seed.
+        render_mode: None or ``"ansi"`` (``render()`` returns the agent's text).
+        on_infra_error: ``"raise"`` a SandboxError, or ``"truncate"`` the episode.
+        limits: per-call sandbox limits for both sandboxes.
+        problems: play these problems instead of loading a split.
+        reference_sandbox, candidate_sandbox, oracle: injected components (not closed by the
+            env); by default the env makes and owns its own.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(
+        self,
+        variant: str = "annotated",
+        split: str = "all",
+        problem: str | int | None = None,
+        data_dir: str | Path | None = None,
+        backend: str | None = None,
+        b_io: int = 30,
+        b_oracle: int = 2,
+        max_turns: int = 50,
+        oracle_seed: int = 0,
+        oracle_strength: str = "default",
+        render_mode: str | None = None,
+        on_infra_error: str = "raise",
+        limits: Limits | None = None,
+        problems: Sequence[HiddenFunction] | None = None,
+        reference_sandbox: Sandbox | None = None,
+        candidate_sandbox: Sandbox | None = None,
+        oracle: OracleLike | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
+        if on_infra_error not in INFRA_ERROR_MODES:
+            raise ValueError(f"on_infra_error must be 'raise' or 'truncate', not {on_infra_error!r}")
+        self.budgets = Budgets(b_io=b_io, b_oracle=b_oracle, max_turns=max_turns)
+        self.render_mode = render_mode
+        self.on_infra_error = on_infra_error
+        self.variant = variant
+        self.oracle_seed = oracle_seed
+        self.oracle_strength = oracle_strength
+        if problems is not None:
+            self.problem_set = ProblemSet.of(problems, "the given problems")
+        else:
+            self.problem_set = load_problems(variant, split, data_dir)
+        self._fixed = self.problem_set.get(problem) if problem is not None else None
+
+        self.action_space = action_space()
+        self.observation_space = observation_space(b_io, b_oracle, max_turns)
+
+        self._owned: list[Sandbox] = []
+        self._reference = reference_sandbox or self._own(backend, limits)
+        self._candidate = candidate_sandbox or self._own(backend, limits)
+        self._started: set[int] = set()
+        self._oracle = oracle
+        self._closed = False
+
+        self._fn: HiddenFunction | None = None
+        self._state: EpisodeState | None = None
+        self._pairs: list[Pair] = []
+        self._queried: list[ParsedCall] = []
+        self._feedback = ""
+
+    # ---- components ----------------------------------------------------------------------
+    def _own(self, backend: str | None, limits: Limits | None) -> Sandbox:
+        from codearc_env.sandbox import make_sandbox
+
+        sandbox = make_sandbox(backend, limits)
+        self._owned.append(sandbox)
+        return sandbox
+
+    def _ready(self, sandbox: Sandbox) -> Sandbox:
+        if self._closed:
+            raise SandboxError("the environment is closed")
+        if id(sandbox) not in self._started:
+            sandbox.start()
+            self._started.add(id(sandbox))
+        return sandbox
+
+    def _get_oracle(self) -> OracleLike:
+        if self._oracle is None:
+            from codearc_env.oracle import Oracle
+
+            self._oracle = Oracle(
+                self._reference,
+                self._candidate,
+                seed=self.oracle_seed,
+                strength=self.oracle_strength,
+            )
+        return self._oracle
+
+    @property
+    def problem(self) -> HiddenFunction | None:
+        """The current hidden function (for wrappers and evaluation code, not for agents)."""
+        return self._fn
+
+    @property
+    def state(self) -> EpisodeState | None:
+        return self._state
+
+    # ---- gymnasium API -------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"problem"})
+        if unknown:
+            raise ValueError(f"unknown reset options: {', '.join(map(str, unknown))}")
+        if options.get("problem") is not None:
+            fn = self.problem_set.get(options["problem"])
+        elif self._fixed is not None:
+            fn = self._fixed
+        else:
+            fn = self.problem_set.draw(self.np_random)
+        self._fn = fn
+        self._pairs = initial_pairs(fn)
+        self._state = EpisodeState(self.budgets, n_initial=len(self._pairs))
+        self._queried = []
+        self._feedback = ""
+        return self._observation(), self._info(action=None)
+
+    def step(
+        self, action: dict[str, Any]
+    ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        state, fn = self._state, self._fn
+        if state is None or fn is None:
+            raise ResetNeeded("call reset() before step()")
+        if state.done:
+            raise ResetNeeded("the episode is over: call reset() before step()")
+        state.start_turn()
+        parsed = parse_action(action, fn.target)
+        if isinstance(parsed, Query) and state.io_left == 0:
+            parsed = Invalid("no queries left: the I/O budget is spent; submit a program", "query")
+        verdict: dict[str, Any] = {}
+        infra_error: str | None = None
+        try:
+            if isinstance(parsed, Invalid):
+                state.invalid()
+                self._feedback = invalid_feedback(parsed.reason, ends_episode=state.done)
+            elif isinstance(parsed, Query):
+                self._run_query(state, fn, parsed)
+            else:
+                verdict = self._run_submit(state, fn, parsed)
+        except SandboxError as exc:
+            if self.on_infra_error == "raise":
+                raise
+            infra_error = str(exc)
+            state.outcome = "infra_error"
+            self._feedback = "The harness failed (not your fault); the episode is cut short."
+        truncated = state.end_turn() or state.outcome == "infra_error"
+        terminated = state.outcome in ("solved", "failed", "no_final_submission")
+        reward = 1.0 if state.solved else 0.0
+        kind = parsed.kind if isinstance(parsed, Invalid) else type(parsed).__name__.lower()
+        info = self._info(action=kind, verdict=verdict, infra_error=infra_error)
+        return self._observation(), reward, terminated, truncated, info
+
+    def _run_query(self, state: EpisodeState, fn: HiddenFunction, query: Query) -> None:
+        n = state.affordable(len(query.calls))
+        pairs = run_calls(self._ready(self._reference), fn, query.calls[:n])
+        state.charge_io(n)
+        self._pairs.extend(pairs)
+        self._queried.extend(query.calls[:n])
+        self._feedback = query_feedback(pairs, len(query.calls), state.io_left)
+
+    def _run_submit(self, state: EpisodeState, fn: HiddenFunction, submit: Submit) -> dict[str, Any]:
+        self._ready(self._reference)
+        self._ready(self._candidate)
+        verdict = self._get_oracle().check(fn, submit.source, extra_inputs=tuple(self._queried))
+        state.record_submission(bool(verdict.passed))
+        cx = verdict.counterexample
+        shown = cx.feedback() if cx is not None else (verdict.reason or None)
+        self._feedback = verdict_feedback(bool(verdict.passed), shown, state.oracle_left)
+        return {
+            "verdict": "pass" if verdict.passed else "fail",
+            "verdict_reason": str(verdict.reason),
+            "counterexample": _plain(cx),
+            "oracle_inputs": int(verdict.n_inputs),
+        }
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        if self._state is None or self._fn is None:
+            return "The environment has not been reset."
+        return self._text()
+
+    def close(self) -> None:
+        """Stop the sandboxes this env made (idempotent; injected ones are left alone)."""
+        if self._closed:
+            return
+        self._closed = True
+        errors = []
+        for sandbox in self._owned:
+            try:
+                sandbox.close()
+            except Exception as exc:  # close every sandbox even if one fails
+                errors.append(exc)
+        self._owned.clear()
+        super().close()
+        if errors:
+            raise SandboxError(f"closing a sandbox failed: {errors[0]}") from errors[0]
+
+    # ---- observation and info ------------------------------------------------------------
+    def _current(self) -> tuple[EpisodeState, HiddenFunction]:
+        if self._state is None or self._fn is None:
+            raise ResetNeeded("call reset() before step()")
+        return self._state, self._fn
+
+    def _text(self) -> str:
+        state, fn = self._current()
+        return prompt_text(
+            name=fn.target,
+            pairs=self._pairs,
+            feedback=self._feedback,
+            io_left=state.io_left,
+            oracle_left=state.oracle_left,
+            turns_left=state.turns_left,
+            must_submit=state.must_submit,
+            forced_final=state.forced_final,
+            done=state.done,
+        )
+
+    def _observation(self) -> dict[str, Any]:
+        state, fn = self._current()
+        return {
+            "text": self._text(),
+            "function_name": clip(fn.target, MAX_NAME_CHARS),
+            "examples": examples_text(self._pairs),
+            "calls": tuple(p.call for p in self._pairs),
+            "outputs": tuple(p.output for p in self._pairs),
+            "errored": tuple(int(p.errored) for p in self._pairs),
+            "feedback": self._feedback,
+            "io_left": state.io_left,
+            "oracle_left": state.oracle_left,
+            "turns_left": state.turns_left,
+            "must_submit": int(state.must_submit),
+        }
+
+    def _info(
+        self,
+        action: str | None,
+        verdict: dict[str, Any] | None = None,
+        infra_error: str | None = None,
+    ) -> dict[str, Any]:
+        state, fn = self._current()
+        verdict = verdict or {}
+        return {
+            "problem_id": fn.problem_id,
+            "index": fn.index,
+            "variant": fn.variant,
+            "source": fn.source,
+            "quirks": tuple(fn.quirks.flags()),
+            "action": action,
+            "n_io_used": state.io_used,
+            "n_oracle_used": state.oracle_used,
+            "turn": state.turns,
+            "invalid_actions": state.invalid_actions,
+            "forced_final": state.forced_final,
+            "outcome": state.outcome,
+            "solved": state.solved,
+            "verdict": verdict.get("verdict"),
+            "verdict_reason": verdict.get("verdict_reason"),
+            "counterexample": verdict.get("counterexample"),
+            "oracle_inputs": verdict.get("oracle_inputs"),
+            "paper_io": state.paper_io(),
+            "paper_oracle": state.paper_oracle(),
+            "infra_error": infra_error,
+        }
+
+
+def _plain(value: Any) -> dict[str, Any] | None:
+    """A counterexample as a fresh dict of plain data (infos must not share objects)."""
+    if value is None:
+        return None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain_leaf(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return {"text": str(value)}
+
+
+def _plain_leaf(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)

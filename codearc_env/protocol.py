@@ -1,0 +1,136 @@
+"""Budgets and termination of one episode, as plain logic (no sandbox, no text).
+
+The rules (CODEARC-SPEC section 1), made exact:
+
+- ``b_io`` counts the initial examples: with 10 examples and ``b_io=30`` the agent may query
+  20 calls. Each call costs one I/O; a query asking for more calls than remain runs only the
+  affordable prefix.
+- ``b_oracle`` submissions. A failing submission with oracle calls left returns a
+  counterexample and the episode goes on; a failing submission with none left (the *final
+  attempt*) ends the episode with reward 0. A passing submission ends it with reward 1.
+- *Forced final attempt*: once no query is affordable and one oracle call remains, the next
+  action must be a submission. Anything else (a query, a malformed action) ends the episode
+  as a failure with outcome ``"no_final_submission"``.
+- A query when no I/O is left but two or more oracle calls remain is an invalid action.
+- Invalid actions cost a turn and nothing else. The episode is truncated after ``max_turns``
+  actions (invalid ones included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Outcome = Literal["running", "solved", "failed", "no_final_submission", "truncated", "infra_error"]
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The configurable budgets of an episode."""
+
+    b_io: int = 30
+    """Input/output pairs, counting the initial examples."""
+    b_oracle: int = 2
+    """Oracle calls (submissions)."""
+    max_turns: int = 50
+    """Actions before truncation, invalid ones included."""
+
+    def __post_init__(self) -> None:
+        for name in ("b_io", "b_oracle", "max_turns"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        if self.b_io < 0:
+            raise ValueError(f"b_io must be >= 0, got {self.b_io}")
+        if self.b_oracle < 1:
+            raise ValueError(f"b_oracle must be >= 1, got {self.b_oracle}")
+        if self.max_turns < 1:
+            raise ValueError(f"max_turns must be >= 1, got {self.max_turns}")
+
+
+class EpisodeState:
+    """Counters of one episode and the transitions the protocol allows."""
+
+    def __init__(self, budgets: Budgets, n_initial: int) -> None:
+        self.budgets = budgets
+        self.n_initial = n_initial
+        # The initial examples are charged even when there are more of them than b_io.
+        self.io_used = n_initial
+        self.oracle_used = 0
+        self.turns = 0
+        self.invalid_actions = 0
+        self.outcome: Outcome = "running"
+
+    # ---- queries -------------------------------------------------------------------------
+    @property
+    def io_left(self) -> int:
+        return max(0, self.budgets.b_io - self.io_used)
+
+    @property
+    def oracle_left(self) -> int:
+        return self.budgets.b_oracle - self.oracle_used
+
+    @property
+    def turns_left(self) -> int:
+        return max(0, self.budgets.max_turns - self.turns)
+
+    @property
+    def must_submit(self) -> bool:
+        """No query is affordable: only a submission can make progress."""
+        return self.io_left == 0
+
+    @property
+    def forced_final(self) -> bool:
+        """Queries spent and one oracle call left: the next action must be a submission."""
+        return self.io_left == 0 and self.oracle_left == 1
+
+    @property
+    def done(self) -> bool:
+        return self.outcome != "running"
+
+    def affordable(self, n_calls: int) -> int:
+        """How many of ``n_calls`` requested calls the budget pays for."""
+        return min(n_calls, self.io_left)
+
+    def charge_io(self, n_calls: int) -> None:
+        if n_calls > self.io_left:
+            raise ValueError(f"cannot charge {n_calls} calls with {self.io_left} left")
+        self.io_used += n_calls
+
+    # ---- turns ---------------------------------------------------------------------------
+    def start_turn(self) -> None:
+        self.turns += 1
+
+    def invalid(self) -> None:
+        """An invalid action: it costs its turn; in the forced final attempt it ends the game."""
+        self.invalid_actions += 1
+        if self.forced_final:
+            self.outcome = "no_final_submission"
+
+    def end_turn(self) -> bool:
+        """Apply the turn cap; True when the episode was truncated by it."""
+        if not self.done and self.turns >= self.budgets.max_turns:
+            self.outcome = "truncated"
+            return True
+        return False
+
+    # ---- submissions ---------------------------------------------------------------------
+    def record_submission(self, passed: bool) -> None:
+        self.oracle_used += 1
+        if passed:
+            self.outcome = "solved"
+        elif self.oracle_left == 0:
+            self.outcome = "failed"
+
+    # ---- metrics -------------------------------------------------------------------------
+    @property
+    def solved(self) -> bool:
+        return self.outcome == "solved"
+
+    def paper_io(self) -> int:
+        """#I/O by the paper's convention: ``b_io`` unless solved, else the extra queries used."""
+        return self.io_used - self.n_initial if self.solved else self.budgets.b_io
+
+    def paper_oracle(self) -> int:
+        """#Oracle by the paper's convention: ``b_oracle`` unless solved, else the calls used."""
+        return self.oracle_used if self.solved else self.budgets.b_oracle

@@ -1,0 +1,114 @@
+"""The text an agent sees: examples, query results, oracle feedback and the whole prompt.
+
+Everything shown is clipped to the caps of :mod:`codearc_env.spaces`, with a marker that says
+how much was cut, so observations always fit their space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from codearc_env.spaces import (
+    MAX_CALL_CHARS,
+    MAX_FEEDBACK_CHARS,
+    MAX_OUTPUT_CHARS,
+    MAX_TEXT_CHARS,
+)
+
+
+def clip(text: str, cap: int) -> str:
+    """``text`` cut to at most ``cap`` characters, ending in a marker when cut."""
+    if len(text) <= cap:
+        return text
+    marker = f"... [{len(text)} characters, clipped]"
+    return text[: max(0, cap - len(marker))] + marker[:cap]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One observed input/output pair, as shown: initial example or query result."""
+
+    call: str
+    output: str
+    errored: bool
+    initial: bool
+
+    @classmethod
+    def make(cls, call: str, output: str, errored: bool, initial: bool) -> Pair:
+        return cls(clip(call, MAX_CALL_CHARS), clip(output, MAX_OUTPUT_CHARS), errored, initial)
+
+    def line(self) -> str:
+        arrow = "-> error:" if self.errored else "->"
+        return f"{self.call} {arrow} {self.output}"
+
+
+def examples_text(pairs: Sequence[Pair]) -> str:
+    return clip("\n".join(p.line() for p in pairs), MAX_TEXT_CHARS)
+
+
+def query_feedback(ran: Sequence[Pair], requested: int, io_left: int) -> str:
+    lines = [p.line() for p in ran]
+    skipped = requested - len(ran)
+    if skipped:
+        lines.append(
+            f"Only {len(ran)} of the {requested} calls ran: the I/O budget is spent. "
+            f"The other {skipped} were not run and cost nothing."
+        )
+    lines.append(f"Queries left: {io_left}.")
+    return clip("\n".join(lines), MAX_FEEDBACK_CHARS)
+
+
+def invalid_feedback(reason: str, ends_episode: bool) -> str:
+    tail = (
+        "No submission was made when one was required: the episode is over."
+        if ends_episode
+        else "This action cost a turn and nothing else."
+    )
+    return clip(f"Invalid action: {reason}\n{tail}", MAX_FEEDBACK_CHARS)
+
+
+def verdict_feedback(passed: bool, counterexample: str | None, oracle_left: int) -> str:
+    if passed:
+        return "Correct: your program matches the hidden function. The episode is over."
+    lines = ["Incorrect: your program differs from the hidden function."]
+    if counterexample:
+        lines.append(counterexample)
+    if oracle_left:
+        lines.append(f"Submissions left: {oracle_left}.")
+    else:
+        lines.append("No submissions left: the episode is over.")
+    return clip("\n".join(lines), MAX_FEEDBACK_CHARS)
+
+
+def prompt_text(
+    *,
+    name: str,
+    pairs: Sequence[Pair],
+    feedback: str,
+    io_left: int,
+    oracle_left: int,
+    turns_left: int,
+    must_submit: bool,
+    forced_final: bool,
+    done: bool,
+) -> str:
+    """The whole observation as text: what a language agent is shown at each step."""
+    parts = [
+        f"Hidden function: {name}",
+        "",
+        "Observed calls (call -> output; outputs are str() of the return value):",
+        examples_text(pairs),
+    ]
+    if feedback:
+        parts += ["", "Last action:", feedback]
+    parts += ["", f"Queries left: {io_left}. Submissions left: {oracle_left}. "
+              f"Turns left: {turns_left}."]
+    if done:
+        parts.append("The episode is over.")
+    elif forced_final:
+        parts.append("No queries left and one submission left: your next action must be a "
+                     "submission (the final attempt).")
+    elif must_submit:
+        parts.append("No queries left: only submissions are possible.")
+    return clip("\n".join(parts), MAX_TEXT_CHARS)

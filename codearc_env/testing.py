@@ -1,0 +1,170 @@
+"""Test doubles: a sandbox, an oracle and problems that need no real isolation or data.
+
+For unit tests of the environment's protocol and for tests that must run in subprocesses
+(vector envs, spawn). Nothing here executes text: the "hidden functions" are trusted Python
+callables looked up by name, and the oracle grades submissions by comparing them with a table
+of accepted programs. Never use these to run agent code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from codearc_env.functions.calls import parse_call, render_call
+from codearc_env.functions.spec import Example, HiddenFunction
+from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
+
+
+class CallableSandbox(Sandbox):
+    """Calls trusted Python callables by target name; counts starts, closes and calls."""
+
+    name = "callable"
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]], limits: Limits | None = None):
+        super().__init__(limits)
+        self.functions = dict(functions)
+        self.started = 0
+        self.closed = 0
+        self.calls = 0
+        self.fail_with: str | None = None
+        """Set to make every call report this infra error."""
+
+    def start(self) -> None:
+        self.started += 1
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name, is_security_boundary=False)
+
+    def run(
+        self,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+    ) -> list[CallResult]:
+        out = []
+        for inv in invocations:
+            self.calls += 1
+            if self.fail_with is not None:
+                out.append(CallResult(ok=False, infra_error=self.fail_with))
+                continue
+            try:
+                value = self.functions[function](*inv.args, **dict(inv.kwargs))
+            except Exception as exc:
+                out.append(CallResult(ok=False, error_type=type(exc).__name__,
+                                      error_message=str(exc)))
+                continue
+            out.append(CallResult(ok=True, value_str=str(value)))
+        return out
+
+
+@dataclass(frozen=True)
+class FakeCounterexample:
+    call_text: str
+    expected: str
+    actual: str
+    expected_error: str | None = None
+    actual_error: str | None = None
+
+    def feedback(self) -> str:
+        return f"Input: {self.call_text}\nExpected: {self.expected}\nGot: {self.actual}"
+
+
+@dataclass(frozen=True)
+class FakeVerdict:
+    passed: bool
+    reason: str
+    counterexample: FakeCounterexample | None
+    n_inputs: int
+    duration_s: float = 0.0
+
+
+class TableOracle:
+    """Passes a submission iff its stripped text is one of the accepted programs."""
+
+    def __init__(self, accepted: Mapping[str, Sequence[str]]) -> None:
+        self.accepted = {k: {s.strip() for s in v} for k, v in accepted.items()}
+        self.checks: list[tuple[str, str, tuple[Any, ...]]] = []
+
+    def check(self, fn: HiddenFunction, candidate_source: str, extra_inputs: Any = ()) -> FakeVerdict:
+        self.checks.append((fn.problem_id, candidate_source, tuple(extra_inputs)))
+        if candidate_source.strip() in self.accepted.get(fn.problem_id, set()):
+            return FakeVerdict(True, "equivalent on all inputs", None, 10)
+        ex = fn.examples[0]
+        cx = FakeCounterexample(ex.expression or ex.call_text, ex.output, "something else")
+        return FakeVerdict(False, "outputs differ", cx, 10)
+
+
+def toy_function(
+    name: str,
+    func: Callable[..., Any],
+    inputs: Sequence[tuple[Any, ...]],
+    *,
+    variant: str = "annotated",
+    index: int = 0,
+) -> HiddenFunction:
+    """A builtin-style HiddenFunction whose examples are ``func`` run on ``inputs``."""
+    examples = []
+    for k, args in enumerate(inputs):
+        text = render_call(name, tuple(args))
+        try:
+            output, errored = str(func(*args)), False
+        except Exception as exc:
+            output, errored = str(exc), True
+        examples.append(Example(k, text, parse_call(text, name), text, output, errored))
+    return HiddenFunction(
+        index=index, variant=variant, source="builtin",  # type: ignore[arg-type]
+        code=f"# stands for {name}\n", target=name, examples=tuple(examples), name=name,
+    )
+
+
+def _add(a: int, b: int) -> int:
+    return a + b
+
+
+def _shout(s: str) -> str:
+    return s.upper() + "!"
+
+
+def _first(xs: list[Any]) -> Any:
+    return xs[0]
+
+
+TOY_FUNCTIONS: dict[str, Callable[..., Any]] = {"add": _add, "shout": _shout, "first": _first}
+TOY_SOLUTIONS: dict[str, str] = {
+    "builtin/annotated/add": "def add(a, b):\n    return a + b",
+    "builtin/annotated/shout": "def shout(s):\n    return s.upper() + '!'",
+    "builtin/annotated/first": "def first(xs):\n    return xs[0]",
+}
+
+
+def toy_problems() -> list[HiddenFunction]:
+    """Three small problems with 10 examples each (one example of ``first`` raises)."""
+    return [
+        toy_function("add", _add, [(i, 2 * i - 3) for i in range(10)], index=0),
+        toy_function("shout", _shout, [(w,) for w in ["a", "bc", "def", "x", "yz", "hey", "ok", "no", "hi", "é"]],
+                     index=1),
+        toy_function("first", _first, [([i, i + 1],) for i in range(9)] + [([],)], index=2),
+    ]
+
+
+def toy_env_kwargs() -> dict[str, Any]:
+    """Keyword arguments for CodeARCEnv that play the toy problems with the doubles above."""
+    return {
+        "problems": toy_problems(),
+        "reference_sandbox": CallableSandbox(TOY_FUNCTIONS),
+        "candidate_sandbox": CallableSandbox(TOY_FUNCTIONS),
+        "oracle": TableOracle({k: [v] for k, v in TOY_SOLUTIONS.items()}),
+    }
+
+
+def make_toy_env(**kwargs: Any) -> Any:
+    """A CodeARCEnv over the toy problems with fresh doubles (an entry point for tests)."""
+    from codearc_env.env import CodeARCEnv
+
+    return CodeARCEnv(**{**toy_env_kwargs(), **kwargs})
