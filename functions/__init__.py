@@ -1,1 +1,29 @@
-"""The hidden target functions: specs, loaders, quirk detection, splits and the built-in suite."""
+"""The hidden target functions: specs, loaders, quirk detection, splits and the built-in suite.
+
+Importing this package reads no data and touches no network.
+"""
+
+from __future__ import annotations
+
+from codearc_env.functions.builtin_suite import builtin_suite
+from codearc_env.functions.dataset import Dataset, UnknownProblemError
+from codearc_env.functions.source import load_dataset
+from codearc_env.functions.spec import (
+    VARIANTS,
+    Comparison,
+    Example,
+    HiddenFunction,
+    Quirks,
+)
+
+__all__ = [
+    "VARIANTS",
+    "Comparison",
+    "Dataset",
+    "Example",
+    "HiddenFunction",
+    "Quirks",
+    "UnknownProblemError",
+    "builtin_suite",
+    "load_dataset",
+]

@@ -1,0 +1,43 @@
+"""Choose the data source and load the dataset: argument, environment, cache, download."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from codearc_env.functions.dataset import Dataset
+from codearc_env.functions.loaders import load_directory
+
+from codearc_env.errors import DataUnavailableError
+
+DATA_DIR_ENV = "CODEARC_DATA_DIR"
+
+
+def resolve_data_dir(
+    data_dir: str | os.PathLike[str] | None = None, *, allow_download: bool = True
+) -> Path:
+    """The directory to load: ``data_dir``, ``$CODEARC_DATA_DIR``, the cache, else a download."""
+    from codearc_env.functions import download
+
+    if data_dir is not None:
+        return Path(data_dir)
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env)
+    cached = download.cached_data_dir()
+    if cached is not None:
+        return cached
+    if not allow_download:
+        raise DataUnavailableError(
+            f"no CodeARC data: none given, none in the cache ({download.cache_dir()}), and "
+            f"downloading is disabled. {download.offline_hint()}"
+        )
+    return download.download_dataset()
+
+
+def load_dataset(
+    data_dir: str | os.PathLike[str] | None = None, *, allow_download: bool = True
+) -> Dataset:
+    """Load both variants of all 1114 problems (see :func:`resolve_data_dir` for the source)."""
+    path = resolve_data_dir(data_dir, allow_download=allow_download)
+    return Dataset(load_directory(path), origin=str(path))
