@@ -103,7 +103,8 @@ def check_submission(source: str, target: str) -> str | None:
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
-        return f"the submission is not valid Python: {exc.msg} (line {exc.lineno})"
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        return f"the submission is not valid Python: {exc.msg}{where}"
     except (ValueError, RecursionError, MemoryError) as exc:
         return f"the submission cannot be parsed: {type(exc).__name__}"
     if target not in _top_level_names(tree):

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector.utils import create_empty_array
+from gymnasium.error import CustomSpaceError
+from gymnasium.vector.utils import create_empty_array, create_shared_memory
 
 MAX_ACTION_CHARS = 100_000
 """Longest action text (a query or a submitted program). Longer actions are invalid."""
@@ -94,6 +95,14 @@ class TextSpace(spaces.Space[str]):
 def _empty_text(space: TextSpace, n: int = 1, fn: Any = np.zeros) -> tuple[str, ...]:
     # Vector envs preallocate observations; a text slot starts as the shortest valid string.
     return tuple(" " * space.min_length for _ in range(n))
+
+
+@create_shared_memory.register(TextSpace)
+def _no_shared_text(space: TextSpace, n: int = 1, ctx: Any = None) -> Any:
+    raise CustomSpaceError(
+        "text observations of any length cannot live in shared memory: "
+        "use AsyncVectorEnv(..., shared_memory=False)"
+    )
 
 
 QUERY, SUBMIT = 0, 1

@@ -168,3 +168,28 @@ def make_toy_env(**kwargs: Any) -> Any:
     from codearc_env.env import CodeARCEnv
 
     return CodeARCEnv(**{**toy_env_kwargs(), **kwargs})
+
+
+def play_episode(
+    env_id: str | None = None,
+    actions: Sequence[dict[str, Any]] = (),
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+    **make_kwargs: Any,
+) -> list[tuple[float, bool, bool, str]]:
+    """Play ``actions`` in a fresh env and return (reward, terminated, truncated, feedback) per
+    step. Module-level so that a spawned process can run it; ``env_id=None`` plays the toys."""
+    import gymnasium
+
+    env = gymnasium.make(env_id, **make_kwargs) if env_id else make_toy_env(**make_kwargs)
+    try:
+        env.reset(seed=seed, options=options)
+        out = []
+        for action in actions:
+            obs, reward, terminated, truncated, _ = env.step(action)
+            out.append((float(reward), bool(terminated), bool(truncated), obs["feedback"]))
+            if terminated or truncated:
+                break
+        return out
+    finally:
+        env.close()
