@@ -220,9 +220,7 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {k: v for k, v in data.items() if k in names}
     if cls is ModelMessage:
-        kwargs["tool_calls"] = tuple(
-            ToolCallRequest(**tc) for tc in kwargs.get("tool_calls") or ()
-        )
+        kwargs["tool_calls"] = tuple(ToolCallRequest(**tc) for tc in kwargs.get("tool_calls") or ())
     try:
         return cls(**kwargs)
     except TypeError as exc:

@@ -10,7 +10,9 @@ from codearc_env.agents import trace as tr
 
 def _events() -> list[tr.Event]:
     return [
-        tr.EpisodeStart("e1", problem_id="annotated/3", variant="annotated", target="f", meta={"k": 1}),
+        tr.EpisodeStart(
+            "e1", problem_id="annotated/3", variant="annotated", target="f", meta={"k": 1}
+        ),
         tr.ModelMessage("e1", role="user", content="hello"),
         tr.ModelMessage(
             "e1",
@@ -68,7 +70,9 @@ def test_torn_last_line_is_skipped_but_middle_corruption_raises(tmp_path):
 
 def test_rejects_newer_schema_and_unknown_types():
     with pytest.raises(tr.TraceError, match="trace schema version 99 is not supported"):
-        tr.event_from_dict({"type": "Error", "v": 99, "episode_id": "e", "kind": "api", "message": ""})
+        tr.event_from_dict(
+            {"type": "Error", "v": 99, "episode_id": "e", "kind": "api", "message": ""}
+        )
     with pytest.raises(tr.TraceError, match="unknown trace event type: 'Nope'"):
         tr.event_from_dict({"type": "Nope", "v": 1})
 
@@ -83,6 +87,9 @@ def test_unknown_fields_ignored_and_missing_fields_reported():
 
 
 def test_split_episodes_groups_by_start():
-    events = _events() + [tr.EpisodeStart("e2", problem_id="p"), tr.EpisodeEnd("e2", status="success")]
+    events = _events() + [
+        tr.EpisodeStart("e2", problem_id="p"),
+        tr.EpisodeEnd("e2", status="success"),
+    ]
     episodes = tr.split_episodes(events)
     assert [len(e) for e in episodes] == [8, 2]

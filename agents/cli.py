@@ -1,0 +1,182 @@
+"""``codearc eval``, ``codearc collect`` and ``codearc traces export``.
+
+Importing this module is cheap: litellm, rich and the environment load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+AGENTS = ("react", "text", "ground-truth", "examples-only")
+
+
+def register(subparsers: Any) -> None:
+    ev = subparsers.add_parser(
+        "eval",
+        help="evaluate an agent on CodeARC problems (resumable)",
+        description="Run an agent over a split and write results.jsonl, traces/ and "
+        "summary.json to --out. A killed run continues with --resume.",
+    )
+    _add_run_arguments(ev, model_flag="--model")
+    ev.add_argument("--agent", choices=AGENTS, default="react")
+    ev.set_defaults(func=_eval)
+
+    co = subparsers.add_parser(
+        "collect",
+        help="collect teacher traces for fine-tuning (teacher sees the hidden function)",
+        description="Play episodes with a teacher model that is shown the hidden function in "
+        "a privileged prefix; its submissions are oracle-checked. Writes the run to --out, "
+        "then student-<format>.jsonl (successful episodes, prefix removed) and "
+        "failed-<format>.jsonl (kept apart).",
+    )
+    _add_run_arguments(co, model_flag="--teacher")
+    co.add_argument("--agent", choices=("react", "text"), default="react")
+    co.add_argument("--format", choices=("openai", "trl"), default="openai")
+    co.set_defaults(func=_collect)
+
+    traces = subparsers.add_parser("traces", help="work with recorded traces")
+    tsub = traces.add_subparsers(dest="traces_command", metavar="ACTION")
+    ex = tsub.add_parser(
+        "export",
+        help="export traces as fine-tuning data",
+        description="Write one JSON line per finished episode: OpenAI chat fine-tuning "
+        "format or TRL's conversational format with tools. Privileged messages are dropped.",
+    )
+    ex.add_argument("--format", choices=("openai", "trl"), required=True)
+    ex.add_argument(
+        "--only-successful",
+        action="store_true",
+        help="keep solved episodes only (default: solved and failed)",
+    )
+    ex.add_argument("in_dir", metavar="IN_DIR", help="a run folder, a traces folder or a file")
+    ex.add_argument("out", metavar="OUT.jsonl")
+    ex.set_defaults(func=_export)
+    traces.set_defaults(func=lambda args: (traces.print_help(), 2)[1])
+
+
+def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
+    p.add_argument(
+        model_flag,
+        dest="model",
+        default="",
+        help="litellm model string, e.g. openai/gpt-4o-mini or local/smollm2",
+    )
+    p.add_argument("--variant", choices=("annotated", "anonymized", "both"), default="annotated")
+    p.add_argument(
+        "--split",
+        default="all",
+        help="all, clean, humaneval+, mbpp+, apps or builtin (default: all)",
+    )
+    p.add_argument("--limit", type=_positive, default=None, help="first N problems per variant")
+    p.add_argument("--concurrency", type=_positive, default=1)
+    p.add_argument("--out", required=True, type=Path, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--backend", default=None, help="sandbox backend: docker, bwrap or process")
+    p.add_argument("--data-dir", default=None, help="CodeARC data folder")
+    p.add_argument("--b-io", type=int, default=30, help="I/O budget incl. 10 examples")
+    p.add_argument("--b-oracle", type=int, default=2)
+    p.add_argument("--max-turns", type=_positive, default=50)
+    p.add_argument(
+        "--max-attempts",
+        type=_positive,
+        default=3,
+        help="tries per episode on API or harness failure",
+    )
+    p.add_argument(
+        "--force-tool-choice",
+        action="store_true",
+        help="react agent: require a tool call every turn (helps small models)",
+    )
+    p.add_argument("--temperature", type=float, default=None)
+    p.add_argument("--max-tokens", type=_positive, default=None)
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds per model call")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _config(args: argparse.Namespace, teacher: bool) -> Any:
+    from codearc_env.agents.evaluate import EvalConfig
+
+    return EvalConfig(
+        out_dir=args.out,
+        agent=args.agent,
+        model=args.model,
+        variant=args.variant,
+        split=args.split,
+        limit=args.limit,
+        concurrency=args.concurrency,
+        resume=args.resume,
+        backend=args.backend,
+        data_dir=args.data_dir,
+        b_io=args.b_io,
+        b_oracle=args.b_oracle,
+        max_turns=args.max_turns,
+        max_attempts=args.max_attempts,
+        teacher=teacher,
+        force_tool_choice=args.force_tool_choice,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        timeout_s=args.timeout,
+    )
+
+
+def _run(args: argparse.Namespace, teacher: bool) -> tuple[dict[str, Any], Any]:
+    from codearc_env.agents.evaluate import evaluate
+    from codearc_env.agents.summary import summary_table
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    try:
+        summary = evaluate(
+            _config(args, teacher), show_progress=not args.no_progress, console=console
+        )
+    except ValueError as exc:
+        console.print(f"codearc: error: {exc}")
+        raise SystemExit(2) from None
+    Console().print(summary_table(summary))
+    return summary, console
+
+
+def _eval(args: argparse.Namespace) -> int:
+    summary, console = _run(args, teacher=False)
+    console.print(f"results: {args.out / 'results.jsonl'}  summary: {args.out / 'summary.json'}")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from codearc_env.agents.export import export
+
+    if not args.model:
+        raise SystemExit("codearc collect: error: --teacher is required")
+    summary, console = _run(args, teacher=True)
+    good = export(
+        args.out, args.out / f"student-{args.format}.jsonl", args.format, only_successful=True
+    )
+    bad = export(
+        args.out, args.out / f"failed-{args.format}.jsonl", args.format, statuses=("failure",)
+    )
+    console.print(
+        f"student traces: {good.written} -> {args.out / f'student-{args.format}.jsonl'}; "
+        f"failed traces kept apart: {bad.written} -> {args.out / f'failed-{args.format}.jsonl'}"
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from codearc_env.agents.export import export
+
+    stats = export(args.in_dir, args.out, args.format, only_successful=args.only_successful)
+    print(json.dumps({"out": str(args.out), **stats.__dict__}))
+    return 0

@@ -1,0 +1,379 @@
+"""One episode between an agent and the environment: stepping, tracing and the result.
+
+Agents talk to the environment only through :class:`Episode`, which records every action,
+observation, verdict and message as trace events and keeps the counts the result needs.
+:func:`run_episode` turns the ways an episode can end into one :class:`EpisodeResult`:
+harness failures become ``infra_error``, model API failures ``api_error``, bugs in the agent
+``agent_error``; only ``success`` and ``failure`` are grades.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from codearc_env.agents import trace as tr
+from codearc_env.agents.model import ContextOverflowError, ModelError, ModelReply
+from codearc_env.functions.spec import HiddenFunction
+
+from codearc_env.errors import CodeARCError
+
+QUERY, SUBMIT = 0, 1
+GRADED = ("success", "failure")
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """How one episode ended; one line of ``results.jsonl``."""
+
+    problem_id: str
+    status: tr.EpisodeStatus
+    agent: str = ""
+    model: str = ""
+    variant: str = ""
+    source: str = ""
+    index: int = -1
+    quirks: tuple[str, ...] = ()
+    n_io: int = 0
+    """Input/output pairs used, initial examples included."""
+    n_oracle: int = 0
+    paper_io: int = 0
+    paper_oracle: int = 0
+    turns: int = 0
+    invalid_replies: int = 0
+    """Model replies the agent could not turn into an action."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_s: float = 0.0
+    attempts: int = 1
+    message: str = ""
+    episode_id: str = ""
+    trace: str = ""
+    """Path of the trace file, relative to the run directory."""
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def graded(self) -> bool:
+        return self.status in GRADED
+
+    def to_dict(self) -> dict[str, Any]:
+        out = tr.jsonable(self)
+        out["success"] = self.success
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EpisodeResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["quirks"] = tuple(kwargs.get("quirks") or ())
+        return cls(**kwargs)
+
+
+class EpisodeOver(Exception):
+    """Raised inside an agent to stop the episode early with a graded failure."""
+
+
+@dataclass
+class StepView:
+    """What an action produced, in the form agents use."""
+
+    feedback: str
+    obs: Mapping[str, Any]
+    info: Mapping[str, Any]
+    reward: float
+    done: bool
+
+
+@dataclass
+class Episode:
+    """The live state of one episode; agents call :meth:`query`, :meth:`submit`, :meth:`say`."""
+
+    env: Any
+    problem: HiddenFunction | None
+    problem_id: str
+    agent: str
+    model: str
+    writer: tr.TraceWriter | None = None
+    attempt: int = 1
+    episode_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    obs: Mapping[str, Any] = field(default_factory=dict)
+    info: Mapping[str, Any] = field(default_factory=dict)
+    reward: float = 0.0
+    done: bool = False
+    steps: int = 0
+    invalid_replies: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    b_io: int = 30
+    b_oracle: int = 2
+
+    def emit(self, event: tr.Event) -> None:
+        if self.writer is not None:
+            self.writer.write(event)
+
+    # ---- environment --------------------------------------------------------------------
+    def reset(self) -> Mapping[str, Any]:
+        self.obs, self.info = self.env.reset(options={"problem": self.problem_id})
+        env = getattr(self.env, "unwrapped", self.env)
+        if self.problem is None:
+            self.problem = getattr(env, "problem", None)
+        budgets = getattr(env, "budgets", None)
+        self.b_io = int(getattr(budgets, "b_io", 30))
+        self.b_oracle = int(getattr(budgets, "b_oracle", 2))
+        p = self.problem
+        self.emit(
+            tr.EpisodeStart(
+                self.episode_id,
+                problem_id=self.problem_id,
+                variant=p.variant if p else str(self.info.get("variant", "")),
+                source=p.source if p else str(self.info.get("source", "")),
+                target=str(self.obs.get("function_name", "")),
+                agent=self.agent,
+                model=self.model,
+                b_io=self.b_io,
+                b_oracle=self.b_oracle,
+                attempt=self.attempt,
+            )
+        )
+        return self.obs
+
+    @property
+    def target(self) -> str:
+        return str(self.obs.get("function_name", ""))
+
+    @property
+    def must_submit(self) -> bool:
+        return bool(self.obs.get("must_submit", 0))
+
+    def status_line(self) -> str:
+        o = self.obs
+        line = (
+            f"Queries left: {o.get('io_left')}. Submissions left: {o.get('oracle_left')}. "
+            f"Turns left: {o.get('turns_left')}."
+        )
+        if self.must_submit and not self.done:
+            line += " No queries are left: your next action must be a submission."
+        return line
+
+    def feedback_text(self, view: StepView) -> str:
+        """The env's feedback followed by one line of budgets (replacing its own count)."""
+        lines = view.feedback.rstrip().splitlines()
+        if lines and lines[-1].startswith("Queries left:"):
+            lines.pop()
+        return "\n".join([*lines, self.status_line()]).strip()
+
+    def query(self, text: str, call_id: str | None = None) -> StepView:
+        return self._step(QUERY, text, call_id)
+
+    def submit(self, code: str, call_id: str | None = None) -> StepView:
+        return self._step(SUBMIT, code, call_id)
+
+    def _step(self, kind: int, text: str, call_id: str | None) -> StepView:
+        if self.done:
+            raise EpisodeOver("the episode is already over")
+        self.steps += 1
+        self.emit(
+            tr.ToolCall(
+                self.episode_id,
+                kind="query" if kind == QUERY else "submit",
+                text=text,
+                call_id=call_id,
+                step=self.steps,
+            )
+        )
+        obs, reward, terminated, truncated, info = self.env.step({"kind": kind, "text": text})
+        self.obs, self.info, self.reward = obs, info, float(reward)
+        self.done = bool(terminated or truncated)
+        feedback = str(obs.get("feedback", ""))
+        self.emit(
+            tr.Observation(
+                self.episode_id,
+                text=feedback,
+                reward=float(reward),
+                terminated=bool(terminated),
+                truncated=bool(truncated),
+                step=self.steps,
+                info=_small_info(info),
+            )
+        )
+        if kind == SUBMIT and info.get("verdict") is not None:
+            self.emit(
+                tr.Verdict(
+                    self.episode_id,
+                    passed=info.get("verdict") == "pass",
+                    reason=str(info.get("verdict_reason") or ""),
+                    counterexample=tr.jsonable(info.get("counterexample")),
+                    n_inputs=int(info.get("oracle_inputs") or 0),
+                    final=self.done,
+                )
+            )
+        return StepView(feedback, obs, info, float(reward), self.done)
+
+    # ---- conversation -------------------------------------------------------------------
+    def say(self, role: tr.Role, content: str, *, privileged: bool = False, **extra: Any) -> None:
+        """Record a message we sent to the model (system, user or tool)."""
+        self.emit(
+            tr.ModelMessage(
+                self.episode_id, role=role, content=content, privileged=privileged, **extra
+            )
+        )
+
+    def heard(self, reply: ModelReply) -> None:
+        """Record a model reply and count its cost."""
+        self.prompt_tokens += reply.prompt_tokens
+        self.completion_tokens += reply.completion_tokens
+        self.cost_usd += reply.cost_usd
+        self.emit(
+            tr.ModelMessage(
+                self.episode_id,
+                role="assistant",
+                content=reply.content,
+                tool_calls=reply.tool_calls,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                cost_usd=reply.cost_usd,
+                duration_s=reply.duration_s,
+            )
+        )
+
+    def invalid_reply(self, message: str) -> None:
+        self.invalid_replies += 1
+        self.emit(tr.Error(self.episode_id, kind="agent", message=message))
+
+    # ---- result -------------------------------------------------------------------------
+    def outcome(self) -> tuple[tr.EpisodeStatus, str]:
+        """The grade the environment gave, once the agent has stopped playing."""
+        env_outcome = str(self.info.get("outcome", ""))
+        if env_outcome == "infra_error" or self.info.get("infra_error"):
+            return "infra_error", str(self.info.get("infra_error") or "sandbox failure")
+        if self.done and self.reward > 0:
+            return "success", ""
+        if not self.done:
+            return "failure", "the agent stopped before the episode ended"
+        return "failure", env_outcome
+
+    def finish(self, status: tr.EpisodeStatus, message: str = "") -> EpisodeResult:
+        info = self.info
+        b_io, b_oracle = self.b_io, self.b_oracle
+        solved = status == "success"
+        p = self.problem
+        result = EpisodeResult(
+            problem_id=self.problem_id,
+            status=status,
+            agent=self.agent,
+            model=self.model,
+            variant=p.variant if p else str(info.get("variant", "")),
+            source=p.source if p else str(info.get("source", "")),
+            index=p.index if p else int(info.get("index", -1)),
+            quirks=p.quirks.flags() if p else tuple(info.get("quirks", ())),
+            n_io=int(info.get("n_io_used", 0)),
+            n_oracle=int(info.get("n_oracle_used", 0)),
+            # The env's paper metrics describe its own outcome; an episode we stop early
+            # (invalid replies, errors) is a failure whatever the env still thinks.
+            paper_io=int(info.get("paper_io", b_io)) if solved else b_io,
+            paper_oracle=int(info.get("paper_oracle", b_oracle)) if solved else b_oracle,
+            turns=self.steps,
+            invalid_replies=self.invalid_replies,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cost_usd=self.cost_usd,
+            duration_s=time.monotonic() - self.started,
+            attempts=self.attempt,
+            message=message,
+            episode_id=self.episode_id,
+        )
+        self.emit(
+            tr.EpisodeEnd(
+                self.episode_id,
+                status=status,
+                reward=self.reward,
+                n_io=result.n_io,
+                n_oracle=result.n_oracle,
+                paper_io=result.paper_io,
+                paper_oracle=result.paper_oracle,
+                turns=result.turns,
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                cost_usd=result.cost_usd,
+                duration_s=result.duration_s,
+                message=message,
+            )
+        )
+        return result
+
+
+def _small_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The info dict as JSON data."""
+    return {str(k): tr.jsonable(v) for k, v in info.items()}
+
+
+class Agent(Protocol):
+    """Plays one episode through :class:`Episode`; may raise :class:`EpisodeOver` to give up."""
+
+    name: str
+
+    def play(self, episode: Episode) -> None: ...
+
+
+def run_episode(
+    agent: Agent,
+    env: Any,
+    problem_id: str,
+    *,
+    problem: HiddenFunction | None = None,
+    model_name: str = "",
+    writer: tr.TraceWriter | None = None,
+    attempt: int = 1,
+) -> EpisodeResult:
+    """Run ``agent`` on ``problem_id`` and account for every way the episode can end."""
+    episode = Episode(env, problem, problem_id, agent.name, model_name, writer, attempt)
+    try:
+        episode.reset()
+        agent.play(episode)
+        return episode.finish(*episode.outcome())
+    except EpisodeOver as exc:
+        return episode.finish("failure", str(exc))
+    except ContextOverflowError as exc:
+        # The model's context is part of the agent: running out of it is a graded failure,
+        # recorded apart so it can be counted.
+        episode.emit(tr.Error(episode.episode_id, kind="context_overflow", message=str(exc)))
+        return episode.finish("failure", f"context overflow: {exc}")
+    except ModelError as exc:
+        episode.emit(
+            tr.Error(
+                episode.episode_id,
+                kind="api",
+                message=str(exc),
+                exc_type=type(exc).__name__,
+                retryable=exc.retryable,
+            )
+        )
+        return episode.finish("api_error", str(exc))
+    except CodeARCError as exc:
+        episode.emit(
+            tr.Error(
+                episode.episode_id,
+                kind="infra",
+                message=str(exc),
+                exc_type=type(exc).__name__,
+                retryable=True,
+            )
+        )
+        return episode.finish("infra_error", f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug in an agent must not take the whole run down
+        episode.emit(
+            tr.Error(
+                episode.episode_id, kind="internal", message=str(exc), exc_type=type(exc).__name__
+            )
+        )
+        return episode.finish("agent_error", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,247 @@
+"""The model contract, and a litellm-backed model for any provider.
+
+``litellm`` is imported on the first call, never at import time: it is slow to import and,
+unless ``LITELLM_LOCAL_MODEL_COST_MAP`` is set, fetches a price list over the network.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from codearc_env.agents.trace import ToolCallRequest
+
+from codearc_env.errors import CodeARCError
+
+Message = Mapping[str, Any]
+ToolChoice = str | Mapping[str, Any] | None
+Resolver = Callable[[str], Mapping[str, Any] | None]
+"""Turns a model string into litellm keyword arguments, or None when it does not apply."""
+
+
+class ModelError(CodeARCError):
+    """A model call failed for a reason outside the agent: provider down, auth, quota.
+
+    ``retryable`` says whether trying the whole episode again later may help.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ContextOverflowError(ModelError):
+    """The conversation no longer fits in the model's context window."""
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """One assistant turn, with what it cost."""
+
+    content: str
+    tool_calls: tuple[ToolCallRequest, ...] = ()
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_s: float = 0.0
+    finish_reason: str = ""
+
+
+class Model(Protocol):
+    """Anything that answers a chat conversation, optionally with tool calls."""
+
+    name: str
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice = None,
+    ) -> ModelReply: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter for rate limits and transient provider errors."""
+
+    max_retries: int = 5
+    """Retries after the first attempt; 0 disables retrying."""
+    initial_s: float = 2.0
+    multiplier: float = 2.0
+    max_s: float = 60.0
+    jitter: float = 0.25
+    """Each wait is scaled by a random factor in [1 - jitter, 1 + jitter]."""
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        base = min(self.max_s, self.initial_s * self.multiplier**attempt)
+        return base * (1 + rng.uniform(-self.jitter, self.jitter))
+
+
+@dataclass
+class Usage:
+    """Running totals over every call of one model object (thread-safe)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, reply: ModelReply, retries: int) -> None:
+        with self._lock:
+            self.calls += 1
+            self.prompt_tokens += reply.prompt_tokens
+            self.completion_tokens += reply.completion_tokens
+            self.cost_usd += reply.cost_usd
+            self.retries += retries
+
+
+def default_resolver(model: str) -> Mapping[str, Any] | None:
+    """``local/...`` models are served by the embedded server (agents/local_model.py)."""
+    if not model.startswith("local/"):
+        return None
+    try:
+        from codearc_env.agents.local_model import resolve_local_model
+    except ImportError as exc:
+        raise ModelError(f"local models are not available: {exc}") from None
+    return resolve_local_model(model)
+
+
+def _import_litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMModel:
+    """A chat model reached through ``litellm.completion`` (any provider string).
+
+    Rate limits and transient errors are retried with backoff; after ``retry.max_retries``
+    they become :class:`ModelError` (``retryable=True``), which the runner reports as an API
+    failure rather than a wrong answer. A context overflow raises
+    :class:`ContextOverflowError` at once.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        timeout_s: float = 180.0,
+        retry: RetryPolicy | None = None,
+        resolver: Resolver | None = default_resolver,
+        completion_kwargs: Mapping[str, Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        seed: int | None = None,
+    ) -> None:
+        if not model or not isinstance(model, str):
+            raise ValueError("model must be a non-empty provider string, e.g. 'openai/gpt-4o'")
+        self.name = model
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self._resolver = resolver
+        self._extra = dict(completion_kwargs or {})
+        self._sleep = sleep
+        self._rng = random.Random(seed)
+        self.usage = Usage()
+
+    def _request(
+        self, messages: Sequence[Message], tools: Any, tool_choice: ToolChoice
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"model": self.name}
+        resolved = self._resolver(self.name) if self._resolver else None
+        if resolved:
+            kwargs.update(resolved)
+        kwargs.update(messages=[dict(m) for m in messages], timeout=self.timeout_s, num_retries=0)
+        if self.temperature is not None:
+            kwargs["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            kwargs["max_tokens"] = self.max_tokens
+        if tools:
+            kwargs["tools"] = [dict(t) for t in tools]
+            if tool_choice is not None:
+                kwargs["tool_choice"] = tool_choice
+        kwargs.update(self._extra)
+        return kwargs
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: ToolChoice = None,
+    ) -> ModelReply:
+        litellm = _import_litellm()
+        import openai  # litellm's exceptions all derive from openai's
+
+        kwargs = self._request(messages, tools, tool_choice)
+        transient = (
+            litellm.RateLimitError,
+            litellm.APIConnectionError,  # includes litellm.Timeout
+            litellm.ServiceUnavailableError,
+            litellm.InternalServerError,
+            litellm.BadGatewayError,
+        )
+        attempt = 0
+        while True:
+            start = time.monotonic()
+            try:
+                response = litellm.completion(**kwargs)
+            except litellm.ContextWindowExceededError as exc:
+                raise ContextOverflowError(f"{self.name}: context window exceeded: {exc}") from None
+            except transient as exc:
+                if attempt >= self.retry.max_retries:
+                    raise ModelError(
+                        f"{self.name}: {type(exc).__name__} after {attempt + 1} attempts: {exc}",
+                        retryable=True,
+                    ) from None
+                self._sleep(self.retry.delay(attempt, self._rng))
+                attempt += 1
+                continue
+            except openai.OpenAIError as exc:
+                # Any other provider error (auth, bad request, unknown model): retrying the
+                # same request will not help, but a later run of the episode might.
+                raise ModelError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+            reply = self._parse(litellm, response, time.monotonic() - start)
+            self.usage.add(reply, attempt)
+            return reply
+
+    def _parse(self, litellm: Any, response: Any, duration_s: float) -> ModelReply:
+        choice = response.choices[0]
+        message = choice.message
+        calls = []
+        for i, tc in enumerate(getattr(message, "tool_calls", None) or ()):
+            fn = tc.function
+            calls.append(
+                ToolCallRequest(
+                    id=tc.id or f"call_{i}",
+                    name=fn.name or "",
+                    arguments=fn.arguments if isinstance(fn.arguments, str) else "",
+                )
+            )
+        usage = getattr(response, "usage", None)
+        try:
+            cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # unknown price (local or new models): count tokens, not dollars
+            cost = 0.0
+        return ModelReply(
+            content=message.content or "",
+            tool_calls=tuple(calls),
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=cost,
+            duration_s=duration_s,
+            finish_reason=str(choice.finish_reason or ""),
+        )

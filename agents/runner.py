@@ -1,0 +1,212 @@
+"""Run an agent over many problems with worker threads, resumably.
+
+Layout of a run directory::
+
+    run.json        what was run (checked on --resume so a run is never mixed with another)
+    results.jsonl   one line per finished episode (see :mod:`codearc_env.agents.results`)
+    traces/         one trace file per problem (all attempts of it)
+    summary.json    written at the end
+
+Each worker thread owns its environments (and so its sandboxes). API and infrastructure
+failures are retried up to ``max_attempts`` times with a pause, then recorded with their
+status: never dropped, never counted as wrong answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codearc_env.agents import trace as tr
+from codearc_env.agents.episode import Agent, EpisodeResult, run_episode
+from codearc_env.agents.results import ResultsFile
+
+from codearc_env.errors import CodeARCError
+
+RETRYABLE = ("api_error", "infra_error")
+
+
+@dataclass(frozen=True)
+class Task:
+    problem_id: str
+    variant: str
+
+
+@dataclass
+class Progress:
+    """Live counts, read by the progress display (updated under the runner's lock)."""
+
+    total: int = 0
+    done: int = 0
+    solved: int = 0
+    graded: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: EpisodeResult) -> None:
+        self.done += 1
+        if result.graded:
+            self.graded += 1
+            self.solved += int(result.success)
+        else:
+            self.errors[result.status] = self.errors.get(result.status, 0) + 1
+
+    def describe(self) -> str:
+        rate = f"{100.0 * self.solved / self.graded:.1f}%" if self.graded else "-"
+        text = f"solved {self.solved}/{self.graded} ({rate})"
+        for status, n in sorted(self.errors.items()):
+            text += f" {status} {n}"
+        return text
+
+
+def trace_name(problem_id: str) -> str:
+    return problem_id.replace("/", "__").replace("+", "plus") + ".jsonl"
+
+
+class RunDirError(CodeARCError):
+    """The output directory holds another run, or a run that --resume would not match."""
+
+
+def prepare_run_dir(out_dir: Path, config: dict[str, Any], resume: bool) -> ResultsFile:
+    """Create or reopen ``out_dir``; refuse to mix runs."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "traces").mkdir(exist_ok=True)
+    results = ResultsFile(out_dir / "results.jsonl")
+    run_json = out_dir / "run.json"
+    existing = results.load(repair=resume)
+    if not resume:
+        if existing or run_json.exists():
+            raise RunDirError(
+                f"{out_dir} already holds a run ({len(existing)} results); pass --resume to "
+                "continue it, or choose another --out"
+            )
+    elif run_json.exists():
+        before = json.loads(run_json.read_text(encoding="utf-8"))
+        keys = ("agent", "model", "variants", "split", "b_io", "b_oracle", "teacher")
+        changed = [k for k in keys if before.get(k) != config.get(k)]
+        if changed:
+            diff = ", ".join(f"{k}: {before.get(k)!r} -> {config.get(k)!r}" for k in changed)
+            raise RunDirError(f"--resume with different settings than {run_json} ({diff})")
+    run_json.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return results
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    *,
+    make_env: Callable[[str], Any],
+    make_agent: Callable[[], Agent],
+    results: ResultsFile,
+    traces_dir: Path,
+    model_name: str = "",
+    concurrency: int = 1,
+    max_attempts: int = 3,
+    retry_wait_s: float = 5.0,
+    on_result: Callable[[EpisodeResult, Progress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> list[EpisodeResult]:
+    """Play every task not already in ``results``; return the results of this call.
+
+    ``make_env(variant)`` is called once per worker and variant. ``on_result`` is called
+    (under a lock) after each result is on disk.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+    done = results.load()
+    todo: queue.Queue[Task] = queue.Queue()
+    for task in tasks:
+        if task.problem_id not in done:
+            todo.put(task)
+    progress = Progress(total=len(tasks))
+    for task in tasks:
+        if task.problem_id in done:
+            progress.add(done[task.problem_id])
+    stop = stop or threading.Event()
+    lock = threading.Lock()
+    new: list[EpisodeResult] = []
+    failures: list[BaseException] = []
+
+    def play(task: Task, envs: dict[str, Any]) -> EpisodeResult:
+        path = traces_dir / trace_name(task.problem_id)
+        result: EpisodeResult | None = None
+        for attempt in range(1, max_attempts + 1):
+            if attempt > 1:
+                stop.wait(retry_wait_s * 2 ** (attempt - 2))
+            env = envs.get(task.variant)
+            if env is None:
+                env = envs[task.variant] = make_env(task.variant)
+            with tr.TraceWriter(path, mode="w" if attempt == 1 else "a") as writer:
+                result = run_episode(
+                    make_agent(),
+                    env,
+                    task.problem_id,
+                    model_name=model_name,
+                    writer=writer,
+                    attempt=attempt,
+                )
+            if result.status not in RETRYABLE or stop.is_set():
+                break
+            if result.status == "infra_error":  # start from fresh sandboxes
+                _close_quietly(envs.pop(task.variant))
+        if result is None:  # unreachable: max_attempts >= 1
+            raise RuntimeError("no attempt was made")
+        rel = path.relative_to(traces_dir.parent).as_posix()
+        return EpisodeResult.from_dict({**result.to_dict(), "trace": rel})
+
+    def worker() -> None:
+        envs: dict[str, Any] = {}
+        try:
+            while not stop.is_set():
+                try:
+                    task = todo.get_nowait()
+                except queue.Empty:
+                    return
+                result = play(task, envs)
+                with lock:
+                    results.append(result)
+                    new.append(result)
+                    progress.add(result)
+                    if on_result is not None:
+                        on_result(result, progress)
+        except BaseException as exc:  # surfaced by the main thread
+            failures.append(exc)
+            stop.set()
+        finally:
+            for env in envs.values():
+                _close_quietly(env)
+
+    threads = [
+        threading.Thread(target=worker, name=f"codearc-worker-{i}", daemon=True)
+        for i in range(min(concurrency, max(1, todo.qsize())))
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(timeout=0.2)
+    except KeyboardInterrupt:
+        stop.set()  # workers finish their current episode's bookkeeping and exit
+        raise
+    if failures:
+        raise failures[0]
+    return new
+
+
+def _close_quietly(env: Any) -> None:
+    # Closing must not hide the result that got us here.
+    with contextlib.suppress(Exception):
+        env.close()
+
+
+def all_results(results: ResultsFile, tasks: Iterable[Task]) -> list[EpisodeResult]:
+    """The recorded results of ``tasks``, in task order."""
+    done = results.load()
+    return [done[t.problem_id] for t in tasks if t.problem_id in done]
