@@ -6,8 +6,11 @@ over all 1114 problems starts fast.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +18,17 @@ from codearc_env.errors import DataError
 from codearc_env.functions.spec import VARIANTS, HiddenFunction
 
 BUILTIN_SPLIT = "builtin"
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(data_dir: str | None, allow_download: bool, env_dir: str | None) -> Any:
+    """One loaded dataset per source per process: envs of a SyncVectorEnv share it.
+
+    ``env_dir`` ($CODEARC_DATA_DIR) is part of the key because it changes where None points.
+    """
+    from codearc_env.functions import load_dataset
+
+    return load_dataset(data_dir, allow_download=allow_download)
 
 
 class ProblemSet:
@@ -94,9 +108,8 @@ def load_problems(
         from codearc_env.functions import builtin_suite
 
         return ProblemSet.of(builtin_suite(variant), f"the built-in suite ({variant})")
-    from codearc_env.functions import load_dataset
-
-    dataset = load_dataset(data_dir, allow_download=allow_download)
+    dataset = _dataset(str(data_dir) if data_dir is not None else None, allow_download,
+                       os.environ.get("CODEARC_DATA_DIR"))
     indices = dataset.split_indices(split, variant)  # DataError names the known splits
     if not indices:
         raise DataError(f"split {split!r} of the {variant} problems is empty")

@@ -1,0 +1,117 @@
+"""RecordEpisode writes the agents' trace format, one flushed event per line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codearc_env.agents.trace import (
+    EpisodeEnd,
+    EpisodeStart,
+    Error,
+    Observation,
+    ToolCall,
+    TraceWriter,
+    Verdict,
+    read_trace,
+)
+from codearc_env.errors import SandboxError
+from codearc_env.testing import TOY_SOLUTIONS, make_toy_env
+from codearc_env.wrappers import RecordEpisode
+
+ADD = "builtin/annotated/add"
+
+
+def _ids() -> Any:
+    counter = iter(range(100))
+    return lambda: f"ep{next(counter)}"
+
+
+def test_records_a_full_episode(tmp_path: Path) -> None:
+    path = tmp_path / "trace.jsonl"
+    env = RecordEpisode(make_toy_env(), path, agent="scripted", model="none",
+                        new_episode_id=_ids())
+    env.reset(seed=3, options={"problem": ADD})
+    env.step({"kind": 0, "text": "add(2, 2)"})
+    # flushed per step: readable before the episode ends
+    assert [type(e) for e in read_trace(path)] == [EpisodeStart, Observation, ToolCall, Observation]
+    env.step({"kind": 1, "text": "def add(a, b):\n    return 0"})
+    env.step({"kind": 1, "text": TOY_SOLUTIONS[ADD]})
+    env.close()
+    events = read_trace(path)
+    assert [type(e).__name__ for e in events] == [
+        "EpisodeStart", "Observation",
+        "ToolCall", "Observation",
+        "ToolCall", "Observation", "Verdict",
+        "ToolCall", "Observation", "Verdict",
+        "EpisodeEnd",
+    ]
+    start, end = events[0], events[-1]
+    assert isinstance(start, EpisodeStart) and isinstance(end, EpisodeEnd)
+    assert (start.episode_id, start.problem_id, start.target, start.agent, start.b_io) == (
+        "ep0", ADD, "add", "scripted", 30)
+    assert start.meta["seed"] == 3
+    assert events[2] == ToolCall("ep0", kind="query", text="add(2, 2)", step=1, t=events[2].t)
+    assert events[3].text == "add(2, 2) -> 4\nQueries left: 19."
+    first, last = events[6], events[9]
+    assert isinstance(first, Verdict) and not first.passed and not first.final
+    assert first.counterexample["call_text"] == "add(0, -3)"
+    assert isinstance(last, Verdict) and last.passed and last.final
+    assert (end.status, end.reward, end.n_io, end.n_oracle, end.paper_io, end.paper_oracle,
+            end.turns) == ("success", 1.0, 11, 2, 1, 2, 3)
+
+
+def test_malformed_actions_are_recorded_readably(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    env = RecordEpisode(make_toy_env(), path, new_episode_id=_ids())
+    env.reset(seed=0, options={"problem": ADD})
+    env.step({"kind": 0, "text": b"\xff"})
+    env.step({"kind": "x", "text": "ok\udcff"})
+    env.step(None)
+    env.close()
+    calls = [e for e in read_trace(path) if isinstance(e, ToolCall)]
+    assert [(c.kind, c.text) for c in calls] == [
+        ("query", "b'\\xff'"), ("query", "ok\\udcff"), ("query", "None")]
+    end = read_trace(path)[-1]
+    assert isinstance(end, EpisodeEnd) and end.message == "closed before the episode ended"
+
+
+def test_reset_mid_episode_ends_the_old_one(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    with TraceWriter(path) as writer:
+        env = RecordEpisode(make_toy_env(), writer, new_episode_id=_ids())
+        env.reset(seed=0)
+        env.reset(seed=1)
+        env.close()
+        env.close()
+    ends = [e for e in read_trace(path) if isinstance(e, EpisodeEnd)]
+    assert [(e.episode_id, e.status, e.message) for e in ends] == [
+        ("ep0", "failure", "reset before the episode ended"),
+        ("ep1", "failure", "closed before the episode ended"),
+    ]
+
+
+def test_infra_error_is_recorded_and_raised(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    env = RecordEpisode(make_toy_env(), path, new_episode_id=_ids())
+    env.reset(seed=0, options={"problem": ADD})
+    env.unwrapped._reference.fail_with = "worker died"
+    with pytest.raises(SandboxError):
+        env.step({"kind": 0, "text": "add(1, 1)"})
+    env.close()
+    events = read_trace(path)
+    assert isinstance(events[-2], Error) and events[-2].kind == "infra"
+    assert isinstance(events[-1], EpisodeEnd) and events[-1].status == "infra_error"
+
+
+def test_truncating_infra_error_ends_with_infra_status(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    env = RecordEpisode(make_toy_env(on_infra_error="truncate"), path, new_episode_id=_ids())
+    env.reset(seed=0, options={"problem": ADD})
+    env.unwrapped._reference.fail_with = "worker died"
+    env.step({"kind": 0, "text": "add(1, 1)"})
+    env.close()
+    end = read_trace(path)[-1]
+    assert isinstance(end, EpisodeEnd) and end.status == "infra_error"
