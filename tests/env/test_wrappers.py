@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from codearc_env.agents.trace import (
     EpisodeEnd,
     EpisodeStart,
@@ -17,6 +16,7 @@ from codearc_env.agents.trace import (
     Verdict,
     read_trace,
 )
+
 from codearc_env.errors import SandboxError
 from codearc_env.testing import TOY_SOLUTIONS, make_toy_env
 from codearc_env.wrappers import RecordEpisode
