@@ -392,10 +392,11 @@ def symmetric_difference_size(a: set[int], b: set[int]) -> int:
 """,
     ),
     (
-        "unique_letters",
+        "distinct_word_lengths",
         """
-def unique_letters(text: str) -> frozenset[str]:
-    return frozenset(c for c in text.lower() if c.isalpha())
+def distinct_word_lengths(text: str) -> frozenset[int]:
+    # small ints hash to themselves, so the set's order (and its str) is stable across runs
+    return frozenset(len(word) for word in text.split())
 """,
     ),
     (
@@ -437,7 +438,7 @@ def polynomial_value(x: float, *coefficients: float) -> float:
     (
         "lookup_or_default",
         """
-def lookup_or_default(table: dict, key, default=None):
+def lookup_or_default(table: dict, key: object, default: object = None) -> object:
     return table.get(key, default)
 """,
     ),
@@ -472,7 +473,7 @@ def parse_int_or_none(text: str) -> int | None:
     (
         "checked_index",
         """
-def checked_index(items: list, position: int):
+def checked_index(items: list, position: int) -> object:
     if not isinstance(position, int):
         raise TypeError("position must be an int")
     return items[position]

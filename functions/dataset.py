@@ -6,6 +6,7 @@ literal arguments are parsed on first access to a problem and then kept.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -96,15 +97,18 @@ def _analyse(raw: RawProblem) -> _Entry:
 
 def build_example(k: int, call_text: str, output: str, errored: bool, target: str) -> Example:
     """One :class:`Example`: the literal call when there is one, and the bare call expression."""
-    try:
-        call = parse_call(call_text, target)
-    except CallParseError:
-        call = None
+    with warnings.catch_warnings():  # invalid escapes in stored calls are not ours to report
+        warnings.simplefilter("ignore")
+        try:
+            call = parse_call(call_text, target)
+        except CallParseError:
+            call = None
+        expression = inner_call_text(call_text)
     return Example(
         k=k,
         call_text=call_text,
         call=call,
-        expression=inner_call_text(call_text),
+        expression=expression,
         output=output,
         errored=errored,
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -70,6 +71,12 @@ def scan_calls(texts: Sequence[str], target: str | None = None) -> list[CallScan
     With ``target`` given, a direct call of it is not searched further (``called`` stays
     empty), which keeps loading fast; ``calls(target)`` is unaffected.
     """
+    with warnings.catch_warnings():  # invalid escapes in stored calls are not ours to report
+        warnings.simplefilter("ignore")
+        return _scan_calls(texts, target)
+
+
+def _scan_calls(texts: Sequence[str], target: str | None) -> list[CallScan]:
     if not any("\n" in t or "\r" in t for t in texts):
         try:
             tree = ast.parse("\n".join(texts))

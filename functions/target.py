@@ -7,6 +7,7 @@ a class or another function is never mistaken for the target.
 from __future__ import annotations
 
 import ast
+import warnings
 
 from codearc_env.errors import DataError
 
@@ -14,7 +15,10 @@ from codearc_env.errors import DataError
 def parse_module(code: str, where: str) -> ast.Module:
     """Parse a hidden module; ``where`` names it in the error (e.g. ``problems.jsonl line 3``)."""
     try:
-        return ast.parse(code)
+        # hidden modules may hold invalid escapes such as '\d': not our warnings to show
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(code)
     except SyntaxError as exc:
         raise DataError(f"{where}: module does not parse: {exc.msg} (line {exc.lineno})") from None
     except (ValueError, RecursionError, MemoryError) as exc:

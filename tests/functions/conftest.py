@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import subprocess
+import sys
 import tarfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -14,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from codearc_env.functions.raw import EXPECTED_PROBLEMS, RawExample, RawProblem
 from codearc_env.functions.spec import UPSTREAM_VARIANT_DIR, VARIANTS
+from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
 
 INV_SUBPATH = "num_invocations=10/llm/invocations.json"
 
@@ -107,6 +110,102 @@ def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+# A stand-in sandbox for tests of verify: it runs trusted test code (our own built-in suite and
+# tiny modules written in the tests) in a child Python process, one process per request.
+_RUNNER = """
+import json, sys
+req = json.load(sys.stdin)
+ns = {"__name__": "hidden"}
+exec(compile(req["source"], "<hidden>", "exec"), ns)
+out = []
+for expr in req["expressions"]:
+    try:
+        value = eval(expr, ns)
+    except Exception as exc:
+        out.append({"ok": False, "error_type": type(exc).__name__, "error_message": str(exc)})
+    else:
+        out.append({"ok": True, "value_str": str(value)})
+print(json.dumps(out))
+"""
+
+
+class SubprocessFakeSandbox(Sandbox):
+    """Not a security boundary: for trusted test code only."""
+
+    name = "fake"
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        super().__init__(limits)
+        self.started = False
+        self.closed = False
+        self.requests = 0
+
+    def start(self) -> None:
+        self.started = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(name="fake", is_security_boundary=False)
+
+    def run(
+        self,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+    ) -> list[CallResult]:
+        self.requests += 1
+        exprs = [
+            inv.expression or f"{function}(*{inv.args!r}, **dict({inv.kwargs!r}))"
+            for inv in invocations
+        ]
+        proc = subprocess.run(
+            [sys.executable, "-c", _RUNNER],
+            input=json.dumps({"source": source, "expressions": exprs}),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            return [CallResult(ok=False, infra_error=proc.stderr[-200:]) for _ in invocations]
+        return [CallResult(**row) for row in json.loads(proc.stdout)]
+
+
+class CannedSandbox(Sandbox):
+    """Returns prepared results by call expression; runs nothing."""
+
+    name = "canned"
+
+    def __init__(self, results: dict[str, CallResult]) -> None:
+        super().__init__()
+        self.results = results
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(name="canned", is_security_boundary=False)
+
+    def run(
+        self,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+    ) -> list[CallResult]:
+        return [self.results[inv.expression or ""] for inv in invocations]
+
+
+@pytest.fixture(scope="session")
+def fakes() -> SimpleNamespace:
+    return SimpleNamespace(Subprocess=SubprocessFakeSandbox, Canned=CannedSandbox)
 
 
 @pytest.fixture(scope="session")
