@@ -30,6 +30,11 @@ class Limits:
     """Most open file descriptors (RLIMIT_NOFILE)."""
     output_chars: int = 200_000
     """Cap on the encoded return value and on its str() rendering; longer ones are truncated."""
+    stdout_chars: int = 64_000
+    """Cap on the captured stdout (and stderr) of one call; the rest is dropped."""
+    processes: int = 64
+    """Most processes one call may run at once (RLIMIT_NPROC where the backend can enforce it;
+    docker enforces its own pids limit per container)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class CallResult:
     """Set when the sandbox failed (worker died, container gone); the code may be innocent."""
     stdout: str = ""
     """What the call printed (capped); usually ignored."""
+    stdout_truncated: bool = False
+    """The call printed more than ``Limits.stdout_chars``."""
 
     @property
     def raised(self) -> bool:

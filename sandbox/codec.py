@@ -158,3 +158,67 @@ def decode(tree: object, _depth: int = 0) -> object:
     if t == "opaque":
         return Opaque(str(tree.get("type")), str(v))
     raise EncodeError(f"unknown tag {t!r}")
+
+
+_ATOMS = frozenset({"none", "bool", "int", "float", "complex", "str", "bytes", "opaque"})
+_SEQUENCES = frozenset({"list", "tuple", "set", "frozenset"})
+_FLOAT_WORDS = frozenset({"nan", "inf", "-inf"})
+
+
+def _check_float_text(text: object) -> None:
+    if type(text) is not str or len(text) > 64:
+        raise EncodeError("bad float text")
+    if text not in _FLOAT_WORDS:
+        float(text)  # ValueError when malformed
+
+
+def validate(tree: object, _depth: int = 0) -> None:
+    """Check that ``tree`` is a well-formed encoded value, without building it.
+
+    Cheap (no big-int parsing), so the harness can vet trees that untrusted code produced.
+    Raises EncodeError (or ValueError) when the tree is malformed.
+    """
+    if _depth > MAX_DEPTH + 1:
+        raise EncodeError("encoded tree too deep")
+    if type(tree) is not dict:
+        raise EncodeError("not an encoded value")
+    t = tree.get("t")
+    v = tree.get("v")
+    d = _depth + 1
+    if t == "none":
+        return
+    if t == "bool":
+        if type(v) is not bool:
+            raise EncodeError("bad bool")
+    elif t == "int":
+        if type(v) is not str or not v.lstrip("-").isdigit() or not v.isascii():
+            raise EncodeError("bad int text")
+    elif t == "float":
+        _check_float_text(v)
+    elif t == "complex":
+        if type(v) is not list or len(v) != 2:
+            raise EncodeError("bad complex")
+        _check_float_text(v[0])
+        _check_float_text(v[1])
+    elif t == "str" or t == "opaque":
+        if type(v) is not str or (t == "opaque" and type(tree.get("type")) is not str):
+            raise EncodeError(f"bad {t}")
+    elif t == "bytes":
+        if type(v) is not str:
+            raise EncodeError("bad bytes")
+        bytes.fromhex(v)
+    elif t in _SEQUENCES:
+        if type(v) is not list:
+            raise EncodeError(f"bad {t}")
+        for item in v:
+            validate(item, d)
+    elif t == "dict":
+        if type(v) is not list:
+            raise EncodeError("bad dict")
+        for pair in v:
+            if type(pair) is not list or len(pair) != 2:
+                raise EncodeError("bad dict item")
+            validate(pair[0], d)
+            validate(pair[1], d)
+    else:
+        raise EncodeError(f"unknown tag {t!r}")

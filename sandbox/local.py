@@ -1,0 +1,93 @@
+"""Workers that run as local child processes: the base of the process and bwrap backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+from typing import IO
+
+from codearc_env.errors import SandboxError
+from codearc_env.sandbox.channel import Channel, PipeTransport
+from codearc_env.sandbox.worker import launch_source
+from codearc_env.sandbox.workerbox import WorkerSandbox
+
+
+class LocalWorkerSandbox(WorkerSandbox):
+    """Launches ``command() + [python, -I, -c, worker]`` with stdin/stdout as the channel."""
+
+    _proc: subprocess.Popen[bytes] | None = None
+    _stderr: IO[bytes] | None = None
+
+    def _command(self, worker_args: list[str]) -> list[str]:
+        """The full argv that runs ``worker_args`` (python and its arguments) in the sandbox."""
+        raise NotImplementedError
+
+    def _worker_config(self) -> dict[str, object]:
+        raise NotImplementedError
+
+    def _python(self) -> str:
+        raise NotImplementedError
+
+    def _launch(self) -> Channel:
+        worker_args = [self._python(), "-I", "-c", launch_source(), json.dumps(self._worker_config())]
+        self._stderr = tempfile.TemporaryFile(prefix="codearc-worker-stderr-")
+        try:
+            self._proc = subprocess.Popen(
+                self._command(worker_args),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                start_new_session=True,  # Ctrl-C in the terminal reaches the harness only
+                close_fds=True,
+                env=self._environment(),
+            )
+        except OSError as exc:
+            raise SandboxError(f"cannot launch the {self.name} sandbox: {exc}") from exc
+        if self._proc.stdin is None or self._proc.stdout is None:
+            raise SandboxError("the worker has no pipes")  # unreachable with PIPE; keeps mypy honest
+        # The channel owns duplicates, so closing the Popen's file objects cannot race with it.
+        return Channel(
+            PipeTransport(os.dup(self._proc.stdin.fileno()), os.dup(self._proc.stdout.fileno()))
+        )
+
+    def _environment(self) -> dict[str, str]:
+        return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+            try:
+                proc.wait(timeout=1.0)  # the worker exits on EOF and cleans up after itself
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                proc.wait()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def _diagnostics(self) -> str:
+        proc, err = self._proc, self._stderr
+        parts = []
+        if proc is not None and proc.poll() is not None:
+            parts.append(f"exit status {proc.returncode}")
+        if err is not None:
+            try:
+                err.seek(0)
+                text = err.read(4000).decode("utf-8", "replace").strip()
+            except (OSError, ValueError):
+                text = ""
+            if text:
+                parts.append(text.splitlines()[-1])
+        return "; ".join(parts)

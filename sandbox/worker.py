@@ -1,0 +1,662 @@
+"""The warm worker: the first process inside every sandbox. Standard library only.
+
+The harness launches it as ``python3 -I -c <launch_source()>``: the launch source embeds this
+file and ``codec.py``, so the sandbox needs neither our package nor a file of ours on disk.
+
+Protocol: frames on stdin/stdout, each a 4-byte big-endian length then UTF-8 JSON (never
+pickle). Requests:
+
+    {"op": "ping"}                                  -> {"op": "pong", "python": ..., ...}
+    {"op": "run", "id": n, "source": str, "function": str,
+     "invocations": [{"args": [tree], "kwargs": [[name, tree]], "expression": str|null}],
+     "limits": {...Limits fields...}}              -> one {"op": "result", "id", "i", "r"} per
+                                                       invocation, streamed, then {"op": "done"}
+    {"op": "exit"}                                  -> the worker exits
+
+Each invocation runs in a fresh forked child (new process group, rlimits, wiped scratch
+directory as cwd) that executes the module in a fresh namespace and calls the function, so no
+Python state, process or file survives from one call to the next. The parent enforces the
+wall clock, caps what the child sends back, and is a child subreaper, so it can kill every
+descendant (even ones that called setsid) after each call.
+"""
+
+import builtins
+import hashlib
+import io
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+
+_codec = sys.modules.get("_codearc_codec")
+if _codec is None:  # imported inside the harness (tests, launch_source); never in a sandbox
+    from codearc_env.sandbox import codec as _codec
+
+PROTOCOL_VERSION = 1
+HEADER = struct.Struct(">I")
+MAX_REQUEST_BYTES = 256 * 1024 * 1024
+STDOUT_CAP_DEFAULT = 64_000
+RENDER_GUARD_S = 1.0
+"""Time allowed for each of encode() and str() of a returned value (hostile __repr__/__str__)."""
+MODULE_NAME = "__codearc__"
+"""``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
+(which often read stdin) do not run."""
+_COMPILE_CACHE_SIZE = 64
+_PRE_IMPORTS = (
+    "array bisect calendar cmath collections copy datetime decimal enum fractions functools "
+    "hashlib heapq ipaddress itertools json math operator random re statistics string "
+    "textwrap typing unicodedata"
+).split()
+
+
+# ----------------------------------------------------------------------------- framing
+
+
+def read_exact(fd, n):
+    """Read exactly n bytes from fd; None on EOF."""
+    chunks = []
+    while n > 0:
+        data = os.read(fd, min(n, 1 << 20))
+        if not data:
+            return None
+        chunks.append(data)
+        n -= len(data)
+    return b"".join(chunks)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def frame(obj):
+    # ASCII JSON: lone surrogates in user strings survive as \\u escapes.
+    body = json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return HEADER.pack(len(body)) + body
+
+
+# ----------------------------------------------------------------------------- child side
+
+
+class _Overtime(BaseException):
+    """Raised by SIGALRM inside the child; a BaseException so ordinary handlers miss it."""
+
+
+def _on_alarm(signum, frame_):
+    raise _Overtime()
+
+
+def _arm(seconds):
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+
+
+def _disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _guarded(fn, seconds, on_timeout, on_error):
+    """Run fn() under a timer: hostile __repr__/__str__/__eq__ code may hang or raise."""
+    try:
+        _arm(seconds)
+        try:
+            return fn()
+        finally:
+            _disarm()
+    except _Overtime:
+        return on_timeout
+    except BaseException:
+        return on_error
+
+
+_TYPE_NAME = type.__dict__["__name__"]  # bypasses a metaclass that lies about __name__
+
+
+def _type_name(obj):
+    try:
+        name = _TYPE_NAME.__get__(type(obj))
+        return name if type(name) is str else "<unknown>"
+    except BaseException:
+        return "<unknown>"
+
+
+def _exception_message(exc, cap):
+    text = _guarded(lambda: str(exc), RENDER_GUARD_S, "<str() timed out>", "<str() failed>")
+    if type(text) is not str:
+        text = "<str() returned a non-string>"
+    return text[:cap]
+
+
+def _encode_value(value, cap):
+    """(tree, value_str, truncated) for a returned value; never raises."""
+
+    def encode():
+        try:
+            return _codec.encode(value)
+        except _codec.EncodeError:  # a cycle or deep nesting: keep the type, not the structure
+            return _codec._opaque(value)
+
+    tree = _guarded(encode, RENDER_GUARD_S, None, None)
+    if tree is None:
+        tree = {"t": "opaque", "type": "builtins." + _type_name(value), "v": "<unrepresentable>"}
+    truncated = False
+    text = _codec.canonical(tree)
+    if len(text) > cap:
+        # Too big to send: a digest still lets two equal huge values compare equal.
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        tree = {
+            "t": "opaque",
+            "type": "truncated:" + tree.get("type", tree["t"]),
+            "v": "sha256=%s chars=%d" % (digest, len(text)),
+        }
+        truncated = True
+    value_str = _guarded(lambda: str(value), RENDER_GUARD_S, None, None)
+    if type(value_str) is not str:
+        value_str = "<str() failed: %s>" % _type_name(value)
+    if len(value_str) > cap:
+        value_str = value_str[:cap]
+        truncated = True
+    return tree, value_str, truncated
+
+
+def _set_limits(limits, nproc, baseline_vm):
+    mb = 1024 * 1024
+
+    def lim(which, value):
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass  # a limit the platform refuses; the outer layer (container) still caps
+
+    cpu = int(limits["cpu_s"])
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    except (ValueError, OSError):
+        pass
+    lim(resource.RLIMIT_AS, baseline_vm + int(limits["memory_mb"]) * mb)
+    lim(resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) * mb)
+    lim(resource.RLIMIT_NOFILE, int(limits["open_files"]))
+    lim(resource.RLIMIT_CORE, 0)
+    if nproc:
+        lim(resource.RLIMIT_NPROC, int(nproc))
+
+
+def _vm_bytes():
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 1024 * 1024 * 1024
+
+
+def _child_main(job, w_res, w_out):
+    """Runs in the forked child; never returns."""
+    try:
+        os.setpgid(0, 0)
+        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(w_out, 1)
+        os.dup2(w_out, 2)
+        os.dup2(w_res, 3)
+        os.closerange(4, 1 << 16)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead
+        _set_limits(job["limits"], job["nproc"], _vm_bytes())
+        os.chdir(job["scratch"])
+        out = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+        )
+        sys.stdout = sys.__stdout__ = out
+        sys.stderr = sys.__stderr__ = out
+        sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        result = _child_call(job)
+        try:
+            out.flush()
+        except BaseException:
+            pass
+        write_all(3, frame(result))
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+def _child_call(job):
+    limits = job["limits"]
+    cap = int(limits["output_chars"])
+    ns = {"__name__": MODULE_NAME, "__builtins__": builtins}
+    try:
+        _arm(float(limits["timeout_s"]))
+        try:
+            exec(job["code"], ns)
+            if job["expression"] is not None:
+                value = eval(job["expression"], ns)
+            else:
+                fn = ns.get(job["function"])
+                if fn is None:
+                    raise NameError("name %r is not defined" % job["function"])
+                value = fn(*job["args"], **job["kwargs"])
+        finally:
+            _disarm()
+    except _Overtime:
+        return {"timed_out": True}
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt, RecursionError...
+        return {"error_type": _type_name(exc), "error_message": _exception_message(exc, cap)}
+    tree, value_str, truncated = _encode_value(value, cap)
+    return {"ok": True, "value": tree, "value_str": value_str, "truncated": truncated}
+
+
+# ----------------------------------------------------------------------------- parent side
+
+
+def _prctl(option, arg):
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, arg, 0, 0, 0)
+    except Exception:
+        return -1
+
+
+def _children_of(pid):
+    """Direct children of pid (orphans reparent to us: we are a child subreaper)."""
+    kids = set()
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids.update(int(x) for x in f.read().split())
+        return kids
+    except (OSError, ValueError):
+        pass
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    stat = f.read()
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                    kids.add(int(name))
+            except (OSError, ValueError):
+                pass
+    return kids
+
+
+def _kill_group(pid):
+    for fn, target in ((os.killpg, pid), (os.kill, pid)):
+        try:
+            fn(target, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def reap_descendants():
+    """Kill and reap every descendant process; returns how many strays were killed."""
+    me = os.getpid()
+    killed = 0
+    for _ in range(1000):
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return killed
+        if pid:
+            continue
+        kids = _children_of(me)
+        for kid in kids:
+            _kill_group(kid)
+            killed += 1
+        if not kids:
+            time.sleep(0.001)
+    return killed
+
+
+def _wipe(root):
+    """Remove everything under root (the call may have chmod-ed things to resist)."""
+
+    def fix_and_retry(func, path, _exc):
+        try:
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, onerror=fix_and_retry)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+class Worker:
+    def __init__(self, config, fd_in=0, fd_out=1):
+        self.fd_in = fd_in
+        self.fd_out = fd_out
+        self.scratch = config["scratch"]
+        self.nproc = bool(config.get("nproc"))
+        self.code_cache = {}
+        self.pending_input = b""
+        self.input_closed = False
+
+    # -- protocol
+
+    def send(self, obj):
+        write_all(self.fd_out, frame(obj))
+
+    def read_exact(self, n):
+        """Like read_exact(), but first consumes input read while a call was running."""
+        head, self.pending_input = self.pending_input[:n], self.pending_input[n:]
+        if len(head) == n:
+            return head
+        rest = read_exact(self.fd_in, n - len(head))
+        return None if rest is None else head + rest
+
+    def read_request(self):
+        header = self.read_exact(HEADER.size)
+        if header is None:
+            return None
+        (size,) = HEADER.unpack(header)
+        if size > MAX_REQUEST_BYTES:
+            raise ValueError("request of %d bytes exceeds the cap" % size)
+        body = self.read_exact(size)
+        if body is None:
+            return None
+        return json.loads(body.decode("utf-8"))
+
+    def serve(self):
+        while True:
+            try:
+                request = self.read_request()
+            except (ValueError, RecursionError) as exc:
+                self.send({"op": "error", "message": "bad request: %s" % exc})
+                return
+            if request is None or request.get("op") == "exit":
+                return
+            op = request.get("op")
+            if op == "ping":
+                self.send(self.hello())
+            elif op == "run":
+                self.run(request)
+                if self.input_closed:
+                    return
+            else:
+                self.send({"op": "error", "message": "unknown op %r" % (op,)})
+
+    def hello(self):
+        numpy = sys.modules.get("numpy")
+        return {
+            "op": "pong",
+            "protocol": PROTOCOL_VERSION,
+            "python": sys.version.split()[0],
+            "numpy": getattr(numpy, "__version__", None),
+            "pid": os.getpid(),
+            "uid": os.getuid(),
+        }
+
+    # -- execution
+
+    def compile_module(self, source):
+        key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+        hit = self.code_cache.get(key)
+        if hit is None:
+            try:
+                hit = (compile(source, "<module>", "exec"), None)
+            except BaseException as exc:  # SyntaxError, ValueError (NUL), RecursionError...
+                hit = (None, (_type_name(exc), str(exc)[:2000]))
+            if len(self.code_cache) >= _COMPILE_CACHE_SIZE:
+                self.code_cache.pop(next(iter(self.code_cache)))
+            self.code_cache[key] = hit
+        return hit
+
+    def run(self, request):
+        rid = request.get("id")
+        limits = request["limits"]
+        code, compile_error = self.compile_module(request["source"])
+        for i, inv in enumerate(request["invocations"]):
+            if compile_error is not None:
+                result = {"error_type": compile_error[0], "error_message": compile_error[1]}
+            else:
+                result = self.run_one(code, request["function"], inv, limits)
+            self.send({"op": "result", "id": rid, "i": i, "r": result})
+            if self.input_closed:
+                return
+        self.send({"op": "done", "id": rid})
+
+    def run_one(self, code, function, inv, limits):
+        try:
+            expression = inv.get("expression")
+            if expression is not None:
+                expression = compile(expression, "<call>", "eval")
+            args = [_codec.decode(a) for a in inv.get("args", [])]
+            kwargs = {str(k): _codec.decode(v) for k, v in inv.get("kwargs", [])}
+        except BaseException as exc:
+            return {"error_type": _type_name(exc), "error_message": str(exc)[:2000]}
+        job = {
+            "code": code,
+            "function": function,
+            "expression": expression,
+            "args": args,
+            "kwargs": kwargs,
+            "limits": limits,
+            # RLIMIT_NPROC counts every process of the user (namespace): leave room for ours.
+            "nproc": int(limits.get("processes", 64)) + 8 if self.nproc else None,
+            "scratch": self.scratch,
+        }
+        try:
+            return self.supervise(job, limits)
+        finally:
+            reap_descendants()
+            _wipe(self.scratch)
+
+    def supervise(self, job, limits):
+        """Fork the child, enforce the wall clock, collect its result frame and stdout."""
+        timeout = float(limits["timeout_s"])
+        cap = int(limits["output_chars"])
+        self.stdout_cap = int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
+        result_cap = 8 * cap + 65536  # encoded tree + str() text, escaped, plus slack
+        r_res, w_res = os.pipe()
+        r_out, w_out = os.pipe()
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r_res)
+            os.close(r_out)
+            _child_main(job, w_res, w_out)
+        os.close(w_res)
+        os.close(w_out)
+        try:
+            os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
+        except OSError:
+            pass
+        # The child gets the call's limit plus time to render its value; past this it is killed.
+        hard_deadline = start + timeout + 2 * RENDER_GUARD_S + 0.5
+        res_buf = bytearray()
+        out_buf = bytearray()
+        out_total = 0
+        expected = None
+        overflow = False
+        watch = [r_res, r_out]
+        if not self.input_closed:
+            watch.append(self.fd_in)
+        timed_out = False
+        try:
+            while True:
+                remaining = hard_deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select(watch, [], [], remaining)
+                if self.fd_in in ready:
+                    data = os.read(self.fd_in, 65536)
+                    if not data:  # the harness went away: stop now
+                        self.input_closed = True
+                        watch.remove(self.fd_in)
+                        break
+                    self.pending_input += data
+                if r_out in ready:
+                    data = os.read(r_out, 65536)
+                    if not data:
+                        watch.remove(r_out)
+                    else:
+                        out_total += len(data)
+                        room = self.stdout_cap * 4 - len(out_buf)
+                        if room > 0:
+                            out_buf += data[:room]
+                if r_res in ready:
+                    data = os.read(r_res, 65536)
+                    if not data:
+                        break  # child closed its end without (finishing) a frame
+                    res_buf += data
+                    if expected is None and len(res_buf) >= HEADER.size:
+                        (expected,) = HEADER.unpack(bytes(res_buf[: HEADER.size]))
+                        if expected > result_cap:
+                            overflow = True
+                            break
+                    if expected is not None and len(res_buf) >= HEADER.size + expected:
+                        break
+            if not timed_out and expected is not None and r_out in watch:
+                # The child flushed stdout before its result: drain what is already there.
+                while select.select([r_out], [], [], 0)[0]:
+                    data = os.read(r_out, 65536)
+                    if not data:
+                        break
+                    out_total += len(data)
+                    room = self.stdout_cap * 4 - len(out_buf)
+                    if room > 0:
+                        out_buf += data[:room]
+        finally:
+            _kill_group(pid)
+            _, status = os.waitpid(pid, 0)
+            os.close(r_res)
+            os.close(r_out)
+        duration = time.monotonic() - start
+        stdout = out_buf.decode("utf-8", "replace")
+        stdout_truncated = out_total > len(out_buf) or len(stdout) > self.stdout_cap
+        common = {
+            "duration_s": duration,
+            "stdout": stdout[: self.stdout_cap],
+            "stdout_truncated": stdout_truncated,
+        }
+        complete = expected is not None and len(res_buf) >= HEADER.size + expected
+        if timed_out or (complete and self._child_timed_out(res_buf, expected)):
+            return dict(common, timed_out=True)
+        if overflow:
+            return dict(common, error_type="ResultTooLarge", error_message="the result exceeded the cap")
+        if not complete:
+            return dict(common, **_death(status))
+        try:
+            reply = json.loads(bytes(res_buf[HEADER.size : HEADER.size + expected]).decode("utf-8"))
+            return dict(common, **_sanitize(reply, cap))
+        except (ValueError, TypeError, KeyError, RecursionError, _codec.EncodeError) as exc:
+            return dict(common, error_type="MalformedResult", error_message=str(exc)[:200])
+
+    @staticmethod
+    def _child_timed_out(res_buf, expected):
+        return res_buf[HEADER.size : HEADER.size + expected] == b'{"timed_out":true}'
+
+
+def _death(status):
+    """Describe a child that ended without a result (os._exit, a signal, the OOM killer)."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return {"error_type": "ProcessKilled", "error_message": "killed by signal %s" % name}
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    return {"error_type": "ProcessExit", "error_message": "the process exited with status %d" % code}
+
+
+def _sanitize(reply, cap):
+    """Accept only the fields a call may report: the child runs untrusted code and could forge."""
+    if type(reply) is not dict:
+        raise ValueError("result is not an object")
+    if reply.get("ok") is True:
+        value = reply["value"]
+        _codec.validate(value)
+        text = reply.get("value_str")
+        if type(text) is not str:
+            raise ValueError("value_str is not a string")
+        return {
+            "ok": True,
+            "value": value,
+            "value_str": text[:cap],
+            "truncated": reply.get("truncated") is True or len(text) > cap,
+        }
+    error_type = reply.get("error_type")
+    message = reply.get("error_message")
+    if type(error_type) is not str or type(message) is not str:
+        raise ValueError("result has neither a value nor an error")
+    return {"error_type": error_type[:200], "error_message": message[:cap]}
+
+
+def _prepare_parent():
+    sys.set_int_max_str_digits(0)  # 3.11 refuses str() of ints over 4300 digits by default
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one thread: small address space
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphaned descendants of a call become ours
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with whoever launched us
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for name in _PRE_IMPORTS + ["numpy"]:
+        try:
+            __import__(name)
+        except Exception:
+            pass
+
+
+def main(argv):
+    config = json.loads(argv[1]) if len(argv) > 1 else {}
+    config.setdefault("scratch", os.getcwd())
+    os.makedirs(config["scratch"], exist_ok=True)
+    _prepare_parent()
+    # Anything the worker itself might print must not corrupt the protocol on fd 1.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    fd_out = os.dup(1)
+    os.dup2(devnull, 2)
+    worker = Worker(config, fd_in=0, fd_out=fd_out)
+    os.dup2(devnull, 1)
+    try:
+        worker.serve()
+    finally:
+        reap_descendants()
+        _wipe(config["scratch"])
+
+
+# ----------------------------------------------------------------------------- launcher
+
+
+def launch_source():
+    """Python source that runs the worker with the codec embedded (for ``python3 -I -c``)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    codec_src = (here / "codec.py").read_text(encoding="utf-8")
+    worker_src = (here / "worker.py").read_text(encoding="utf-8")
+    return (
+        "import sys, types\n"
+        "_m = types.ModuleType('_codearc_codec')\n"
+        "sys.modules['_codearc_codec'] = _m\n"
+        "exec(compile(%r, 'codec.py', 'exec'), _m.__dict__)\n"
+        "_w = types.ModuleType('_codearc_worker')\n"
+        "sys.modules['_codearc_worker'] = _w\n"
+        "exec(compile(%r, 'worker.py', 'exec'), _w.__dict__)\n"
+        "_w.main(sys.argv)\n" % (codec_src, worker_src)
+    )

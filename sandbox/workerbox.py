@@ -1,0 +1,224 @@
+"""What every backend shares: talking to the warm worker, replacing it when it dies, cleanup.
+
+A backend only says how to launch the worker (``_launch``) and how to tear that launch down
+(``_terminate``); this class owns the request loop, restarts and the atexit safety net.
+"""
+
+from __future__ import annotations
+
+import abc
+import atexit
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from typing import Any
+
+from codearc_env.errors import SandboxError
+from codearc_env.sandbox import codec
+from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
+from codearc_env.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
+
+START_TIMEOUT_S = 30.0
+"""How long a fresh worker may take to answer its first ping (container start included)."""
+REPLY_SLACK_S = 10.0
+"""Beyond a call's own limits, how long the harness waits before declaring the worker hung."""
+MAX_RESTARTS_PER_RUN = 5
+
+_LIVE: weakref.WeakSet[WorkerSandbox] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    for box in list(_LIVE):
+        try:
+            box.close()
+        except Exception:  # best effort at interpreter exit
+            pass
+
+
+atexit.register(_close_all)
+
+
+def encode_invocation(inv: Invocation) -> dict[str, Any]:
+    if inv.expression is not None:
+        return {"args": [], "kwargs": [], "expression": inv.expression}
+    return {
+        "args": [codec.encode(a) for a in inv.args],
+        "kwargs": [[k, codec.encode(v)] for k, v in inv.kwargs],
+        "expression": None,
+    }
+
+
+_RESULT_FIELDS = {f.name for f in fields(CallResult)}
+
+
+def to_call_result(reply: dict[str, Any]) -> CallResult:
+    kwargs = {k: v for k, v in reply.items() if k in _RESULT_FIELDS}
+    kwargs["ok"] = reply.get("ok") is True
+    return CallResult(**kwargs)
+
+
+class WorkerSandbox(Sandbox):
+    """A Sandbox driven through the frame protocol of :mod:`codearc_env.sandbox.worker`."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        super().__init__(limits)
+        self._channel: Channel | None = None
+        self._lock = threading.RLock()
+        self._request_id = 0
+        self._hello: dict[str, Any] = {}
+        self.restarts = 0
+        self.start_time_s: float | None = None
+        """Seconds the last (re)start took, from launch to the worker's first reply."""
+
+    # -- backend hooks
+
+    @abc.abstractmethod
+    def _launch(self) -> Channel:
+        """Start a worker and return a channel to it."""
+
+    @abc.abstractmethod
+    def _terminate(self) -> None:
+        """Stop the worker started by the last _launch and remove what it created."""
+
+    def _describe(self) -> dict[str, str]:
+        return {}
+
+    def _diagnostics(self) -> str:
+        """Extra text for error messages (for example the container's stderr)."""
+        return ""
+
+    # -- lifecycle
+
+    def start(self) -> None:
+        with self._lock:
+            if self._channel is not None:
+                return
+            began = time.monotonic()
+            try:
+                channel = self._launch()
+            except SandboxError:
+                self._terminate()
+                raise
+            try:
+                channel.send({"op": "ping"})
+                hello = channel.recv(time.monotonic() + START_TIMEOUT_S)
+            except (ChannelClosed, ChannelTimeout) as exc:
+                detail = self._diagnostics()
+                channel.close()
+                self._terminate()
+                raise SandboxError(
+                    f"the {self.name} sandbox worker did not start: {exc}"
+                    + (f" ({detail})" if detail else "")
+                ) from exc
+            if hello.get("op") != "pong":
+                channel.close()
+                self._terminate()
+                raise SandboxError(f"the {self.name} sandbox worker sent {hello!r} instead of pong")
+            self._hello = hello
+            self._channel = channel
+            self.start_time_s = time.monotonic() - began
+            _LIVE.add(self)
+
+    def close(self) -> None:
+        with self._lock:
+            channel, self._channel = self._channel, None
+            if channel is not None:
+                try:
+                    channel.send({"op": "exit"})
+                except ChannelClosed:
+                    pass
+                channel.close()
+            self._terminate()
+            _LIVE.discard(self)
+
+    def _restart(self) -> None:
+        self.restarts += 1
+        self.close()
+        self.start()
+
+    def info(self) -> BackendInfo:
+        details = {k: str(v) for k, v in self._hello.items() if k != "op"}
+        details.update(self._describe())
+        return BackendInfo(self.name, self.is_security_boundary, details)
+
+    is_security_boundary = True
+
+    # -- calls
+
+    def run(
+        self,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+    ) -> list[CallResult]:
+        limits = limits or self.limits
+        encoded = [encode_invocation(inv) for inv in invocations]
+        results: list[CallResult | None] = [None] * len(encoded)
+        per_call = limits.timeout_s + 3.0 + REPLY_SLACK_S  # worker's own grace, then ours
+        with self._lock:
+            self.start()
+            todo = list(range(len(encoded)))
+            restarts = 0
+            while todo:
+                done = self._run_batch(source, function, encoded, todo, limits, per_call, results)
+                todo = todo[done:]
+                if todo:  # the worker failed on todo[0]: that call is lost, the rest retried
+                    restarts += 1
+                    if restarts > MAX_RESTARTS_PER_RUN:
+                        raise SandboxError(
+                            f"the {self.name} sandbox worker failed {restarts} times in one run"
+                        )
+                    todo = todo[1:]
+                    self._restart()
+        return [r for r in results if r is not None]
+
+    def _run_batch(
+        self,
+        source: str,
+        function: str,
+        encoded: list[dict[str, Any]],
+        todo: list[int],
+        limits: Limits,
+        per_call: float,
+        results: list[CallResult | None],
+    ) -> int:
+        """Send todo as one request; fill results; return how many completed (len on success)."""
+        if self._channel is None:
+            raise SandboxError(f"the {self.name} sandbox is not started")
+        self._request_id += 1
+        rid = self._request_id
+        done = 0
+        try:
+            self._channel.send(
+                {
+                    "op": "run",
+                    "id": rid,
+                    "source": source,
+                    "function": function,
+                    "invocations": [encoded[i] for i in todo],
+                    "limits": asdict(limits),
+                }
+            )
+            while done < len(todo):
+                reply = self._channel.recv(time.monotonic() + per_call)
+                if reply.get("op") != "result" or reply.get("id") != rid or reply.get("i") != done:
+                    raise ChannelClosed(f"unexpected reply {str(reply)[:200]}")
+                results[todo[done]] = to_call_result(reply["r"])
+                done += 1
+            reply = self._channel.recv(time.monotonic() + per_call)
+            if reply.get("op") != "done":
+                raise ChannelClosed(f"unexpected reply {str(reply)[:200]}")
+            return done
+        except (ChannelClosed, ChannelTimeout, TypeError, KeyError) as exc:
+            detail = self._diagnostics()
+            if done == len(todo):  # every result arrived; only the end marker was lost
+                self._restart()
+                return done
+            results[todo[done]] = CallResult(
+                ok=False,
+                infra_error=f"{self.name} worker failed: {exc}" + (f" ({detail})" if detail else ""),
+            )
+            return done
