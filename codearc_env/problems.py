@@ -83,8 +83,9 @@ class ProblemSet:
             )
         if not isinstance(key, str):
             index = int(key)
-            if f"{self.variant}/{index}" in self.ids:
-                return self._resolve(f"{self.variant}/{index}")
+            benchmark_id = f"{self.variant}/{index}"
+            if benchmark_id in self.ids or not self.ids[0].startswith("builtin/"):
+                return self._resolve(benchmark_id)
             for problem_id in self.ids:
                 fn = self._resolve(problem_id)
                 if fn.index == index:
