@@ -12,9 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from codearc_env.errors import SandboxUnavailableError
 from codearc_env.sandbox.local import LocalWorkerSandbox
 from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
+
+from codearc_env.errors import SandboxUnavailableError
 
 SANDBOX_UID = 65534  # nobody
 TMPFS_BYTES = 64 * 1024 * 1024
@@ -26,11 +27,31 @@ def _probe(bwrap: str) -> str | None:
     if bwrap not in _probe_cache:
         try:
             proc = subprocess.run(
-                [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
-                 "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-                 "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
-                 "true"],
-                capture_output=True, text=True, timeout=20,
+                [
+                    bwrap,
+                    "--unshare-all",
+                    "--die-with-parent",
+                    "--ro-bind",
+                    "/usr",
+                    "/usr",
+                    "--symlink",
+                    "usr/bin",
+                    "/bin",
+                    "--symlink",
+                    "usr/lib",
+                    "/lib",
+                    "--symlink",
+                    "usr/lib64",
+                    "/lib64",
+                    "--proc",
+                    "/proc",
+                    "--dev",
+                    "/dev",
+                    "true",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=20,
             )
             reason = None if proc.returncode == 0 else (proc.stderr.strip() or "bwrap failed")
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -77,27 +98,53 @@ class BwrapSandbox(LocalWorkerSandbox):
             "--disable-userns",
             "--die-with-parent",
             "--new-session",
-            "--cap-drop", "ALL",
+            "--cap-drop",
+            "ALL",
             "--clearenv",
-            "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_UID),
-            "--hostname", "sandbox",
-            "--ro-bind", usr, "/usr",
-            "--symlink", "usr/bin", "/bin",
-            "--symlink", "usr/sbin", "/sbin",
-            "--symlink", "usr/lib", "/lib",
-            "--symlink", "usr/lib64", "/lib64",
+            "--uid",
+            str(SANDBOX_UID),
+            "--gid",
+            str(SANDBOX_UID),
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            usr,
+            "/usr",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/sbin",
+            "/sbin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
+            "--symlink",
+            "usr/lib64",
+            "/lib64",
         ]
         if root is not None:
             cmd += ["--ro-bind", str(root / "etc"), "/etc"]
         cmd += [
-            "--proc", "/proc",
-            "--dev", "/dev",
-            "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
-            "--chdir", "/tmp",
-            "--setenv", "PATH", "/usr/bin:/bin",
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "HOME", "/tmp",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--size",
+            str(TMPFS_BYTES),
+            "--tmpfs",
+            "/tmp",
+            "--chdir",
+            "/tmp",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "HOME",
+            "/tmp",
             "--",
         ]
         return cmd + worker_args

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import os
 import select
@@ -67,10 +68,8 @@ class PipeTransport(Transport):
 
     def close(self) -> None:
         for fd in (self._in, self._out):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 class DockerSocketTransport(Transport):
@@ -118,10 +117,8 @@ class DockerSocketTransport(Transport):
         return bytes(out) if out else None
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self._sock.close()
 
 

@@ -13,16 +13,18 @@ owner process is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from typing import Any
 
-from codearc_env.errors import SandboxError, SandboxUnavailableError
 from codearc_env.sandbox.base import Limits
 from codearc_env.sandbox.channel import Channel, DockerSocketTransport
 from codearc_env.sandbox.image import docker_client, image_present, image_tag
 from codearc_env.sandbox.worker import launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
+
+from codearc_env.errors import SandboxError, SandboxUnavailableError
 
 LABEL = "codearc-env.sandbox"
 LABEL_OWNER_PID = "codearc-env.owner-pid"
@@ -182,10 +184,9 @@ class DockerSandbox(WorkerSandbox):
         cid, self._container_id = self._container_id, None
         self._transport = None
         if cid is not None and self._client is not None:
-            try:
+            # It may be gone already (auto_remove) or its removal in progress.
+            with contextlib.suppress(Exception):
                 self._client.api.remove_container(cid, force=True)
-            except Exception:  # already removed (auto_remove) or removal in progress
-                pass
 
     def close(self) -> None:
         super().close()

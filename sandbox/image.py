@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from codearc_env.errors import SandboxUnavailableError
 from codearc_env.sandbox import rootfs
+
+from codearc_env.errors import SandboxUnavailableError
 
 IMAGE_REPOSITORY = "codearc-sandbox"
 DOCKERFILE_DIR = Path(__file__).resolve().parent
@@ -95,7 +96,9 @@ def build_image(
             text=True,
         )
         if proc.returncode != 0:
-            raise SandboxUnavailableError(f"tar of the root file system failed: {proc.stderr[-300:]}")
+            raise SandboxUnavailableError(
+                f"tar of the root file system failed: {proc.stderr[-300:]}"
+            )
         repository, _, version = tag.partition(":")
         client.api.import_image_from_file(
             str(tarball), repository=repository, tag=version, changes=IMPORT_CHANGES

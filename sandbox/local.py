@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,10 +10,11 @@ import subprocess
 import tempfile
 from typing import IO
 
-from codearc_env.errors import SandboxError
 from codearc_env.sandbox.channel import Channel, PipeTransport
 from codearc_env.sandbox.worker import launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
+
+from codearc_env.errors import SandboxError
 
 
 class LocalWorkerSandbox(WorkerSandbox):
@@ -32,8 +34,15 @@ class LocalWorkerSandbox(WorkerSandbox):
         raise NotImplementedError
 
     def _launch(self) -> Channel:
-        worker_args = [self._python(), "-I", "-c", launch_source(), json.dumps(self._worker_config())]
-        self._stderr = tempfile.TemporaryFile(prefix="codearc-worker-stderr-")
+        worker_args = [
+            self._python(),
+            "-I",
+            "-c",
+            launch_source(),
+            json.dumps(self._worker_config()),
+        ]
+        # Kept open for the worker's lifetime (closed in _terminate), so no context manager.
+        self._stderr = tempfile.TemporaryFile(prefix="codearc-worker-stderr-")  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
                 self._command(worker_args),
@@ -47,7 +56,9 @@ class LocalWorkerSandbox(WorkerSandbox):
         except OSError as exc:
             raise SandboxError(f"cannot launch the {self.name} sandbox: {exc}") from exc
         if self._proc.stdin is None or self._proc.stdout is None:
-            raise SandboxError("the worker has no pipes")  # unreachable with PIPE; keeps mypy honest
+            raise SandboxError(
+                "the worker has no pipes"
+            )  # unreachable with PIPE; keeps mypy honest
         # The channel owns duplicates, so closing the Popen's file objects cannot race with it.
         return Channel(
             PipeTransport(os.dup(self._proc.stdin.fileno()), os.dup(self._proc.stdout.fileno()))
@@ -61,17 +72,13 @@ class LocalWorkerSandbox(WorkerSandbox):
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
-                    try:
+                    with contextlib.suppress(OSError):
                         stream.close()
-                    except OSError:
-                        pass
             try:
                 proc.wait(timeout=1.0)  # the worker exits on EOF and cleans up after itself
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(OSError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except OSError:
-                    pass
                 proc.wait()
         if self._stderr is not None:
             self._stderr.close()

@@ -21,6 +21,7 @@ descendant (even ones that called setsid) after each call.
 """
 
 import builtins
+import contextlib
 import hashlib
 import io
 import json
@@ -47,11 +48,33 @@ MODULE_NAME = "__codearc__"
 """``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
 (which often read stdin) do not run."""
 _COMPILE_CACHE_SIZE = 64
-_PRE_IMPORTS = (
-    "array bisect calendar cmath collections copy datetime decimal enum fractions functools "
-    "hashlib heapq ipaddress itertools json math operator random re statistics string "
-    "textwrap typing unicodedata"
-).split()
+_PRE_IMPORTS = [
+    "array",
+    "bisect",
+    "calendar",
+    "cmath",
+    "collections",
+    "copy",
+    "datetime",
+    "decimal",
+    "enum",
+    "fractions",
+    "functools",
+    "hashlib",
+    "heapq",
+    "ipaddress",
+    "itertools",
+    "json",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "statistics",
+    "string",
+    "textwrap",
+    "typing",
+    "unicodedata",
+]
 
 
 # ----------------------------------------------------------------------------- framing
@@ -154,12 +177,12 @@ def _encode_value(value, cap):
         tree = {
             "t": "opaque",
             "type": "truncated:" + tree.get("type", tree["t"]),
-            "v": "sha256=%s chars=%d" % (digest, len(text)),
+            "v": f"sha256={digest} chars={len(text)}",
         }
         truncated = True
     value_str = _guarded(lambda: str(value), RENDER_GUARD_S, None, None)
     if type(value_str) is not str:
-        value_str = "<str() failed: %s>" % _type_name(value)
+        value_str = f"<str() failed: {_type_name(value)}>"
     if len(value_str) > cap:
         value_str = value_str[:cap]
         truncated = True
@@ -170,16 +193,13 @@ def _set_limits(limits, nproc, baseline_vm):
     mb = 1024 * 1024
 
     def lim(which, value):
-        try:
+        # A limit the platform refuses is skipped: the outer layer (container) still caps.
+        with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            pass  # a limit the platform refuses; the outer layer (container) still caps
 
     cpu = int(limits["cpu_s"])
-    try:
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    except (ValueError, OSError):
-        pass
     lim(resource.RLIMIT_AS, baseline_vm + int(limits["memory_mb"]) * mb)
     lim(resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) * mb)
     lim(resource.RLIMIT_NOFILE, int(limits["open_files"]))
@@ -219,10 +239,8 @@ def _child_main(job, w_res, w_out):
         sys.stderr = sys.__stderr__ = out
         sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
         result = _child_call(job)
-        try:
+        with contextlib.suppress(BaseException):
             out.flush()
-        except BaseException:
-            pass
         write_all(3, frame(result))
     except BaseException:
         pass
@@ -242,7 +260,7 @@ def _child_call(job):
             else:
                 fn = ns.get(job["function"])
                 if fn is None:
-                    raise NameError("name %r is not defined" % job["function"])
+                    raise NameError("name {!r} is not defined".format(job["function"]))
                 value = fn(*job["args"], **job["kwargs"])
         finally:
             _disarm()
@@ -271,8 +289,8 @@ def _children_of(pid):
     """Direct children of pid (orphans reparent to us: we are a child subreaper)."""
     kids = set()
     try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
                 kids.update(int(x) for x in f.read().split())
         return kids
     except (OSError, ValueError):
@@ -280,7 +298,7 @@ def _children_of(pid):
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                with open("/proc/%s/stat" % name) as f:
+                with open(f"/proc/{name}/stat") as f:
                     stat = f.read()
                 if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
                     kids.add(int(name))
@@ -291,10 +309,8 @@ def _children_of(pid):
 
 def _kill_group(pid):
     for fn, target in ((os.killpg, pid), (os.kill, pid)):
-        try:
+        with contextlib.suppress(OSError):
             fn(target, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def reap_descendants():
@@ -374,7 +390,7 @@ class Worker:
             return None
         (size,) = HEADER.unpack(header)
         if size > MAX_REQUEST_BYTES:
-            raise ValueError("request of %d bytes exceeds the cap" % size)
+            raise ValueError(f"request of {size} bytes exceeds the cap")
         body = self.read_exact(size)
         if body is None:
             return None
@@ -385,7 +401,7 @@ class Worker:
             try:
                 request = self.read_request()
             except (ValueError, RecursionError) as exc:
-                self.send({"op": "error", "message": "bad request: %s" % exc})
+                self.send({"op": "error", "message": f"bad request: {exc}"})
                 return
             if request is None or request.get("op") == "exit":
                 return
@@ -397,7 +413,7 @@ class Worker:
                 if self.input_closed:
                     return
             else:
-                self.send({"op": "error", "message": "unknown op %r" % (op,)})
+                self.send({"op": "error", "message": f"unknown op {op!r}"})
 
     def hello(self):
         numpy = sys.modules.get("numpy")
@@ -481,10 +497,8 @@ class Worker:
             _child_main(job, w_res, w_out)
         os.close(w_res)
         os.close(w_out)
-        try:
-            os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # the child does it too: either may run first
+            os.setpgid(pid, pid)
         # The child gets the call's limit plus time to render its value; past this it is killed.
         hard_deadline = start + timeout + 2 * RENDER_GUARD_S + 0.5
         res_buf = bytearray()
@@ -558,7 +572,9 @@ class Worker:
         if timed_out or (complete and self._child_timed_out(res_buf, expected)):
             return dict(common, timed_out=True)
         if overflow:
-            return dict(common, error_type="ResultTooLarge", error_message="the result exceeded the cap")
+            return dict(
+                common, error_type="ResultTooLarge", error_message="the result exceeded the cap"
+            )
         if not complete:
             return dict(common, **_death(status))
         try:
@@ -580,9 +596,12 @@ def _death(status):
             name = signal.Signals(sig).name
         except ValueError:
             name = str(sig)
-        return {"error_type": "ProcessKilled", "error_message": "killed by signal %s" % name}
+        return {"error_type": "ProcessKilled", "error_message": f"killed by signal {name}"}
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    return {"error_type": "ProcessExit", "error_message": "the process exited with status %d" % code}
+    return {
+        "error_type": "ProcessExit",
+        "error_message": f"the process exited with status {code}",
+    }
 
 
 def _sanitize(reply, cap):
@@ -616,10 +635,8 @@ def _prepare_parent():
     _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with whoever launched us
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     for name in _PRE_IMPORTS + ["numpy"]:
-        try:
+        with contextlib.suppress(Exception):
             __import__(name)
-        except Exception:
-            pass
 
 
 def main(argv):
@@ -654,9 +671,9 @@ def launch_source():
         "import sys, types\n"
         "_m = types.ModuleType('_codearc_codec')\n"
         "sys.modules['_codearc_codec'] = _m\n"
-        "exec(compile(%r, 'codec.py', 'exec'), _m.__dict__)\n"
+        f"exec(compile({codec_src!r}, 'codec.py', 'exec'), _m.__dict__)\n"
         "_w = types.ModuleType('_codearc_worker')\n"
         "sys.modules['_codearc_worker'] = _w\n"
-        "exec(compile(%r, 'worker.py', 'exec'), _w.__dict__)\n"
-        "_w.main(sys.argv)\n" % (codec_src, worker_src)
+        f"exec(compile({worker_src!r}, 'worker.py', 'exec'), _w.__dict__)\n"
+        "_w.main(sys.argv)\n"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import atexit
+import contextlib
 import threading
 import time
 import weakref
@@ -15,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
-from codearc_env.errors import SandboxError
 from codearc_env.sandbox import codec
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
+
+from codearc_env.errors import SandboxError
 
 START_TIMEOUT_S = 30.0
 """How long a fresh worker may take to answer its first ping (container start included)."""
@@ -31,10 +33,8 @@ _LIVE: weakref.WeakSet[WorkerSandbox] = weakref.WeakSet()
 
 def _close_all() -> None:
     for box in list(_LIVE):
-        try:
+        with contextlib.suppress(Exception):  # best effort at interpreter exit
             box.close()
-        except Exception:  # best effort at interpreter exit
-            pass
 
 
 atexit.register(_close_all)
@@ -125,10 +125,8 @@ class WorkerSandbox(Sandbox):
         with self._lock:
             channel, self._channel = self._channel, None
             if channel is not None:
-                try:
+                with contextlib.suppress(ChannelClosed):
                     channel.send({"op": "exit"})
-                except ChannelClosed:
-                    pass
                 channel.close()
             self._terminate()
             _LIVE.discard(self)
@@ -219,6 +217,7 @@ class WorkerSandbox(Sandbox):
                 return done
             results[todo[done]] = CallResult(
                 ok=False,
-                infra_error=f"{self.name} worker failed: {exc}" + (f" ({detail})" if detail else ""),
+                infra_error=f"{self.name} worker failed: {exc}"
+                + (f" ({detail})" if detail else ""),
             )
             return done
