@@ -19,10 +19,10 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-
-import codearc_env  # noqa: F401  (registers the ids)
 from codearc_env.functions import builtin_suite
 from codearc_env.sandbox.base import Invocation
+
+import codearc_env  # noqa: F401  (registers the ids)
 
 PROBLEM = "builtin/annotated/reverse_words"
 
