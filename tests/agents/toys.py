@@ -1,0 +1,66 @@
+"""Toy problems for agent and runner tests: many tiny functions with trusted doubles.
+
+Shared by the tests (through conftest.py) and by kill_target.py, which a test runs in a
+subprocess and kills. Nothing here runs model text: the doubles call trusted callables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codearc_env.env import CodeARCEnv
+from codearc_env.testing import CallableSandbox, TableOracle, toy_function
+
+
+def _adder(k: int) -> Any:
+    def add(a: int, b: int) -> int:
+        return a + b + k
+
+    return add
+
+
+def toy_suite(n: int = 12) -> tuple[list[Any], dict[str, Any], dict[str, list[str]]]:
+    """``n`` problems ``add0 .. add{n-1}`` (add{k}(a, b) = a + b + k), their callables, and
+    the accepted solution of each (the oracle double accepts exactly that text)."""
+    funcs = {f"add{k}": _adder(k) for k in range(n)}
+    problems = [
+        toy_function(name, fn, [(i, 2 * i - 3) for i in range(10)], index=k)
+        for k, (name, fn) in enumerate(funcs.items())
+    ]
+    accepted = {p.problem_id: [solution(p.target, k)] for k, p in enumerate(problems)}
+    return problems, funcs, accepted
+
+
+def solution(name: str, k: int) -> str:
+    return f"def {name}(a, b):\n    return a + b + {k}"
+
+
+def make_env(n: int = 12, **kwargs: Any) -> CodeARCEnv:
+    problems, funcs, accepted = toy_suite(n)
+    return CodeARCEnv(
+        problems=problems,
+        reference_sandbox=CallableSandbox(funcs),
+        candidate_sandbox=CallableSandbox(funcs),
+        oracle=TableOracle(accepted),
+        **kwargs,
+    )
+
+
+def solving_script(messages: list[dict[str, Any]], tools: Any) -> Any:
+    """A scripted step for the react agent: query once, then submit the right program."""
+    from codearc_env.agents.scripted import tool_reply
+
+    name = target_of(messages)
+    k = int(name[3:])
+    if not any(m.get("role") == "tool" for m in messages):
+        return tool_reply(("query", {"calls": f"{name}(100, 1)"}))
+    return tool_reply(("submit", {"code": solution(name, k)}))
+
+
+def target_of(messages: list[dict[str, Any]]) -> str:
+    for m in messages:
+        content = m.get("content") or ""
+        for line in content.splitlines():
+            if line.startswith("Hidden function: "):
+                return line.split(": ", 1)[1].strip()
+    raise ValueError("no hidden function name in the conversation")
