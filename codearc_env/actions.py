@@ -113,8 +113,19 @@ def check_submission(source: str, target: str) -> str | None:
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:
+    return _bound_names(tree.body)
+
+
+def _bound_names(body: list[ast.stmt]) -> set[str]:
+    """Names bound by module-level statements, including inside if/try/with/for blocks."""
     names: set[str] = set()
-    for node in tree.body:
+    for node in body:
+        if isinstance(node, ast.If | ast.For | ast.While | ast.With | ast.Try | ast.TryStar):
+            for block in ("body", "orelse", "finalbody"):
+                names |= _bound_names(getattr(node, block, []))
+            for handler in getattr(node, "handlers", []):
+                names |= _bound_names(handler.body)
+            continue
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):

@@ -94,6 +94,8 @@ def test_print_wrapped_calls_are_accepted() -> None:
         "f = lambda x: x",
         "f: object = abs",
         "from math import floor as f",
+        "try:\n    from m import f\nexcept ImportError:\n    def f(x):\n        return x",
+        "if True:\n    def f(x):\n        return x",
         "def helper(x):\n    return x\n\ndef f(x):\n    return helper(x)",
     ],
 )
