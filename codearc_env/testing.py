@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codearc_env.functions.calls import parse_call, render_call
-from codearc_env.functions.spec import Example, HiddenFunction
+from codearc_env.functions.spec import Example, HiddenFunction, Variant
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
 
 
@@ -105,7 +105,7 @@ def toy_function(
     func: Callable[..., Any],
     inputs: Sequence[tuple[Any, ...]],
     *,
-    variant: str = "annotated",
+    variant: Variant = "annotated",
     index: int = 0,
 ) -> HiddenFunction:
     """A builtin-style HiddenFunction whose examples are ``func`` run on ``inputs``."""
@@ -118,7 +118,7 @@ def toy_function(
             output, errored = str(exc), True
         examples.append(Example(k, text, parse_call(text, name), text, output, errored))
     return HiddenFunction(
-        index=index, variant=variant, source="builtin",  # type: ignore[arg-type]
+        index=index, variant=variant, source="builtin",
         code=f"# stands for {name}\n", target=name, examples=tuple(examples), name=name,
     )
 

@@ -188,8 +188,9 @@ def _describe(action: Any) -> tuple[Any, str]:
     kind = "query"
     text: Any = action
     if isinstance(action, dict):
+        raw = action.get("kind")
         try:
-            kind = "submit" if int(action.get("kind")) == 1 else "query"
+            kind = "submit" if raw is not None and int(raw) == 1 else "query"
         except (TypeError, ValueError):
             kind = "query"
         text = action.get("text", "")
