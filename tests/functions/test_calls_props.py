@@ -105,7 +105,7 @@ def test_curated_values_round_trip(value: Any) -> None:
     assert canon(call.args) == canon((value,))
 
 
-@pytest.mark.xfail(strict=True, reason="complex signed zeros do not round-trip (as in repr)")
+@pytest.mark.xfail(strict=True, reason="complex signed zeros and non-finite parts do not round-trip (as in repr)")
 @pytest.mark.parametrize("value", [complex(1, -0.0), complex(-0.0, 1), complex(0, float("inf"))])
 def test_complex_special_parts_known_limitation(value: complex) -> None:
     (back,) = parse_call(render_call("f", (value,)), "f").args
