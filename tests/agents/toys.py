@@ -6,6 +6,7 @@ subprocess and kills. Nothing here runs model text: the doubles call trusted cal
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from codearc_env.env import CodeARCEnv
@@ -58,9 +59,9 @@ def solving_script(messages: list[dict[str, Any]], tools: Any) -> Any:
 
 
 def target_of(messages: list[dict[str, Any]]) -> str:
+    """The toy function a conversation is about (every toy is named ``add<k>``)."""
     for m in messages:
-        content = m.get("content") or ""
-        for line in content.splitlines():
-            if line.startswith("Hidden function: "):
-                return line.split(": ", 1)[1].strip()
-    raise ValueError("no hidden function name in the conversation")
+        found = re.search(r"\badd\d+\b", m.get("content") or "")
+        if found:
+            return found.group(0)
+    raise ValueError("no toy function name in the conversation")
