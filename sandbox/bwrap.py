@@ -8,6 +8,7 @@ only the sandbox's own processes; an empty environment; the sandbox dies with th
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -91,63 +92,33 @@ class BwrapSandbox(LocalWorkerSandbox):
             raise SandboxUnavailableError(f"the bwrap sandbox cannot run here: {reason}")
         root = self._root()
         usr = str(root / "usr") if root else "/usr"
-        cmd = [
-            shutil.which("bwrap") or "bwrap",
-            "--unshare-all",  # pid, net, ipc, uts, cgroup (and user, "if possible")
-            "--unshare-user",  # required, not "if possible"
-            "--disable-userns",
-            "--die-with-parent",
-            "--new-session",
-            "--cap-drop",
-            "ALL",
-            "--clearenv",
-            "--uid",
-            str(SANDBOX_UID),
-            "--gid",
-            str(SANDBOX_UID),
-            "--hostname",
-            "sandbox",
-            "--ro-bind",
-            usr,
-            "/usr",
-            "--symlink",
-            "usr/bin",
-            "/bin",
-            "--symlink",
-            "usr/sbin",
-            "/sbin",
-            "--symlink",
-            "usr/lib",
-            "/lib",
-            "--symlink",
-            "usr/lib64",
-            "/lib64",
+        pairs = [
+            # user (required, not "if possible"), pid, net, ipc, uts and cgroup namespaces
+            ("--unshare-all", "--unshare-user", "--disable-userns"),
+            ("--die-with-parent", "--new-session", "--clearenv"),
+            ("--cap-drop", "ALL"),
+            ("--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"),
+            ("--ro-bind", usr, "/usr"),
+            ("--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"),
+            ("--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64"),
+            ("--ro-bind", str(root / "etc"), "/etc") if root else (),
+            ("--proc", "/proc", "--dev", "/dev"),
+            ("--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"),
+            # bwrap's own root tmpfs, /dev and /dev/shm would otherwise be writable and
+            # outlive a call; device nodes such as /dev/null still work on a read-only /dev.
+            ("--remount-ro", "/", "--remount-ro", "/dev"),
+            ("--chdir", "/tmp"),
+            ("--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"),
+            ("--setenv", "HOME", "/tmp", "--"),
         ]
-        if root is not None:
-            cmd += ["--ro-bind", str(root / "etc"), "/etc"]
-        cmd += [
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--size",
-            str(TMPFS_BYTES),
-            "--tmpfs",
-            "/tmp",
-            "--chdir",
-            "/tmp",
-            "--setenv",
-            "PATH",
-            "/usr/bin:/bin",
-            "--setenv",
-            "LANG",
-            "C.UTF-8",
-            "--setenv",
-            "HOME",
-            "/tmp",
-            "--",
-        ]
-        return cmd + worker_args
+        return [shutil.which("bwrap") or "bwrap"] + [a for p in pairs for a in p] + worker_args
+
+    def _popen_kwargs(self) -> dict[str, object]:
+        # Launched by root, the sandbox's processes would count as root's, and RLIMIT_NPROC
+        # never binds root: drop to nobody first so the per-call process limit holds.
+        if os.geteuid() == 0:
+            return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": [], "cwd": "/"}
+        return {"cwd": "/"}
 
     def _describe(self) -> dict[str, str]:
         root = self._root()

@@ -52,6 +52,7 @@ class LocalWorkerSandbox(WorkerSandbox):
                 start_new_session=True,  # Ctrl-C in the terminal reaches the harness only
                 close_fds=True,
                 env=self._environment(),
+                **self._popen_kwargs(),  # type: ignore[arg-type]
             )
         except OSError as exc:
             raise SandboxError(f"cannot launch the {self.name} sandbox: {exc}") from exc
@@ -63,6 +64,9 @@ class LocalWorkerSandbox(WorkerSandbox):
         return Channel(
             PipeTransport(os.dup(self._proc.stdin.fileno()), os.dup(self._proc.stdout.fileno()))
         )
+
+    def _popen_kwargs(self) -> dict[str, object]:
+        return {}
 
     def _environment(self) -> dict[str, str]:
         return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}

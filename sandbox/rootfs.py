@@ -19,6 +19,10 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
 def cache_dir() -> Path:
+    """The user cache dir; for root, /var/cache (the bwrap backend then drops to an
+    unprivileged user, which must be able to read the root file system)."""
+    if os.geteuid() == 0:
+        return Path("/var/cache/codearc-env/sandbox")
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "codearc-env" / "sandbox"
 

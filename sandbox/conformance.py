@@ -1,0 +1,565 @@
+"""The conformance suite: named checks that every sandbox backend must pass.
+
+Each check takes a started :class:`Sandbox` and returns ``(passed, detail)``. After every check
+the runner makes one plain call, so a check that leaves the sandbox broken fails. Backends
+that are not security boundaries list the checks they are known to fail in
+:data:`KNOWN_FAILURES`; those are reported apart, and the ones that would touch the host
+(writing into its directories, a fork bomb without a pids limit) are never run there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
+
+CHECK_LIMITS = Limits(timeout_s=1.0, cpu_s=2, memory_mb=256, file_size_mb=4, open_files=32)
+"""Tight limits so the suite runs in seconds."""
+SLACK_S = 4.0
+"""How much longer than its timeout a killed call may take to come back."""
+
+CheckFn = Callable[[Sandbox], "tuple[bool, str]"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    description: str
+    fn: CheckFn
+    touches_host_without_isolation: bool = False
+    """Never run on a backend that is not a security boundary (it could harm the host)."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+    known_failure: bool = False
+    """Listed in KNOWN_FAILURES for this backend: a failure here is expected."""
+    ran: bool = True
+    duration_s: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if not self.ran:
+            return "known failure (not run)"
+        if self.known_failure:
+            return "known failure" if not self.passed else "PASS (listed as known failure)"
+        return "pass" if self.passed else "FAIL"
+
+    @property
+    def acceptable(self) -> bool:
+        return self.passed or self.known_failure
+
+
+def _call(
+    box: Sandbox, source: str, *args: object, function: str = "f", **limits: float
+) -> CallResult:
+    lim = Limits(**{**CHECK_LIMITS.__dict__, **limits}) if limits else CHECK_LIMITS
+    return box.run_one(source, function, Invocation(args=tuple(args)), lim)
+
+
+def _show(r: CallResult) -> str:
+    if r.infra_error:
+        return f"infra error: {r.infra_error}"
+    if r.timed_out:
+        return f"timed out after {r.duration_s:.2f}s"
+    if r.raised:
+        return f"{r.error_type}: {r.error_message[:120]}"
+    return f"returned {r.value_str[:120]!r}"
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_plain_values(box: Sandbox) -> tuple[bool, str]:
+    r = _call(box, "def f(x):\n    return [x, True, (1, 2.5), float('nan'), {3}, {'k': None}]\n", 7)
+    want = "[7, True, (1, 2.5), nan, {3}, {'k': None}]"
+    tags = [item["t"] for item in (r.value or {}).get("v", [])]
+    ok = r.ok and r.value_str == want and tags == ["int", "bool", "tuple", "float", "set", "dict"]
+    return ok, _show(r) + f" tags={tags}"
+
+
+def check_error_without_traceback(box: Sandbox) -> tuple[bool, str]:
+    source = "SECRET_TOKEN = 1\ndef f(x):\n    raise ValueError('bad %d' % x)  # SECRET_TOKEN\n"
+    r = _call(box, source, 3)
+    ok = r.error_type == "ValueError" and r.error_message == "bad 3"
+    return ok and "SECRET_TOKEN" not in r.error_message + r.stdout, _show(r)
+
+
+def check_source_not_inspectable(box: Sandbox) -> tuple[bool, str]:
+    source = "def f():\n    import inspect\n    return inspect.getsource(f)  # SECRET\n"
+    r = _call(box, source)
+    return "SECRET" not in r.value_str + r.error_message, _show(r)
+
+
+def check_timeout(box: Sandbox) -> tuple[bool, str]:
+    r = _call(box, "def f():\n    while True:\n        pass\n")
+    return r.timed_out and r.duration_s < 1.0 + SLACK_S, _show(r)
+
+
+def check_timeout_kills_descendants(box: Sandbox) -> tuple[bool, str]:
+    spawn = (
+        "import os, sys, time\n"
+        "def f():\n"
+        "    pids = []\n"
+        "    for escape in (False, True):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            if escape:\n"
+        "                os.setsid()\n"
+        "                if os.fork():\n"
+        "                    os._exit(0)\n"
+        "            print(os.getpid(), flush=True)\n"
+        "            time.sleep(600)\n"
+        "            os._exit(0)\n"
+        "    time.sleep(0.3)\n"
+        "    while True:\n"
+        "        pass\n"
+    )
+    r = _call(box, spawn)
+    pids = [int(p) for p in r.stdout.split() if p.isdigit()]
+    if not r.timed_out or len(pids) != 2:
+        return False, f"setup: {_show(r)} stdout={r.stdout!r}"
+    probe = (
+        "import os\n"
+        "def f(pids):\n"
+        "    alive = []\n"
+        "    for p in pids:\n"
+        "        try:\n"
+        "            with open('/proc/%d/stat' % p) as fh:\n"
+        "                if fh.read().split(') ')[1][0] != 'Z':\n"
+        "                    alive.append(p)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return alive\n"
+    )
+    r2 = _call(box, probe, pids)
+    return r2.ok and r2.value_str == "[]", f"descendants {pids}: still alive {_show(r2)}"
+
+
+def check_memory_bomb(box: Sandbox) -> tuple[bool, str]:
+    results = [
+        _call(box, "def f():\n    return len(bytearray(4 * 1024 ** 3))\n"),
+        _call(box, "def f():\n    x = []\n    while True:\n        x.append(' ' * 10 ** 7)\n"),
+    ]
+    ok = all(not r.ok and r.infra_error is None for r in results)
+    return ok, "; ".join(_show(r) for r in results)
+
+
+def check_fork_bomb(box: Sandbox) -> tuple[bool, str]:
+    bomb = (
+        "import os\n"
+        "def f():\n"
+        "    while True:\n"
+        "        try:\n"
+        "            os.fork()\n"
+        "        except OSError:\n"
+        "            pass\n"
+    )
+    r = _call(box, bomb)
+    count = "import os\ndef f():\n    return sum(p.isdigit() for p in os.listdir('/proc'))\n"
+    r2 = _call(box, count)
+    # Inside a pid namespace only init, the worker and this call's process should remain.
+    ok = not r.ok and r.infra_error is None and r2.ok and int(r2.value_str) <= 8
+    return ok, f"bomb: {_show(r)}; processes visible after: {_show(r2)}"
+
+
+def check_huge_stdout(box: Sandbox) -> tuple[bool, str]:
+    r = _call(box, "def f():\n    print('x' * 10 ** 7)\n    return 1\n")
+    ok = r.ok and r.stdout_truncated and len(r.stdout) <= CHECK_LIMITS.stdout_chars
+    return ok, f"{_show(r)} stdout={len(r.stdout)} chars truncated={r.stdout_truncated}"
+
+
+def check_huge_return(box: Sandbox) -> tuple[bool, str]:
+    cap = CHECK_LIMITS.output_chars
+    rs = [
+        _call(box, "def f():\n    return 'x' * 10 ** 7\n"),
+        _call(box, "def f():\n    return list(range(10 ** 6))\n"),
+    ]
+    ok = all(r.ok and r.truncated and len(r.value_str) <= cap for r in rs)
+    ok = ok and all(r.value and r.value.get("t") == "opaque" for r in rs)
+    return ok, "; ".join(f"truncated={r.truncated} str={len(r.value_str)}" for r in rs)
+
+
+def check_no_network(box: Sandbox) -> tuple[bool, str]:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    server.settimeout(5)
+    port = server.getsockname()[1]
+    accepted: list[bool] = []
+
+    def accept() -> None:
+        try:
+            conn, _ = server.accept()
+            accepted.append(True)
+            conn.close()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    probe = (
+        "import socket\n"
+        "def f(port):\n"
+        "    reached = []\n"
+        "    for host, p in (('127.0.0.1', port), ('1.1.1.1', 53), ('8.8.8.8', 53)):\n"
+        "        try:\n"
+        "            socket.create_connection((host, p), timeout=0.5).close()\n"
+        "            reached.append(host)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return reached\n"
+    )
+    try:
+        r = _call(box, probe, port, timeout_s=3.0)
+    finally:
+        server.close()
+        thread.join(1)
+    ok = r.ok and r.value_str == "[]" and not accepted
+    return ok, f"{_show(r)} harness listener reached={bool(accepted)}"
+
+
+def check_harness_invisible(box: Sandbox) -> tuple[bool, str]:
+    pid = os.getpid()
+    with open(f"/proc/{pid}/cmdline", "rb") as fh:
+        cmdline = fh.read().decode("utf-8", "replace")
+    probe = (
+        "def f(pid):\n"
+        "    try:\n"
+        "        with open('/proc/%d/cmdline' % pid, 'rb') as fh:\n"
+        "            return fh.read().decode('utf-8', 'replace')\n"
+        "    except OSError:\n"
+        "        return None\n"
+    )
+    r = _call(box, probe, pid)
+    ok = r.ok and r.value != {"t": "str", "v": cmdline}
+    return ok, f"harness pid {pid} seen as {r.value_str[:60]!r}"
+
+
+def check_no_writes_outside_scratch(box: Sandbox) -> tuple[bool, str]:
+    token = secrets.token_hex(4)
+    probe = (
+        "import os\n"
+        "def f(token):\n"
+        "    wrote = []\n"
+        "    for d in ('/', '/etc', '/usr', '/usr/lib', '/var', '/var/tmp', '/root', '/home',\n"
+        "              '/opt', '/srv', '/run', '/dev', '/dev/shm', '/bin', os.path.expanduser('~')):\n"
+        "        path = os.path.join(d, '.codearc-probe-' + token)\n"
+        "        if os.path.abspath(d).startswith(os.getcwd()):\n"
+        "            continue\n"
+        "        try:\n"
+        "            with open(path, 'w') as fh:\n"
+        "                fh.write('x')\n"
+        "            wrote.append(d)\n"
+        "            os.unlink(path)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return wrote\n"
+    )
+    r = _call(box, probe, token)
+    return r.ok and r.value_str == "[]", _show(r)
+
+
+def check_no_state_between_calls(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import builtins, math, os, sys\n"
+        "def f(phase):\n"
+        "    if phase == 'set':\n"
+        "        open('left-behind.txt', 'w').write('x')\n"
+        "        builtins.LEFT_BEHIND = 1\n"
+        "        math.pi = 3\n"
+        "        os.environ['LEFT_BEHIND'] = '1'\n"
+        "        sys.setrecursionlimit(50)\n"
+        "        return 'set'\n"
+        "    found = []\n"
+        "    if os.path.exists('left-behind.txt'):\n"
+        "        found.append('cwd file')\n"
+        "    if hasattr(builtins, 'LEFT_BEHIND'):\n"
+        "        found.append('builtins')\n"
+        "    if math.pi == 3:\n"
+        "        found.append('module attribute')\n"
+        "    if 'LEFT_BEHIND' in os.environ:\n"
+        "        found.append('environment')\n"
+        "    if sys.getrecursionlimit() == 50:\n"
+        "        found.append('recursion limit')\n"
+        "    return found\n"
+    )
+    both = box.run(
+        source, "f", [Invocation(args=("set",)), Invocation(args=("get",))], CHECK_LIMITS
+    )
+    again = _call(box, source, "get")
+    ok = both[0].ok and all(r.ok and r.value_str == "[]" for r in (both[1], again))
+    return ok, f"same request: {_show(both[1])}; next request: {_show(again)}"
+
+
+def check_tmp_wiped_between_calls(box: Sandbox) -> tuple[bool, str]:
+    token = secrets.token_hex(4)
+    source = (
+        "import os\n"
+        "def f(phase, token):\n"
+        "    path = '/tmp/.codearc-left-behind-' + token\n"
+        "    if phase == 'set':\n"
+        "        open(path, 'w').write('x')\n"
+        "        return 'set'\n"
+        "    found = os.path.exists(path)\n"
+        "    if found:\n"
+        "        os.unlink(path)\n"
+        "    return found\n"
+    )
+    calls = [Invocation(args=("set", token)), Invocation(args=("get", token))]
+    rs = box.run(source, "f", calls, CHECK_LIMITS)
+    return rs[0].ok and rs[1].ok and rs[1].value_str == "False", _show(rs[1])
+
+
+def check_hostile_return_objects(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "class Liar:\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    __hash__ = object.__hash__\n"
+        "class FakeInt(int):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "    __hash__ = int.__hash__\n"
+        "    def __repr__(self):\n"
+        "        return '5'\n"
+        "class BadRepr:\n"
+        "    def __repr__(self):\n"
+        "        raise RuntimeError('no')\n"
+        "class HangRepr:\n"
+        "    def __repr__(self):\n"
+        "        while True:\n"
+        "            pass\n"
+        "class HangStr:\n"
+        "    def __str__(self):\n"
+        "        while True:\n"
+        "            try:\n"
+        "                pass\n"
+        "            except BaseException:\n"
+        "                pass\n"
+        "class HangMessage(Exception):\n"
+        "    def __str__(self):\n"
+        "        while True:\n"
+        "            pass\n"
+        "def f(kind):\n"
+        "    if kind == 'error':\n"
+        "        raise HangMessage()\n"
+        "    obj = {'liar': Liar(), 'int': FakeInt(5), 'bad': BadRepr(), 'hang': HangRepr(),\n"
+        "           'str': HangStr()}[kind]\n"
+        "    return [obj] if kind == 'liar' else obj\n"
+    )
+    kinds = ["liar", "int", "bad", "hang", "str", "error"]
+    rs = box.run(source, "f", [Invocation(args=(k,)) for k in kinds], CHECK_LIMITS)
+    problems = []
+    for kind, r in zip(kinds, rs, strict=True):
+        if r.infra_error or r.duration_s > 1.0 + SLACK_S:
+            problems.append(f"{kind}: {_show(r)}")
+        elif kind == "error":
+            if r.error_type != "HangMessage":
+                problems.append(f"{kind}: {_show(r)}")
+        elif kind == "liar":
+            inner = (r.value or {}).get("v", [{}])[0]
+            if not r.ok or inner.get("t") != "opaque":
+                problems.append(f"{kind}: {r.value}")
+        elif kind == "str" and r.timed_out:
+            continue  # a __str__ that swallows the guard is killed by the wall clock: fine
+        elif not r.ok or (r.value or {}).get("t") != "opaque":
+            problems.append(f"{kind}: {_show(r)} value={r.value}")
+    return not problems, "; ".join(problems) or "all hostile objects stayed opaque"
+
+
+def check_exits_handled(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import os, signal, sys\n"
+        "def f(kind):\n"
+        "    if kind == 'sys.exit':\n"
+        "        sys.exit(3)\n"
+        "    if kind == 'os._exit':\n"
+        "        os._exit(7)\n"
+        "    if kind == 'BaseException':\n"
+        "        raise BaseException('base')\n"
+        "    if kind == 'KeyboardInterrupt':\n"
+        "        raise KeyboardInterrupt\n"
+        "    if kind == 'SIGKILL':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    if kind == 'recursion':\n"
+        "        return f(kind)\n"
+        "    if kind == 'close stdout':\n"
+        "        os.close(1)\n"
+        "        os.close(2)\n"
+        "        return 'closed'\n"
+    )
+    want = {
+        "sys.exit": ("SystemExit", "3"),
+        "os._exit": ("ProcessExit", "the process exited with status 7"),
+        "BaseException": ("BaseException", "base"),
+        "KeyboardInterrupt": ("KeyboardInterrupt", ""),
+        "SIGKILL": ("ProcessKilled", "killed by signal SIGKILL"),
+        "recursion": ("RecursionError", "maximum recursion depth exceeded"),
+    }
+    kinds = [*want, "close stdout"]
+    rs = box.run(source, "f", [Invocation(args=(k,)) for k in kinds], CHECK_LIMITS)
+    problems = [
+        f"{k}: {_show(r)}"
+        for k, r in zip(kinds, rs, strict=True)
+        if k in want and (r.error_type, r.error_message) != want[k]
+    ]
+    if not (rs[-1].ok and rs[-1].value_str == "closed"):
+        problems.append(f"close stdout: {_show(rs[-1])}")
+    return not problems, "; ".join(problems) or "all handled"
+
+
+def check_resource_limits(box: Sandbox) -> tuple[bool, str]:
+    rs = [
+        # file size: 8 MB > the 4 MB limit
+        _call(box, "def f():\n    open('big', 'wb').write(b'x' * (8 << 20))\n    return 'wrote'\n"),
+        # open files
+        _call(box, "def f():\n    return [open('/dev/null') for _ in range(200)] and 'opened'\n"),
+        # CPU time: busy in C code, which the SIGALRM guard cannot interrupt
+        _call(box, "def f():\n    return len(str(7 ** 10 ** 7))\n", timeout_s=30.0),
+    ]
+    # The CPU-time limit, not the 30 s wall clock, must be what stopped the last one.
+    ok = all(not r.ok and r.infra_error is None for r in rs)
+    ok = ok and not rs[2].timed_out and rs[2].error_message == "killed by signal SIGXCPU"
+    return ok, "; ".join(_show(r) for r in rs)
+
+
+def check_worker_death_detected(box: Sandbox) -> tuple[bool, str]:
+    kill_worker = (
+        "import os, signal\n"
+        "def f(kill):\n"
+        "    if kill:\n"
+        "        os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    return 1\n"
+    )
+    calls = [Invocation(args=(True,)), Invocation(args=(False,))]
+    rs = box.run(kill_worker, "f", calls, CHECK_LIMITS)
+    # The in-flight call is an infrastructure error; the rest of the batch ran on a new worker.
+    ok = rs[0].infra_error is not None and rs[1].ok and rs[1].value_str == "1"
+    return ok, f"first: {_show(rs[0])}; second: {_show(rs[1])}"
+
+
+def check_numpy(box: Sandbox) -> tuple[bool, str]:
+    r = _call(box, "import numpy as np\ndef f():\n    return int(np.arange(5).sum())\n")
+    return r.ok and r.value_str == "10", _show(r)
+
+
+def check_big_int_text(box: Sandbox) -> tuple[bool, str]:
+    r = _call(box, "def f():\n    return 10 ** 5000\n")
+    return r.ok and r.value_str == "1" + "0" * 5000, _show(r)[:60]
+
+
+CHECKS: list[Check] = [
+    Check(
+        "plain_values", "types survive: bool/int, tuple/list, nan, set, dict", check_plain_values
+    ),
+    Check(
+        "error_without_traceback", "exception type and message only", check_error_without_traceback
+    ),
+    Check(
+        "source_not_inspectable",
+        "inspect.getsource cannot read the module",
+        check_source_not_inspectable,
+    ),
+    Check("timeout", "an endless loop times out", check_timeout),
+    Check(
+        "timeout_kills_descendants",
+        "children and setsid grandchildren die",
+        check_timeout_kills_descendants,
+    ),
+    Check("memory_bomb", "huge allocations fail inside the call", check_memory_bomb),
+    Check(
+        "fork_bomb",
+        "a fork bomb is contained",
+        check_fork_bomb,
+        touches_host_without_isolation=True,
+    ),
+    Check("huge_stdout", "printed output is capped", check_huge_stdout),
+    Check("huge_return", "huge return values are capped and flagged", check_huge_return),
+    Check("no_network", "no loopback to the harness, no internet", check_no_network),
+    Check(
+        "harness_invisible", "the harness process is not visible in /proc", check_harness_invisible
+    ),
+    Check(
+        "no_writes_outside_scratch",
+        "only the scratch directory is writable",
+        check_no_writes_outside_scratch,
+        touches_host_without_isolation=True,
+    ),
+    Check(
+        "no_state_between_calls", "files, modules, env do not persist", check_no_state_between_calls
+    ),
+    Check(
+        "hostile_return_objects",
+        "lying or hanging objects cannot fake a value",
+        check_hostile_return_objects,
+    ),
+    Check("exits_handled", "sys.exit, os._exit, BaseException, signals", check_exits_handled),
+    Check("resource_limits", "file size, open files, CPU time", check_resource_limits),
+    Check(
+        "worker_death_detected",
+        "a dead worker is an infra error, then replaced",
+        check_worker_death_detected,
+    ),
+    Check("numpy", "numpy imports", check_numpy),
+    Check("big_int_text", "str() of ints over 4300 digits", check_big_int_text),
+]
+
+KNOWN_FAILURES: dict[str, dict[str, str]] = {
+    "process": {
+        "no_network": "no network namespace: the code shares the host's network",
+        "harness_invisible": "no pid namespace: the code sees every host process",
+        "no_writes_outside_scratch": "no mount namespace: the code can write wherever its user can",
+        "tmp_wiped_between_calls": "/tmp is the host's: files left there persist",
+        "fork_bomb": "no pids cgroup, and RLIMIT_NPROC binds neither root nor other users' counts",
+    },
+}
+"""Checks a backend is expected to fail, with the reason. Secure backends have none."""
+
+
+def _healthy(box: Sandbox) -> str | None:
+    r = box.run_one("def f(x):\n    return x + 1\n", "f", Invocation(args=(1,)), CHECK_LIMITS)
+    return None if r.ok and r.value_str == "2" else _show(r)
+
+
+def run_check(box: Sandbox, check: Check, *, run_known_failures: bool = False) -> CheckResult:
+    known = check.name in KNOWN_FAILURES.get(box.name, {})
+    secure = box.info().is_security_boundary
+    if known and (not run_known_failures or (check.touches_host_without_isolation and not secure)):
+        return CheckResult(check.name, False, KNOWN_FAILURES[box.name][check.name], True, ran=False)
+    began = time.monotonic()
+    try:
+        passed, detail = check.fn(box)
+    except Exception as exc:  # a check that crashes is a failed check, with the reason
+        passed, detail = False, f"check raised {type(exc).__name__}: {exc}"
+    broken = _healthy(box)
+    if broken is not None:
+        passed, detail = False, f"{detail}; sandbox broken afterwards: {broken}"
+    return CheckResult(check.name, passed, detail, known, duration_s=time.monotonic() - began)
+
+
+def run_checks(
+    box: Sandbox, names: Sequence[str] | None = None, *, run_known_failures: bool = False
+) -> list[CheckResult]:
+    """Run the named checks (all by default) against a started sandbox."""
+    unknown = set(names or ()) - {c.name for c in CHECKS}
+    if unknown:
+        raise ValueError(f"unknown conformance checks: {', '.join(sorted(unknown))}")
+    chosen = [c for c in CHECKS if names is None or c.name in names]
+    return [run_check(box, c, run_known_failures=run_known_failures) for c in chosen]
+
+
+def check_by_name(name: str) -> Check:
+    for check in CHECKS:
+        if check.name == name:
+            return check
+    raise ValueError(f"unknown conformance check {name!r}")
