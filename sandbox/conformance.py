@@ -499,6 +499,12 @@ CHECKS: list[Check] = [
         "no_state_between_calls", "files, modules, env do not persist", check_no_state_between_calls
     ),
     Check(
+        "tmp_wiped_between_calls",
+        "a file left in /tmp is gone at the next call",
+        check_tmp_wiped_between_calls,
+        touches_host_without_isolation=True,
+    ),
+    Check(
         "hostile_return_objects",
         "lying or hanging objects cannot fake a value",
         check_hostile_return_objects,
