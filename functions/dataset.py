@@ -103,7 +103,8 @@ def build_example(k: int, call_text: str, output: str, errored: bool, target: st
             call = parse_call(call_text, target)
         except CallParseError:
             call = None
-        expression = inner_call_text(call_text)
+        # a parsed call's text is already the inner expression: skip a second parse
+        expression = call.text if call is not None else inner_call_text(call_text)
     return Example(
         k=k,
         call_text=call_text,
