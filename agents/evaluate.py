@@ -185,7 +185,7 @@ def _run_with_progress(tasks: list[Task], run: dict[str, Any], console: Any) -> 
     ) as bar:
         bar_id = bar.add_task("starting", total=len(tasks))
 
-        def on_result(result: EpisodeResult, progress: Progress) -> None:
+        def on_result(result: EpisodeResult | None, progress: Progress) -> None:
             bar.update(bar_id, completed=progress.done, description=progress.describe())
 
         run_tasks(tasks, on_result=on_result, **run)

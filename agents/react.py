@@ -9,6 +9,7 @@ from codearc_env.agents.episode import Episode, EpisodeOver
 from codearc_env.agents.model import Model, ModelReply
 from codearc_env.agents.parsing import ParsedAction, parse_tool_call
 from codearc_env.agents.prompts import render
+from codearc_env.agents.trace import Role
 
 TOOLS: tuple[dict[str, Any], ...] = (
     {
@@ -83,9 +84,9 @@ class ReactAgent:
     def play(self, ep: Episode) -> None:
         messages: list[dict[str, Any]] = []
 
-        def send(role: str, content: str, *, privileged: bool = False, **extra: Any) -> None:
+        def send(role: Role, content: str, *, privileged: bool = False, **extra: Any) -> None:
             messages.append({"role": role, "content": content, **extra})
-            ep.say(role, content, privileged=privileged, **extra)  # type: ignore[arg-type]
+            ep.say(role, content, privileged=privileged, **extra)
 
         if self.config.teacher:
             send("system", teacher_prefix(ep), privileged=True)

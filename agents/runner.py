@@ -107,13 +107,15 @@ def run_tasks(
     concurrency: int = 1,
     max_attempts: int = 3,
     retry_wait_s: float = 5.0,
-    on_result: Callable[[EpisodeResult, Progress], None] | None = None,
+    on_result: Callable[[EpisodeResult | None, Progress], None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[EpisodeResult]:
     """Play every task not already in ``results``; return the results of this call.
 
     ``make_env(variant)`` is called once per worker and variant. ``on_result`` is called
-    (under a lock) after each result is on disk.
+    once at the start with None (to show resumed counts), then (under a lock) after each
+    result is on disk. On KeyboardInterrupt the environments are closed and the episodes in
+    flight are not recorded: a resumed run plays them again.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
@@ -132,6 +134,9 @@ def run_tasks(
     lock = threading.Lock()
     new: list[EpisodeResult] = []
     failures: list[BaseException] = []
+    live_envs: list[Any] = []
+    if on_result is not None:
+        on_result(None, progress)
 
     def play(task: Task, envs: dict[str, Any]) -> EpisodeResult:
         path = traces_dir / trace_name(task.problem_id)
@@ -142,6 +147,8 @@ def run_tasks(
             env = envs.get(task.variant)
             if env is None:
                 env = envs[task.variant] = make_env(task.variant)
+                with lock:
+                    live_envs.append(env)
             with tr.TraceWriter(path, mode="w" if attempt == 1 else "a") as writer:
                 result = run_episode(
                     make_agent(),
@@ -170,6 +177,8 @@ def run_tasks(
                     return
                 result = play(task, envs)
                 with lock:
+                    if stop.is_set():  # interrupted: this episode may have been cut short
+                        return
                     results.append(result)
                     new.append(result)
                     progress.add(result)
@@ -193,7 +202,13 @@ def run_tasks(
             while t.is_alive():
                 t.join(timeout=0.2)
     except KeyboardInterrupt:
-        stop.set()  # workers finish their current episode's bookkeeping and exit
+        stop.set()
+        with lock:
+            envs_to_close = list(live_envs)
+        for env in envs_to_close:  # stops the sandboxes under the episodes in flight
+            _close_quietly(env)
+        for t in threads:
+            t.join(timeout=5.0)
         raise
     if failures:
         raise failures[0]

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from codearc_env.agents.model import Message, ModelError, ModelReply, ToolChoice, Usage
 from codearc_env.agents.trace import ToolCallRequest
 
-Step = str | ModelReply | BaseException | Callable[..., Any]
+Step: TypeAlias = str | ModelReply | BaseException | Callable[..., Any]
 
 
 class ScriptExhaustedError(ModelError):
