@@ -1,0 +1,106 @@
+"""``codearc sandbox ...``: check a backend, build the image, show what is available.
+
+Importing this module is cheap: backends and docker are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sandbox`` command and its subcommands to an argparse subparsers object."""
+    parser = subparsers.add_parser("sandbox", help="sandbox backends: check, build-image, status")
+    commands = parser.add_subparsers(dest="sandbox_command", metavar="COMMAND")
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+    check = commands.add_parser("check", help="run the conformance suite against a backend")
+    check.add_argument("--backend", default=None, help="docker, bwrap or process (default: best)")
+    check.add_argument("--only", nargs="+", metavar="CHECK", help="run only these checks")
+    check.add_argument(
+        "--run-known-failures",
+        action="store_true",
+        help="also run checks the backend is known to fail (never the ones unsafe on the host)",
+    )
+    check.set_defaults(func=_check)
+
+    build = commands.add_parser("build-image", help="build the docker image codearc-sandbox")
+    build.add_argument(
+        "--offline", action="store_true", help="skip the Dockerfile; import a debootstrap rootfs"
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if the image exists")
+    build.set_defaults(func=_build_image)
+
+    status = commands.add_parser("status", help="which backends can run here, and why not")
+    status.set_defaults(func=_status)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _check(args: argparse.Namespace) -> int:
+    import warnings
+
+    from codearc_env.errors import SandboxError
+    from codearc_env.sandbox import make_sandbox
+    from codearc_env.sandbox.conformance import run_checks
+
+    try:
+        box = make_sandbox(args.backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the process backend's warning: said once below
+            box.start()
+    except (SandboxError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not box.info().is_security_boundary:
+        print(f"warning: the {box.name} backend is NOT a security boundary", file=sys.stderr)
+    try:
+        results = run_checks(box, args.only, run_known_failures=args.run_known_failures)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        box.close()
+    width = max(len(r.name) for r in results)
+    print(f"conformance of the {box.name} backend")
+    print(f"{'check':<{width}}  {'status':<24}  {'time':>6}  detail")
+    for r in results:
+        detail = r.detail.replace("\n", " ")[:90]
+        print(f"{r.name:<{width}}  {r.status:<24}  {r.duration_s:5.2f}s  {detail}")
+    failed = [r.name for r in results if not r.acceptable]
+    known = sum(1 for r in results if r.known_failure)
+    passed = sum(1 for r in results if r.passed and not r.known_failure)
+    print(f"{passed} passed, {len(failed)} failed, {known} known failures")
+    return 1 if failed else 0
+
+
+def _build_image(args: argparse.Namespace) -> int:
+    from codearc_env.errors import SandboxError
+    from codearc_env.sandbox.image import build_image
+
+    try:
+        report = build_image(offline=args.offline, force=args.force)
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{report.tag}: {report.method} in {report.duration_s:.1f}s {report.note}".rstrip())
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from codearc_env.sandbox import BACKENDS, unavailable_reason
+    from codearc_env.sandbox.image import image_tag
+    from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
+
+    for name in BACKENDS:
+        reason = unavailable_reason(name)
+        print(f"{name:<8} {'available' if reason is None else 'unavailable: ' + reason}")
+    root = rootfs_dir()
+    print(f"image    {image_tag()}")
+    print(f"rootfs   {root} ({'ready' if rootfs_ready(root) else 'missing'})")
+    return 0
