@@ -7,8 +7,8 @@ See docs/oracle.md for the rules.
 
 from __future__ import annotations
 
-from codearc_env.oracle.inputs import STRENGTHS, TestInput
+from codearc_env.oracle.inputs import STRENGTHS, CallInput
 from codearc_env.oracle.oracle import Oracle
 from codearc_env.oracle.verdict import Counterexample, Verdict
 
-__all__ = ["STRENGTHS", "Counterexample", "Oracle", "TestInput", "Verdict"]
+__all__ = ["STRENGTHS", "Counterexample", "Oracle", "CallInput", "Verdict"]

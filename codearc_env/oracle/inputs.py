@@ -44,7 +44,7 @@ QUERY_MUTATIONS = 3
 
 
 @dataclass(frozen=True)
-class TestInput:
+class CallInput:
     """One call of the target with literal arguments, and where it came from."""
 
     args: tuple[Any, ...]
@@ -70,16 +70,16 @@ def strength_size(strength: str) -> int:
     return STRENGTHS[strength]
 
 
-def known_inputs(fn: HiddenFunction) -> list[TestInput]:
+def known_inputs(fn: HiddenFunction) -> list[CallInput]:
     """The initial examples that are literal calls of the target (others cannot be replayed)."""
     out = []
     for ex in fn.examples:
         if ex.call is not None and ex.call.name == fn.target:
-            out.append(TestInput(ex.call.args, ex.call.kwargs, "example"))
+            out.append(CallInput(ex.call.args, ex.call.kwargs, "example"))
     return out
 
 
-def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[TestInput]:
+def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[CallInput]:
     """The base input set of ``fn`` for a seed and strength (extra inputs excluded)."""
     size = strength_size(strength)
     known = known_inputs(fn)
@@ -87,7 +87,7 @@ def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[Tes
     n_mut = int(size * MUTATION_SHARE)
     # twice as many as needed: some mutations repeat an input
     mutations = [
-        TestInput(mutate_args(k.args, rng), k.kwargs, "mutation")
+        CallInput(mutate_args(k.args, rng), k.kwargs, "mutation")
         for k in _cycle(known, 2 * n_mut)
     ]
     signature = read_signature(fn.code, fn.target) or ()
@@ -105,12 +105,12 @@ def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[Tes
     return out
 
 
-def _drawn(strategy: st.SearchStrategy, n: int, seed: int, origin: str) -> list[TestInput]:
+def _drawn(strategy: st.SearchStrategy, n: int, seed: int, origin: str) -> list[CallInput]:
     # draw extra: duplicates of earlier inputs are dropped afterwards
-    return [TestInput(a, k, origin) for a, k in _draw(strategy, n + n // 2 + 5, seed, origin)]
+    return [CallInput(a, k, origin) for a, k in _draw(strategy, n + n // 2 + 5, seed, origin)]
 
 
-def _take(inputs: Sequence[TestInput], n: int, seen: set[str]) -> list[TestInput]:
+def _take(inputs: Sequence[CallInput], n: int, seen: set[str]) -> list[CallInput]:
     """Up to ``n`` of ``inputs`` whose arguments are not in ``seen`` (which is updated)."""
     out = []
     for x in inputs:
@@ -124,19 +124,19 @@ def _take(inputs: Sequence[TestInput], n: int, seen: set[str]) -> list[TestInput
     return out
 
 
-def extra_inputs(calls: Iterable[TestInput], *, seed: int) -> list[TestInput]:
+def extra_inputs(calls: Iterable[CallInput], *, seed: int) -> list[CallInput]:
     """Extra known inputs (agent queries) followed by a few seeded mutations of each."""
     calls = list(calls)
     rng = random.Random(f"codearc-oracle-extra:{GENERATOR_VERSION}:{seed}")
     mutations = [
-        TestInput(mutate_args(c.args, rng), c.kwargs, "mutation")
+        CallInput(mutate_args(c.args, rng), c.kwargs, "mutation")
         for c in calls
         for _ in range(QUERY_MUTATIONS)
     ]
     return dedupe(calls + mutations)
 
 
-def dedupe(inputs: Sequence[TestInput]) -> list[TestInput]:
+def dedupe(inputs: Sequence[CallInput]) -> list[CallInput]:
     seen: set[str] = set()
     out = []
     for x in inputs:
@@ -148,15 +148,15 @@ def dedupe(inputs: Sequence[TestInput]) -> list[TestInput]:
     return out
 
 
-def from_parsed(call: ParsedCall, origin: str = "query") -> TestInput:
-    return TestInput(call.args, call.kwargs, origin)
+def from_parsed(call: ParsedCall, origin: str = "query") -> CallInput:
+    return CallInput(call.args, call.kwargs, origin)
 
 
-def _cycle(items: list[TestInput], n: int) -> list[TestInput]:
+def _cycle(items: list[CallInput], n: int) -> list[CallInput]:
     return [items[i % len(items)] for i in range(n)] if items else []
 
 
-def _shape_strategy(known: list[TestInput], signature: tuple[Param, ...]) -> st.SearchStrategy:
+def _shape_strategy(known: list[CallInput], signature: tuple[Param, ...]) -> st.SearchStrategy:
     """One strategy per arity seen in the examples; generic values when there are none."""
     groups: dict[tuple[int, tuple[str, ...]], tuple[list[Shape], dict[str, Shape]]] = {}
     for k in known:
@@ -181,7 +181,7 @@ def _shape_strategy(known: list[TestInput], signature: tuple[Param, ...]) -> st.
 
 
 def _hinted_strategy(
-    signature: tuple[Param, ...], known: list[TestInput]
+    signature: tuple[Param, ...], known: list[CallInput]
 ) -> st.SearchStrategy | None:
     """Required positional parameters from their hints (or example shapes); None without hints."""
     required = [p for p in signature if p.kind == "positional" and not p.has_default]

@@ -21,7 +21,8 @@ from codearc_env.oracle import reference as ref
 from codearc_env.oracle.candidate import check_candidate
 from codearc_env.oracle.compare import results_match, skeleton
 from codearc_env.oracle.inputs import (
-    TestInput,
+    CallInput,
+    dedupe,
     extra_inputs,
     from_parsed,
     generate_inputs,
@@ -45,7 +46,7 @@ class Oracle:
     The caller owns both sandboxes (the oracle starts them if needed, never closes them).
     ``cache_dir``: where reference tables are stored as JSON; None means the user cache
     (see :func:`reference.default_cache_dir`). Tables are also kept in memory.
-    ``extra_sources``: optional callables ``(fn) -> list[TestInput]`` adding known inputs to
+    ``extra_sources``: optional callables ``(fn) -> list[CallInput]`` adding known inputs to
     the base set, e.g. :class:`codearc_env.oracle.llm_inputs.LLMInputs`; each must have a
     stable ``cache_id`` attribute, which enters the cache key.
     """
@@ -81,12 +82,14 @@ class Oracle:
         table = self.cache.get(key)
         if table is None:
             inputs = generate_inputs(fn, seed=self.seed, strength=self.strength)
+            n_examples = sum(1 for x in inputs if x.origin == "example")
             for source in self.extra_sources:
-                inputs = _merge(inputs[:10], list(source(fn)), inputs[10:])  # type: ignore[operator]
+                more = list(source(fn))  # type: ignore[operator]
+                inputs = dedupe(inputs[:n_examples] + more + inputs[n_examples:])
             table = self._compute(fn, inputs, key)
         return table
 
-    def extra_table(self, fn: HiddenFunction, extra: Sequence[TestInput]) -> ReferenceTable:
+    def extra_table(self, fn: HiddenFunction, extra: Sequence[CallInput]) -> ReferenceTable:
         """The reference's results on extra inputs (agent queries) and their mutations."""
         inputs = extra_inputs(extra, seed=self.seed)
         keys = [x.key() for x in inputs]
@@ -96,14 +99,14 @@ class Oracle:
             table = self._compute(fn, inputs, key)
         return table
 
-    def _compute(self, fn: HiddenFunction, inputs: list[TestInput], key: str) -> ReferenceTable:
+    def _compute(self, fn: HiddenFunction, inputs: list[CallInput], key: str) -> ReferenceTable:
         self.reference_sandbox.start()
         table = ref.compute(self.reference_sandbox, fn, inputs, key)
         self.reference_computations += 1
         self.cache.put(table)
         return table
 
-    def expected(self, fn: HiddenFunction, extra: Sequence[TestInput] = ()) -> list[Expected]:
+    def expected(self, fn: HiddenFunction, extra: Sequence[CallInput] = ()) -> list[Expected]:
         """All expected results in checking order: examples, extra inputs, then the rest."""
         base = list(self.base_table(fn).expected)
         if not extra:
@@ -120,7 +123,7 @@ class Oracle:
         self,
         fn: HiddenFunction,
         candidate_source: str,
-        extra_inputs: Iterable[ParsedCall | Invocation | TestInput | str] = (),
+        extra_inputs: Iterable[ParsedCall | Invocation | CallInput | str] = (),
     ) -> Verdict:
         """Judge ``candidate_source`` against ``fn``. Raises SandboxError on infrastructure
         failures; every fault of the candidate is a failing verdict."""
@@ -199,7 +202,7 @@ class _CandidateRun:
         if r.timed_out or len(e.runs) > 1:
             return e, r  # hangs are slow to shrink; nondeterministic references cannot judge
 
-        def evaluate(batch: Sequence[TestInput]) -> list[tuple[Expected, CallResult] | None]:
+        def evaluate(batch: Sequence[CallInput]) -> list[tuple[Expected, CallResult] | None]:
             rs = self.oracle.reference_sandbox
             limits = _limits(rs, ref.REFERENCE_TIMEOUT_S)
             got = rs.run(self.fn.code, self.fn.target, [ref.to_invocation(x) for x in batch], limits)
@@ -293,20 +296,15 @@ def _limits(sandbox: Sandbox, timeout_s: float):
     )
 
 
-def _as_input(x: ParsedCall | Invocation | TestInput | str, target: str) -> TestInput | None:
+def _as_input(x: ParsedCall | Invocation | CallInput | str, target: str) -> CallInput | None:
     """Normalise an extra input; calls of another name or non-literal ones are skipped."""
-    if isinstance(x, TestInput):
+    if isinstance(x, CallInput):
         return x
     if isinstance(x, ParsedCall):
         return from_parsed(x) if x.name == target else None
     if isinstance(x, Invocation):
-        return None if x.expression is not None else TestInput(x.args, x.kwargs, "query")
+        return None if x.expression is not None else CallInput(x.args, x.kwargs, "query")
     if isinstance(x, str):
         return from_parsed(parse_call(x, target))
     raise TypeError(f"extra input must be a ParsedCall, Invocation or call text, not {type(x).__name__}")
 
-
-def _merge(*parts: list[TestInput]) -> list[TestInput]:
-    from codearc_env.oracle.inputs import dedupe
-
-    return dedupe([x for p in parts for x in p])

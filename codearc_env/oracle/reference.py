@@ -24,7 +24,7 @@ from pathlib import Path
 from codearc_env.errors import SandboxError
 from codearc_env.functions.spec import Comparison, HiddenFunction
 from codearc_env.oracle.compare import results_match
-from codearc_env.oracle.inputs import TestInput
+from codearc_env.oracle.inputs import CallInput
 from codearc_env.sandbox.base import CallResult, Invocation, Sandbox
 from codearc_env.sandbox.codec import decode, encode
 
@@ -44,7 +44,7 @@ _EXACT = Comparison(float_rel_tol=0.0, float_abs_tol=0.0)
 class Expected:
     """One input and what the reference did on it (one result per reference run)."""
 
-    input: TestInput
+    input: CallInput
     runs: tuple[CallResult, ...]
 
     @property
@@ -103,7 +103,7 @@ def load_probe(target: str) -> Invocation:
 
 
 def compute(
-    sandbox: Sandbox, fn: HiddenFunction, inputs: Sequence[TestInput], key: str
+    sandbox: Sandbox, fn: HiddenFunction, inputs: Sequence[CallInput], key: str
 ) -> ReferenceTable:
     """Run the reference on ``inputs`` (several times when nondeterministic)."""
     limits = dataclasses.replace(
@@ -133,7 +133,7 @@ def compute(
     return ReferenceTable(key, expected, len(inputs) - len(expected))
 
 
-def to_invocation(x: TestInput) -> Invocation:
+def to_invocation(x: CallInput) -> Invocation:
     return Invocation(args=x.args, kwargs=x.kwargs)
 
 
@@ -171,7 +171,7 @@ class ReferenceCache:
                 return None
             expected = tuple(
                 Expected(
-                    TestInput(
+                    CallInput(
                         tuple(decode(e["args"])),  # type: ignore[arg-type]
                         tuple(tuple(kv) for kv in decode(e["kwargs"])),  # type: ignore[union-attr]
                         e["origin"],

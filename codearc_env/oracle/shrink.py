@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from codearc_env.oracle.inputs import TestInput
+from codearc_env.oracle.inputs import CallInput
 
 T = TypeVar("T")
 MAX_EVALUATIONS = 120
@@ -23,11 +23,11 @@ PER_POSITION = 8
 
 
 def shrink(
-    failing: TestInput,
-    evaluate: Callable[[Sequence[TestInput]], list[T | None]],
+    failing: CallInput,
+    evaluate: Callable[[Sequence[CallInput]], list[T | None]],
     *,
     max_evaluations: int = MAX_EVALUATIONS,
-) -> tuple[TestInput, T | None]:
+) -> tuple[CallInput, T | None]:
     """The simplest input found and its evaluation (None when nothing simpler distinguishes).
 
     ``evaluate`` returns, per input, a description of the disagreement, or None when the
@@ -54,7 +54,7 @@ def shrink(
     return current, found
 
 
-def _unique(inputs: Iterator[TestInput], current: TestInput) -> list[TestInput]:
+def _unique(inputs: Iterator[CallInput], current: CallInput) -> list[CallInput]:
     seen = {current.key()}
     out = []
     for x in inputs:
@@ -65,15 +65,15 @@ def _unique(inputs: Iterator[TestInput], current: TestInput) -> list[TestInput]:
     return out
 
 
-def simpler_inputs(x: TestInput) -> Iterator[TestInput]:
+def simpler_inputs(x: CallInput) -> Iterator[CallInput]:
     """Inputs one step simpler than ``x``, most aggressive first."""
     for i, arg in enumerate(x.args):
         for v in simpler_values(arg):
-            yield TestInput(x.args[:i] + (v,) + x.args[i + 1 :], x.kwargs, x.origin)
+            yield CallInput(x.args[:i] + (v,) + x.args[i + 1 :], x.kwargs, x.origin)
     for i, (name, arg) in enumerate(x.kwargs):
         for v in simpler_values(arg):
             kwargs = x.kwargs[:i] + ((name, v),) + x.kwargs[i + 1 :]
-            yield TestInput(x.args, kwargs, x.origin)
+            yield CallInput(x.args, kwargs, x.origin)
 
 
 def simpler_values(value: Any, depth: int = 0) -> Iterator[Any]:

@@ -1,0 +1,93 @@
+"""``codearc oracle check``: judge a candidate file against one hidden function.
+
+Importing this module is cheap: the dataset, the sandboxes and Hypothesis load in handlers.
+Exit codes: 0 pass, 1 fail, 2 usage or harness error (raised as CodeARCError to the main CLI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+_VARIANTS = ("annotated", "anonymized")
+_STRENGTHS = ("fast", "default", "strong")
+
+
+def register(subparsers: Any) -> None:
+    oracle = subparsers.add_parser("oracle", help="the differential-testing oracle")
+    oracle.set_defaults(func=lambda args: _usage(oracle))
+    actions = oracle.add_subparsers(dest="oracle_command", metavar="ACTION")
+    check = actions.add_parser(
+        "check",
+        help="check a candidate program against a hidden function",
+        description="Run CANDIDATE.py against the hidden function and print the verdict; "
+        "exit 0 when it passes, 1 when it fails.",
+    )
+    check.add_argument(
+        "--problem",
+        required=True,
+        help="problem index (0-1113), or a problem id such as builtin/annotated/clamp_int",
+    )
+    check.add_argument("--variant", choices=_VARIANTS, default="annotated")
+    check.add_argument(
+        "--data-dir",
+        help="a JSON Lines or upstream-layout data directory (default: $CODEARC_DATA_DIR, "
+        "the cache, else a download)",
+    )
+    check.add_argument("--backend", help="sandbox backend (default: the strongest available)")
+    check.add_argument("--seed", type=int, default=0, help="input generator seed (default 0)")
+    check.add_argument("--strength", choices=_STRENGTHS, default="default")
+    check.add_argument("--cache-dir", help="reference cache directory (default: the user cache)")
+    check.add_argument("candidate", metavar="CANDIDATE.py", help="the candidate program")
+    check.set_defaults(func=_check)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _problem(args: argparse.Namespace) -> Any:
+    from codearc_env.functions import builtin_suite, load_dataset
+
+    text = str(args.problem)
+    if text.startswith("builtin/"):
+        parts = text.split("/")
+        if len(parts) == 3:
+            for fn in builtin_suite(parts[1]):
+                if fn.name == parts[2]:
+                    return fn
+    dataset = load_dataset(args.data_dir)
+    if text.isdigit():
+        return dataset.get(args.variant, int(text))
+    return dataset.by_id(text)
+
+
+def _check(args: argparse.Namespace) -> int:
+    import warnings
+
+    from codearc_env.oracle.oracle import Oracle
+    from codearc_env.sandbox import make_sandbox
+
+    try:
+        candidate = Path(args.candidate).read_bytes()
+    except OSError as exc:
+        print(f"codearc: error: cannot read {args.candidate}: {exc.strerror}", file=sys.stderr)
+        return 2
+    fn = _problem(args)
+    with warnings.catch_warnings():
+        if args.backend == "process":  # named explicitly: the user has chosen it
+            warnings.simplefilter("ignore")
+        with make_sandbox(args.backend) as reference, make_sandbox(args.backend) as sandbox:
+            oracle = Oracle(
+                reference, sandbox, seed=args.seed, strength=args.strength, cache_dir=args.cache_dir
+            )
+            verdict = oracle.check(fn, candidate)
+    status = "PASS" if verdict.passed else "FAIL"
+    print(f"{status} {fn.problem_id} ({fn.target}): {verdict.reason}")
+    print(f"inputs: {verdict.n_inputs}, time: {verdict.duration_s:.2f} s")
+    if verdict.counterexample is not None:
+        print(verdict.counterexample.feedback())
+    return 0 if verdict.passed else 1

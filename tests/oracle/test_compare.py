@@ -1,0 +1,115 @@
+"""Comparison rules on encoded trees, one row per rule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from codearc_env.functions.spec import Comparison
+from codearc_env.sandbox.base import CallResult
+from codearc_env.sandbox.codec import Opaque, encode
+
+from codearc_env.oracle.compare import results_match, skeleton, values_match
+
+DEFAULT = Comparison()
+
+VALUE_CASES = [
+    (1, 1, True),
+    (1, 2, False),
+    (True, 1, False),  # bool is not int
+    (0, False, False),
+    (1, 1.0, False),  # int is not float
+    ([1, 2], (1, 2), False),  # list is not tuple
+    ([1, 2], [1, 2], True),
+    ([1, 2], [2, 1], False),
+    ([1, 2], [1, 2, 3], False),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}, True),  # dict order ignored, as Python's ==
+    ({"a": 1}, {"a": 2}, False),
+    ({"a": 1}, {"b": 1}, False),
+    ({1, 2, 3}, {3, 2, 1}, True),
+    ({1, 2}, frozenset({1, 2}), False),
+    (0.1 + 0.2, 0.3, True),  # within the relative tolerance
+    (1.0, 1.0001, False),
+    (math.nan, math.nan, True),
+    (math.inf, math.inf, True),
+    (math.inf, -math.inf, False),
+    (math.nan, 0.0, False),
+    (complex(1, 2), complex(1, 2 + 1e-15), True),
+    ("abc", "abc", True),
+    ("abc", "abd", False),
+    (None, None, True),
+    (None, 0, False),
+    (b"ab", "ab", False),
+    ([[1, [2.0]]], [[1, [2.0000000000001]]], True),
+]
+
+
+@pytest.mark.parametrize(("expected", "actual", "match"), VALUE_CASES)
+def test_values(expected: object, actual: object, match: bool) -> None:
+    assert values_match(encode(expected), encode(actual), DEFAULT) is match
+
+
+def test_bool_equals_int_when_configured() -> None:
+    lenient = Comparison(bool_equals_int=True)
+    assert values_match(encode(True), encode(1), lenient)
+    assert not values_match(encode(True), encode(2), lenient)
+
+
+def test_tolerances_come_from_the_function() -> None:
+    loose = Comparison(float_rel_tol=1e-3)
+    assert values_match(encode(1.0), encode(1.0001), loose)
+    assert not values_match(encode(1.0), encode(1.01), loose)
+
+
+class Thing:
+    def __repr__(self) -> str:
+        return "Thing()"
+
+
+def test_opaque_values_compare_by_type_and_repr() -> None:
+    a = {"t": "opaque", "type": "m.Thing", "v": "Thing()"}
+    assert values_match(a, dict(a), DEFAULT)
+    assert not values_match(a, {**a, "type": "m.Other"}, DEFAULT)
+    assert not values_match(a, {**a, "v": "Thing(1)"}, DEFAULT)
+    assert Opaque("m.Thing", "Thing()") == Opaque("m.Thing", "Thing()")
+
+
+def ok(value: object) -> CallResult:
+    return CallResult(ok=True, value=encode(value), value_str=str(value))
+
+
+def raised(kind: str, message: str = "boom") -> CallResult:
+    return CallResult(ok=False, error_type=kind, error_message=message)
+
+
+def test_exception_matches_any_exception_by_default() -> None:
+    assert results_match(raised("ValueError"), raised("KeyError"), DEFAULT)
+
+
+def test_exception_type_must_match_when_configured() -> None:
+    strict = Comparison(exception_type_must_match=True)
+    assert not results_match(raised("ValueError"), raised("KeyError"), strict)
+    assert results_match(raised("ValueError"), raised("ValueError", "other text"), strict)
+
+
+def test_exception_never_matches_a_value() -> None:
+    assert not results_match(raised("ValueError"), ok(None), DEFAULT)
+    assert not results_match(ok(None), raised("ValueError"), DEFAULT)
+
+
+def test_timeout_never_matches() -> None:
+    assert not results_match(ok(1), CallResult(ok=False, timed_out=True), DEFAULT)
+
+
+def test_truncated_values_match_only_when_both_are_truncated_alike() -> None:
+    big = CallResult(ok=True, value=None, value_str="x" * 10, truncated=True)
+    assert results_match(big, big, DEFAULT)
+    assert not results_match(big, ok("x" * 10), DEFAULT)
+    assert not results_match(big, CallResult(ok=True, value_str="y" * 10, truncated=True), DEFAULT)
+
+
+def test_skeleton_ignores_values_and_lengths_but_not_types() -> None:
+    assert skeleton(encode([1, 2, 3])) == skeleton(encode([7]))
+    assert skeleton(encode([1, 2])) != skeleton(encode([1.0]))
+    assert skeleton(encode({"a": 1})) == skeleton(encode({"zz": 5, "b": 0}))
+    assert skeleton(encode(3)) != skeleton(encode("3"))
