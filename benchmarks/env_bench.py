@@ -54,6 +54,18 @@ def descendants() -> set[int]:
     return out
 
 
+def tree_rss_mb(pids: set[int]) -> float:
+    """Summed RSS of ``pids`` (the vector env's workers and their sandboxes)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                total += next((int(x.split()[1]) for x in fh if x.startswith("VmRSS:")), 0)
+        except OSError:
+            continue
+    return total / 1024
+
+
 def bench_query(backend: str | None, n: int) -> None:
     env = gymnasium.make("CodeARC-Builtin-v0", backend=backend, b_io=n + 100, max_turns=n + 100)
     env.reset(seed=0, options={"problem": PROBLEM})
@@ -89,6 +101,8 @@ def soak(backend: str | None, episodes: int, num_envs: int, mode: str, strength:
     finished = solved = 0
     just_ended = np.zeros(num_envs, dtype=bool)
     peak_procs = 0
+    early: tuple[float, float] | None = None  # (own RSS, descendants' RSS) after 10%
+    steps = 0
     t0 = time.perf_counter()
     while finished < episodes:
         kinds, texts = [], []
@@ -105,17 +119,26 @@ def soak(backend: str | None, episodes: int, num_envs: int, mode: str, strength:
         finished += int(ended.sum())
         solved += int((rewards[ended] > 0).sum())
         just_ended = terms | truncs
-        if finished and finished % 100 < num_envs:
-            peak_procs = max(peak_procs, len(descendants() - procs_before))
+        steps += 1
+        if steps % 20 == 0:
+            kids = descendants() - procs_before
+            peak_procs = max(peak_procs, len(kids))
+            if early is None and finished >= episodes // 10:
+                early = (rss_mb(), tree_rss_mb(kids))
     elapsed = time.perf_counter() - t0
-    rss_open, procs_open = rss_mb(), len(descendants() - procs_before)
+    kids = descendants() - procs_before
+    rss_open, procs_open, tree_open = rss_mb(), len(kids), tree_rss_mb(kids)
     envs.close()
     time.sleep(0.5)
     leaked = descendants() - procs_before
     print(f"soak ({mode}, {num_envs} envs, oracle {strength}): {finished} episodes, {solved} solved, "
           f"{elapsed:.1f} s ({finished / elapsed:.1f} episodes/s)")
-    print(f"  RSS before {rss_before:.0f} MB, after {finished} episodes {rss_open:.0f} MB, "
-          f"after close {rss_mb():.0f} MB")
+    if early:
+        print(f"  RSS of this process / of its descendants after {episodes // 10}+ episodes: "
+              f"{early[0]:.0f} MB / {early[1]:.0f} MB")
+    print(f"  RSS of this process / of its descendants after {finished} episodes: "
+          f"{rss_open:.0f} MB / {tree_open:.0f} MB")
+    print(f"  RSS of this process before {rss_before:.0f} MB, after close {rss_mb():.0f} MB")
     print(f"  descendant processes: before 0, while running {procs_open} (peak {peak_procs}), "
           f"after close {len(leaked)}")
 

@@ -118,8 +118,9 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._reference = reference_sandbox or self._own(backend, limits)
         self._candidate = candidate_sandbox or self._own(backend, limits)
         self._started: set[int] = set()
-        self._oracle = oracle
         self._closed = False
+        # Made now so that a bad oracle setting fails at construction, not at the first submit.
+        self._oracle = oracle if oracle is not None else self._make_oracle()
 
         self._fn: HiddenFunction | None = None
         self._state: EpisodeState | None = None
@@ -143,17 +144,15 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             self._started.add(id(sandbox))
         return sandbox
 
-    def _get_oracle(self) -> OracleLike:
-        if self._oracle is None:
-            from codearc_env.oracle import Oracle
+    def _make_oracle(self) -> OracleLike:
+        from codearc_env.oracle import Oracle
 
-            self._oracle = Oracle(
-                self._reference,
-                self._candidate,
-                seed=self.oracle_seed,
-                strength=self.oracle_strength,
-            )
-        return self._oracle
+        return Oracle(
+            self._reference,
+            self._candidate,
+            seed=self.oracle_seed,
+            strength=self.oracle_strength,
+        )
 
     @property
     def problem(self) -> HiddenFunction | None:
@@ -232,7 +231,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def _run_submit(self, state: EpisodeState, fn: HiddenFunction, submit: Submit) -> dict[str, Any]:
         self._ready(self._reference)
         self._ready(self._candidate)
-        verdict = self._get_oracle().check(fn, submit.source, extra_inputs=tuple(self._queried))
+        verdict = self._oracle.check(fn, submit.source, extra_inputs=tuple(self._queried))
         state.record_submission(bool(verdict.passed))
         cx = verdict.counterexample
         shown = cx.feedback() if cx is not None else (verdict.reason or None)

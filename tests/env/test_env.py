@@ -266,3 +266,13 @@ def test_render_without_mode_returns_none(make_env: Any) -> None:
     env = make_env()
     start(env)
     assert env.render() is None
+
+
+def test_bad_oracle_strength_fails_at_construction() -> None:
+    with pytest.raises(ValueError, match="unknown strength 'nope'"):
+        CodeARCEnv(split="builtin", backend="process", oracle_strength="nope")
+
+
+def test_unknown_backend_fails_at_construction() -> None:
+    with pytest.raises(ValueError, match="^unknown sandbox backend 'nope'; choose from "):
+        CodeARCEnv(split="builtin", backend="nope")
