@@ -87,8 +87,7 @@ def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[Cal
     n_mut = int(size * MUTATION_SHARE)
     # twice as many as needed: some mutations repeat an input
     mutations = [
-        CallInput(mutate_args(k.args, rng), k.kwargs, "mutation")
-        for k in _cycle(known, 2 * n_mut)
+        CallInput(mutate_args(k.args, rng), k.kwargs, "mutation") for k in _cycle(known, 2 * n_mut)
     ]
     signature = read_signature(fn.code, fn.target) or ()
     n_draw = max(size - len(known) - n_mut, 0)

@@ -205,7 +205,9 @@ class _CandidateRun:
         def evaluate(batch: Sequence[CallInput]) -> list[tuple[Expected, CallResult] | None]:
             rs = self.oracle.reference_sandbox
             limits = _limits(rs, ref.REFERENCE_TIMEOUT_S)
-            got = rs.run(self.fn.code, self.fn.target, [ref.to_invocation(x) for x in batch], limits)
+            got = rs.run(
+                self.fn.code, self.fn.target, [ref.to_invocation(x) for x in batch], limits
+            )
             ref.raise_on_infra(got)
             keep = [
                 Expected(x, (g,))
@@ -244,7 +246,8 @@ def agrees(fn: HiddenFunction, e: Expected, r: CallResult) -> bool:
     raised = [run.raised for run in e.runs]
     if all(raised):
         return r.raised and (
-            not cmp.exception_type_must_match or any(run.error_type == r.error_type for run in e.runs)
+            not cmp.exception_type_must_match
+            or any(run.error_type == r.error_type for run in e.runs)
         )
     if any(raised):
         return True
@@ -261,7 +264,9 @@ def counterexample(fn: HiddenFunction, e: Expected, r: CallResult) -> Counterexa
         actual_error=(
             _error_text(r)
             if r.raised
-            else f"Timeout: no result within {_limit_text(e)} s" if r.timed_out else None
+            else f"Timeout: no result within {_limit_text(e)} s"
+            if r.timed_out
+            else None
         ),
     )
 
@@ -306,5 +311,6 @@ def _as_input(x: ParsedCall | Invocation | CallInput | str, target: str) -> Call
         return None if x.expression is not None else CallInput(x.args, x.kwargs, "query")
     if isinstance(x, str):
         return from_parsed(parse_call(x, target))
-    raise TypeError(f"extra input must be a ParsedCall, Invocation or call text, not {type(x).__name__}")
-
+    raise TypeError(
+        f"extra input must be a ParsedCall, Invocation or call text, not {type(x).__name__}"
+    )

@@ -28,11 +28,7 @@ class Counterexample:
         """The text shown to an agent: the input, then expected and actual output."""
         expected = self.expected_error if self.expected_error is not None else self.expected
         actual = self.actual_error if self.actual_error is not None else self.actual
-        return (
-            f"Input: {self.call_text}\n"
-            f"Expected output: {expected}\n"
-            f"Your output: {actual}"
-        )
+        return f"Input: {self.call_text}\nExpected output: {expected}\nYour output: {actual}"
 
 
 @dataclass(frozen=True)

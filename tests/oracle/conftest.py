@@ -19,8 +19,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 TINY = 30
 
 
-
-
 def _started(name: str) -> Sandbox:
     reason = unavailable_reason(name)
     if reason is not None:
@@ -45,5 +43,3 @@ def boxes() -> Iterator[tuple[Sandbox, Sandbox]]:
 def tiny_strength(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 30-input preset keeps sandboxed tests fast; the real presets are tested by name."""
     monkeypatch.setitem(inputs.STRENGTHS, "tiny", TINY)
-
-

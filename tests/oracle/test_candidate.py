@@ -15,7 +15,10 @@ REJECTED = [
     ("def f(x) return x", "candidate does not parse: expected ':' (line 1)"),
     ("def g(x):\n    return x\n", "candidate does not define 'f' at top level"),
     ("print(f(3))\n", "candidate does not define 'f' at top level"),
-    ("class C:\n    def f(self):\n        return 1\n", "candidate does not define 'f' at top level"),
+    (
+        "class C:\n    def f(self):\n        return 1\n",
+        "candidate does not define 'f' at top level",
+    ),
     ("def g():\n    def f(x):\n        return x\n", "candidate does not define 'f' at top level"),
     ("f: int\n", "candidate does not define 'f' at top level"),
 ]

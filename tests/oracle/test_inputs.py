@@ -20,7 +20,9 @@ from codearc_env.oracle.inputs import (
 )
 from codearc_env.oracle.mutate import mutate_args
 
-CODE = "from typing import List\ndef f(xs: List[int], s: str) -> int:\n    return len(xs) + len(s)\n"
+CODE = (
+    "from typing import List\ndef f(xs: List[int], s: str) -> int:\n    return len(xs) + len(s)\n"
+)
 CALLS = [f"f({[k, k + 5]}, {'ab' * k!r})" for k in range(10)]
 
 
@@ -54,7 +56,10 @@ def test_deterministic_across_processes() -> None:
         ).stdout
         for h in (1, 2)
     ]
-    here = "\n".join(x.call_text("f") for x in generate_inputs(make_fn(CODE, "f", CALLS), seed=3, strength="fast"))
+    here = "\n".join(
+        x.call_text("f")
+        for x in generate_inputs(make_fn(CODE, "f", CALLS), seed=3, strength="fast")
+    )
     assert runs[0] == runs[1] == here + "\n"
 
 
