@@ -47,8 +47,12 @@ def _check(args: argparse.Namespace) -> int:
 
     from codearc_env.errors import SandboxError
     from codearc_env.sandbox import make_sandbox
-    from codearc_env.sandbox.conformance import run_checks
+    from codearc_env.sandbox.conformance import CHECKS, run_checks
 
+    unknown = sorted(set(args.only or ()) - {c.name for c in CHECKS})
+    if unknown:
+        print(f"error: unknown conformance checks: {', '.join(unknown)}", file=sys.stderr)
+        return 2
     try:
         box = make_sandbox(args.backend)
         with warnings.catch_warnings():
@@ -61,9 +65,6 @@ def _check(args: argparse.Namespace) -> int:
         print(f"warning: the {box.name} backend is NOT a security boundary", file=sys.stderr)
     try:
         results = run_checks(box, args.only, run_known_failures=args.run_known_failures)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finally:
         box.close()
     width = max(len(r.name) for r in results)
