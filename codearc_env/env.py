@@ -16,7 +16,6 @@ submissions, so a candidate never shares a process tree with the hidden function
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -239,7 +238,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         return {
             "verdict": "pass" if verdict.passed else "fail",
             "verdict_reason": str(verdict.reason),
-            "counterexample": _plain(cx),
+            "counterexample": cx,
             "oracle_inputs": int(verdict.n_inputs),
         }
 
@@ -327,23 +326,9 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             "verdict": verdict.get("verdict"),
             "verdict_reason": verdict.get("verdict_reason"),
             "counterexample": verdict.get("counterexample"),
-            "oracle_inputs": verdict.get("oracle_inputs"),
+            "oracle_inputs": verdict.get("oracle_inputs", 0),
             "paper_io": state.paper_io(),
             "paper_oracle": state.paper_oracle(),
             "infra_error": infra_error,
         }
 
-
-def _plain(value: Any) -> dict[str, Any] | None:
-    """A counterexample as a fresh dict of plain data (infos must not share objects)."""
-    if value is None:
-        return None
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain_leaf(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return {"text": str(value)}
-
-
-def _plain_leaf(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)

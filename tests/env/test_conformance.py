@@ -50,10 +50,22 @@ def _play_vector(envs: gymnasium.vector.VectorEnv) -> None:
     assert obs["io_left"].tolist() == [19, 20]
 
 
+def _mixed_infos(envs: gymnasium.vector.VectorEnv) -> None:
+    """Infos whose values differ in kind between sub-envs (None vs a counterexample) batch."""
+    envs.reset(seed=0, options={"problem": ADD})
+    wrong = "def add(a, b):\n    return 0"
+    _, _, _, _, infos = envs.step(_batch([0, 1], ["add(1, 1)", wrong]))
+    assert infos["counterexample"][0] is None
+    assert infos["counterexample"][1].call_text == "add(0, -3)"
+    _, _, _, _, infos = envs.step(_batch([1, 0], [wrong, "add(1, 1)"]))
+    assert infos["counterexample"][1] is None and infos["oracle_inputs"].tolist() == [10, 0]
+
+
 def test_sync_vector_env() -> None:
     envs = SyncVectorEnv([make_toy_env, make_toy_env])
     try:
         _play_vector(envs)
+        _mixed_infos(envs)
     finally:
         envs.close()
 
@@ -62,6 +74,7 @@ def test_async_vector_env_needs_shared_memory_off() -> None:
     envs = AsyncVectorEnv([make_toy_env, make_toy_env], shared_memory=False)
     try:
         _play_vector(envs)
+        _mixed_infos(envs)
     finally:
         envs.close()
 

@@ -10,7 +10,7 @@ from gymnasium.error import ResetNeeded
 
 from codearc_env.env import CodeARCEnv
 from codearc_env.errors import SandboxError
-from codearc_env.testing import TOY_SOLUTIONS
+from codearc_env.testing import TOY_SOLUTIONS, FakeCounterexample
 
 ADD = "builtin/annotated/add"
 WRONG_ADD = "def add(a, b):\n    return a - b"
@@ -107,10 +107,7 @@ def test_first_failure_returns_counterexample_then_final_attempt_fails(toy_env: 
     obs, reward, terminated, _, info = toy_env.step(submit(WRONG_ADD))
     assert (reward, terminated) == (0.0, False)
     assert info["verdict"] == "fail"
-    assert info["counterexample"] == {
-        "call_text": "add(0, -3)", "expected": "-3", "actual": "something else",
-        "expected_error": None, "actual_error": None,
-    }
+    assert info["counterexample"] == FakeCounterexample("add(0, -3)", "-3", "something else")
     assert "Input: add(0, -3)" in obs["feedback"] and "Submissions left: 1." in obs["feedback"]
     obs, reward, terminated, truncated, info = toy_env.step(submit(WRONG_ADD))
     assert (reward, terminated, truncated) == (0.0, True, False)
