@@ -140,3 +140,17 @@ def test_close_is_idempotent_and_stops_sandboxes(backend: str) -> None:
     env.close()
     env.close()
     assert _children() - before == set()
+
+
+def test_registered_env_in_a_spawned_process(backend: str) -> None:
+    import multiprocessing
+
+    from codearc_env.testing import play_episode
+
+    actions = [{"kind": 0, "text": "reverse_words('b a')"}]
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        steps = pool.apply(
+            play_episode, ("CodeARC-Builtin-v0", actions),
+            {"options": {"problem": "builtin/annotated/reverse_words"}, "backend": backend},
+        )
+    assert steps == [(0.0, False, False, "reverse_words('b a') -> a b\nQueries left: 19.")]
