@@ -45,9 +45,10 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _check(args: argparse.Namespace) -> int:
     import warnings
 
-    from codearc_env.errors import SandboxError
     from codearc_env.sandbox import make_sandbox
     from codearc_env.sandbox.conformance import CHECKS, run_checks
+
+    from codearc_env.errors import SandboxError
 
     unknown = sorted(set(args.only or ()) - {c.name for c in CHECKS})
     if unknown:
@@ -81,8 +82,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _build_image(args: argparse.Namespace) -> int:
-    from codearc_env.errors import SandboxError
     from codearc_env.sandbox.image import build_image
+
+    from codearc_env.errors import SandboxError
 
     try:
         report = build_image(offline=args.offline, force=args.force)

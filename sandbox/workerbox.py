@@ -9,6 +9,8 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
+import os
+import signal
 import threading
 import time
 import weakref
@@ -38,6 +40,21 @@ def _close_all() -> None:
 
 
 atexit.register(_close_all)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _close_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)  # die of the signal as we would have without this handler
+
+
+def _install_sigterm_handler() -> None:
+    """Clean up on SIGTERM too (atexit does not run then), unless the program handles it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with contextlib.suppress(ValueError, OSError):
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def encode_invocation(inv: Invocation) -> dict[str, Any]:
@@ -120,6 +137,7 @@ class WorkerSandbox(Sandbox):
             self._channel = channel
             self.start_time_s = time.monotonic() - began
             _LIVE.add(self)
+            _install_sigterm_handler()
 
     def close(self) -> None:
         with self._lock:
