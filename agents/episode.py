@@ -77,6 +77,19 @@ class EpisodeResult:
         return cls(**kwargs)
 
 
+class HarnessFailure(CodeARCError):
+    """The environment raised something other than a CodeARCError: a harness bug."""
+
+
+def _env_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except CodeARCError:
+        raise
+    except Exception as exc:
+        raise HarnessFailure(f"the environment failed: {type(exc).__name__}: {exc}") from exc
+
+
 class EpisodeOver(Exception):
     """Raised inside an agent to stop the episode early with a graded failure."""
 
@@ -123,7 +136,7 @@ class Episode:
 
     # ---- environment --------------------------------------------------------------------
     def reset(self) -> Mapping[str, Any]:
-        self.obs, self.info = self.env.reset(options={"problem": self.problem_id})
+        self.obs, self.info = _env_call(self.env.reset, options={"problem": self.problem_id})
         env = getattr(self.env, "unwrapped", self.env)
         if self.problem is None:
             self.problem = getattr(env, "problem", None)
@@ -191,7 +204,9 @@ class Episode:
                 step=self.steps,
             )
         )
-        obs, reward, terminated, truncated, info = self.env.step({"kind": kind, "text": text})
+        obs, reward, terminated, truncated, info = _env_call(
+            self.env.step, {"kind": kind, "text": text}
+        )
         self.obs, self.info, self.reward = obs, info, float(reward)
         self.done = bool(terminated or truncated)
         feedback = str(obs.get("feedback", ""))

@@ -30,7 +30,8 @@ def generic_step(messages: Sequence[Mapping[str, Any]], tools: Any) -> ModelRepl
     name_match = _NAME.search(text)
     name = name_match.group(1) if name_match else "f"
     queried = any(m.get("role") == "tool" for m in messages)
-    call = _CALL.search(text.split("Observed calls", 1)[-1])
+    # The examples follow the line that starts with "Observed calls".
+    call = _CALL.search(text.split("Observed calls", 1)[-1].split("\n", 1)[-1])
     if not queried and call:
         return tool_reply(("query", {"calls": call.group(1)}))
     return tool_reply(("submit", {"code": f"def {name}(*args, **kwargs):\n    return None\n"}))

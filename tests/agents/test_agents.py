@@ -252,3 +252,22 @@ def test_lookup_table_program_is_plain_literals():
     assert ast.literal_eval(table.values[2]) == (False, "big")
     errored = table.values[1].elts[1]
     assert ast.unparse(errored) == "Exception('oops')"
+
+
+def test_unexpected_env_exception_is_an_infra_error(toy_env, tmp_path):
+    class Broken:
+        def __init__(self, env):
+            self.env = env
+
+        def reset(self, **kw):
+            return self.env.reset(**kw)
+
+        def step(self, action):
+            raise ImportError("cannot import name 'Oracle'")
+
+    model = ScriptedModel([tool_reply(("submit", {"code": RIGHT}))])
+    result, events = play(ReactAgent(model), Broken(toy_env), tmp_path)
+    assert result.status == "infra_error"
+    assert result.message == (
+        "HarnessFailure: the environment failed: ImportError: cannot import name 'Oracle'"
+    )

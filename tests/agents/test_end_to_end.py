@@ -1,0 +1,94 @@
+"""Agents on the real environment: real sandboxes and the real oracle (no LLM).
+
+The built-in suite needs no data; the real-data test runs a few benchmark problems.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from codearc_env.agents.evaluate import EvalConfig, evaluate
+from codearc_env.agents.generic_script import generic_model
+
+
+def _backend() -> str:
+    from codearc_env.sandbox import available_backends
+
+    for name in ("bwrap", "docker"):
+        if name in available_backends():
+            return name
+    pytest.skip("no secure sandbox backend (bwrap or docker) on this machine")
+
+
+def _need_oracle() -> None:
+    try:
+        from codearc_env.oracle import Oracle  # noqa: F401
+    except ImportError:
+        pytest.skip("the oracle is not available")
+
+
+@pytest.mark.bwrap
+@pytest.mark.slow
+def test_ground_truth_solves_the_builtin_suite(tmp_path):
+    _need_oracle()
+    summary = evaluate(
+        EvalConfig(
+            out_dir=tmp_path,
+            agent="ground-truth",
+            split="builtin",
+            variant="both",
+            backend=_backend(),
+            concurrency=2,
+        )
+    )
+    t = summary["total"]
+    unsolved = [
+        json.loads(x)
+        for x in (tmp_path / "results.jsonl").read_text().splitlines()
+        if json.loads(x)["status"] != "success"
+    ]
+    assert unsolved == []
+    assert t["solved"] == t["episodes"] > 0 and t["paper_oracle"] == 1.0 and t["paper_io"] == 0
+
+
+@pytest.mark.bwrap
+@pytest.mark.slow
+def test_scripted_react_episodes_on_the_builtin_suite(tmp_path):
+    _need_oracle()
+    summary = evaluate(
+        EvalConfig(
+            out_dir=tmp_path,
+            agent="react",
+            model="scripted/generic",
+            split="builtin",
+            limit=6,
+            backend=_backend(),
+            concurrency=2,
+        ),
+        model_factory=generic_model,
+    )
+    t = summary["total"]
+    assert t["episodes"] == t["graded"] == 6
+    rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    # One query and two oracle calls per episode, whatever the outcome.
+    assert all(r["n_io"] == 11 and r["n_oracle"] == 2 for r in rows if r["status"] == "failure")
+
+
+@pytest.mark.realdata
+@pytest.mark.bwrap
+@pytest.mark.slow
+def test_ground_truth_on_real_problems(tmp_path, data_dir):
+    _need_oracle()
+    summary = evaluate(
+        EvalConfig(
+            out_dir=tmp_path,
+            agent="ground-truth",
+            split="clean",
+            variant="both",
+            limit=5,
+            backend=_backend(),
+            data_dir=str(data_dir),
+        )
+    )
+    assert summary["total"]["solved"] == summary["total"]["episodes"] == 10
