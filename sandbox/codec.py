@@ -66,6 +66,30 @@ def _float_text(x: float) -> str:
     return repr(x)
 
 
+_SAFE_DIGITS = 4000  # below Python 3.11's default int/str conversion limit of 4300 digits
+
+
+def _int_text(n: int) -> str:
+    """str(n) without tripping the interpreter's int_max_str_digits limit (divide and conquer)."""
+    if n < 0:
+        return "-" + _int_text(-n)
+    if n.bit_length() <= _SAFE_DIGITS * 3:  # fewer than ~3600 decimal digits
+        return str(n)
+    k = n.bit_length() * 3 // 20  # about half of its decimal digits
+    hi, lo = divmod(n, 10**k)
+    return _int_text(hi) + _int_text(lo).rjust(k, "0")
+
+
+def _text_int(text: str) -> int:
+    """int(text) for decimal text of any length, whatever int_max_str_digits is."""
+    if len(text) <= _SAFE_DIGITS:
+        return int(text)
+    if text.startswith("-"):
+        return -_text_int(text[1:])
+    k = len(text) // 2
+    return _text_int(text[:-k]) * 10**k + _text_int(text[-k:])
+
+
 def canonical(tree: object) -> str:
     """Canonical JSON text of an encoded tree (for sorting and hashing)."""
     return json.dumps(tree, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -93,7 +117,7 @@ def encode(value: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) 
     if t is bool:
         return {"t": "bool", "v": value}
     if t is int:
-        return {"t": "int", "v": str(value)}
+        return {"t": "int", "v": _int_text(value)}  # type: ignore[arg-type]
     if t is float:
         return {"t": "float", "v": _float_text(value)}  # type: ignore[arg-type]
     if t is complex:
@@ -136,7 +160,7 @@ def decode(tree: object, _depth: int = 0) -> object:
     if t == "bool":
         return bool(v)
     if t == "int":
-        return int(v)  # type: ignore[arg-type]
+        return _text_int(v)  # type: ignore[arg-type]
     if t == "float":
         return _float(v)  # type: ignore[arg-type]
     if t == "complex":

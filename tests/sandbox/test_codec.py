@@ -138,3 +138,14 @@ def test_sandbox_str_matches_python(box: Sandbox, batch: list[object]) -> None:
         assert result.ok, result
         assert result.value_str == str(value)
         assert same(codec.decode(result.value), value)
+
+
+@pytest.mark.parametrize(
+    "n", [10**4299, 10**4300 + 7, -(3**20000), 7**30000], ids=["4300", "4301", "neg", "25k"]
+)
+def test_ints_beyond_the_interpreter_digit_limit_round_trip(n: int) -> None:
+    # The harness keeps Python's default int_max_str_digits; the codec must not depend on it.
+    tree = codec.encode(n)
+    assert codec.decode(tree) == n
+    assert tree["v"].lstrip("-").isdigit() and tree["v"].startswith("-") == (n < 0)
+    assert int(tree["v"][-15:]) == abs(n) % 10**15

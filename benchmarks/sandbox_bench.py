@@ -1,0 +1,126 @@
+"""Sandbox speed per backend: cold start, warm call latency, batch throughput, 8 in parallel.
+
+    python benchmarks/sandbox_bench.py [--backends docker bwrap process] [--calls 200]
+
+Targets (2-core machine): warm call <= 5 ms median on docker and bwrap; a container ready in
+<= 1 s; 8 sandboxes in parallel without failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from codearc_env.sandbox import make_sandbox, unavailable_reason
+from codearc_env.sandbox.base import Invocation, Sandbox
+
+SOURCE = "def f(x):\n    return [x, x * 2, str(x)]\n"
+
+
+@dataclass(frozen=True)
+class Row:
+    backend: str
+    cold_start_s: float
+    call_median_ms: float
+    call_p90_ms: float
+    batch_calls_per_s: float
+    parallel_calls_per_s: float
+    parallel_failures: int
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _started(backend: str) -> tuple[Sandbox, float]:
+    box = make_sandbox(backend)
+    began = time.perf_counter()
+    box.start()
+    return box, time.perf_counter() - began
+
+
+def _failures(results: list) -> int:  # type: ignore[type-arg]
+    return sum(1 for r in results if not r.ok)
+
+
+def bench(backend: str, calls: int, parallel: int) -> Row:
+    starts = []
+    for _ in range(3):
+        box, took = _started(backend)
+        starts.append(took)
+        box.close()
+    box, _ = _started(backend)
+    try:
+        box.run(SOURCE, "f", [Invocation(args=(0,))])  # warm the compile cache
+        latencies = []
+        for i in range(calls):
+            began = time.perf_counter()
+            result = box.run_one(SOURCE, "f", Invocation(args=(i,)))
+            latencies.append(time.perf_counter() - began)
+            if not result.ok:
+                raise RuntimeError(f"{backend}: call {i} failed: {result}")
+        began = time.perf_counter()
+        batch = box.run(SOURCE, "f", [Invocation(args=(i,)) for i in range(calls)])
+        batch_rate = calls / (time.perf_counter() - began)
+        if _failures(batch):
+            raise RuntimeError(f"{backend}: {_failures(batch)} batch calls failed")
+    finally:
+        box.close()
+
+    def worker(k: int) -> int:
+        sandbox, _ = _started(backend)
+        try:
+            results = sandbox.run(SOURCE, "f", [Invocation(args=(k * calls + i,)) for i in range(calls)])
+            return _failures(results)
+        finally:
+            sandbox.close()
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as pool:
+        failures = sum(pool.map(worker, range(parallel)))
+    parallel_rate = parallel * calls / (time.perf_counter() - began)
+    return Row(
+        backend,
+        statistics.median(starts),
+        statistics.median(latencies) * 1000,
+        _percentile(latencies, 0.9) * 1000,
+        batch_rate,
+        parallel_rate,
+        failures,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", nargs="+", default=["docker", "bwrap", "process"])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--parallel", type=int, default=8)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")  # the process backend warns on every start
+    header = (
+        "| backend | cold start | warm call median | warm call p90 | batch calls/s "
+        f"| {args.parallel} parallel: calls/s | {args.parallel} parallel: failures |"
+    )
+    print(header)
+    print("|" + "---|" * 7)
+    for backend in args.backends:
+        reason = unavailable_reason(backend)
+        if reason is not None:
+            print(f"| {backend} | unavailable: {reason} | | | | | |")
+            continue
+        row = bench(backend, args.calls, args.parallel)
+        print(
+            f"| {row.backend} | {row.cold_start_s:.2f} s | {row.call_median_ms:.1f} ms "
+            f"| {row.call_p90_ms:.1f} ms | {row.batch_calls_per_s:.0f} "
+            f"| {row.parallel_calls_per_s:.0f} | {row.parallel_failures} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
