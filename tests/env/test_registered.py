@@ -55,6 +55,7 @@ def test_check_env_data_ids(env_id: str, backend: str, data_dir: Path) -> None:
     _check(env_id, backend=backend, data_dir=data_dir)
 
 
+@pytest.mark.slow
 def test_ground_truth_solves_and_wrong_program_gets_counterexample(backend: str) -> None:
     env = gymnasium.make("CodeARC-Builtin-v0", backend=backend, oracle_strength="fast")
     try:
@@ -113,6 +114,7 @@ def _children() -> set[int]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vector_env_runs_and_close_leaves_no_process(backend: str, mode: str) -> None:
     before = _children()
