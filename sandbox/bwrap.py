@@ -101,7 +101,11 @@ class BwrapSandbox(LocalWorkerSandbox):
             ("--ro-bind", usr, "/usr"),
             ("--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"),
             ("--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64"),
-            ("--ro-bind", str(root / "etc"), "/etc") if root else (),
+            # The host fallback gets only what shared libraries need from /etc (numpy finds
+            # its BLAS through /etc/alternatives), not the host's configuration or secrets.
+            ("--ro-bind", str(root / "etc"), "/etc")
+            if root
+            else ("--ro-bind-try", "/etc/alternatives", "/etc/alternatives"),
             ("--proc", "/proc", "--dev", "/dev"),
             ("--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"),
             # bwrap's own root tmpfs, /dev and /dev/shm would otherwise be writable and
