@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import gymnasium as gym
-from gymnasium.error import ResetNeeded
+from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from codearc_env.actions import Invalid, Query, Submit, parse_action
 from codearc_env.errors import SandboxError
@@ -114,8 +114,12 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self.observation_space = observation_space(b_io, b_oracle, max_turns)
 
         self._owned: list[Sandbox] = []
-        self._reference = reference_sandbox or self._own(backend, limits)
-        self._candidate = candidate_sandbox or self._own(backend, limits)
+        self._reference = (
+            reference_sandbox if reference_sandbox is not None else self._own(backend, limits)
+        )
+        self._candidate = (
+            candidate_sandbox if candidate_sandbox is not None else self._own(backend, limits)
+        )
         self._started: set[int] = set()
         self._closed = False
         # Made now so that a bad oracle setting fails at construction, not at the first submit.
@@ -187,6 +191,8 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def step(
         self, action: dict[str, Any]
     ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        if self._closed:
+            raise ClosedEnvironmentError("the environment is closed")
         state, fn = self._state, self._fn
         if state is None or fn is None:
             raise ResetNeeded("call reset() before step()")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from codearc_env.functions import UnknownProblemError
-from gymnasium.error import ResetNeeded
+from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from codearc_env.env import CodeARCEnv
 from codearc_env.errors import SandboxError
@@ -243,7 +243,7 @@ def test_close_is_idempotent_and_releases_only_owned_sandboxes(make_env: Any) ->
     env.close()
     env.close()
     assert reference.closed == 1
-    with pytest.raises(SandboxError, match="the environment is closed"):
+    with pytest.raises(ClosedEnvironmentError, match="the environment is closed"):
         env.step(query("add(1, 2)"))
 
 
