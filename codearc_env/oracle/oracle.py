@@ -18,6 +18,7 @@ from pathlib import Path
 from codearc_env.functions.calls import ParsedCall, parse_call
 from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle import reference as ref
+from codearc_env.oracle.batch import batch_agrees
 from codearc_env.oracle.candidate import check_candidate
 from codearc_env.oracle.compare import results_match, skeleton
 from codearc_env.oracle.inputs import (
@@ -117,6 +118,13 @@ class Oracle:
         more = [e for e in more if e.input.key() not in seen]
         return base[:n_examples] + more + base[n_examples:]
 
+    def run_candidate(
+        self, fn: HiddenFunction, candidate_source: str, entries: Sequence[Expected]
+    ) -> list[CallResult]:
+        """The candidate's raw results on chosen entries (for baselines and diagnostics)."""
+        self.candidate_sandbox.start()
+        return _CandidateRun(self, fn, candidate_source).results(entries)
+
     # ---------------------------------------------------------------------- the check
 
     def check(
@@ -144,6 +152,12 @@ class Oracle:
         load_problem = run.load_problem()
         if load_problem is not None:
             return verdict(False, load_problem, None, 0)
+        if not fn.quirks.nondeterministic and batch_agrees(
+            self.candidate_sandbox, candidate_source, fn.target, expected, fn.comparison
+        ):
+            return verdict(
+                True, f"agreed with the reference on {len(expected)} inputs", None, len(expected)
+            )
         n_done = 0
         size = FIRST_CHUNK
         while n_done < len(expected):

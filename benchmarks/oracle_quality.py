@@ -1,0 +1,330 @@
+"""Measure the oracle: false failures, strength on mutants, speed and determinism.
+
+    python benchmarks/oracle_quality.py --data-dir ../shared/codearc-data --problems 60
+
+Sections (all on the same deterministic sample of problems, evenly spaced over 0..1113):
+
+- false failures: each problem's other-variant implementation, with the target name bound to
+  it, must pass; every failure is printed with its reason and the problem's quirk flags.
+- strength: single-point ast mutants of the reference targets (operator, comparison,
+  constant and boundary mutations; mutants whose source equals the original are dropped);
+  kill rate of the oracle against a baseline that checks only the initial examples.
+- speed: check time of a correct candidate (the reference itself) with a warm sandbox and a
+  warm reference cache, median and p90.
+- determinism: the killed mutants of a few problems re-checked by two fresh oracles with
+  fresh caches and the same seed; verdicts and counterexamples must be identical.
+
+Prints a Markdown summary (pasted into docs/oracle.md) and writes details as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+from codearc_env.errors import CodeARCError
+from codearc_env.functions import load_dataset
+from codearc_env.functions.spec import HiddenFunction
+from codearc_env.oracle import Oracle
+from codearc_env.oracle.oracle import agrees
+from codearc_env.sandbox import available_backends, make_sandbox
+
+N_PROBLEMS = 1114
+OTHER = {"annotated": "anonymized", "anonymized": "annotated"}
+
+# ------------------------------------------------------------------------------ mutants
+
+_BINOPS = {
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add, ast.FloorDiv: ast.Mult,
+    ast.Div: ast.Mult, ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult, ast.BitAnd: ast.BitOr,
+    ast.BitOr: ast.BitAnd, ast.BitXor: ast.BitOr, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
+}  # fmt: skip
+_CMPOPS = {
+    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
+}  # fmt: skip
+
+
+def _plus_one(node: ast.expr) -> ast.expr:
+    return ast.BinOp(left=node, op=ast.Add(), right=ast.Constant(1))
+
+
+def mutation_points(func: ast.FunctionDef) -> list[tuple[str, int, str]]:
+    """(kind, index of the node in ast.walk order, variant) for every mutable node."""
+    points = []
+    body_nodes = list(ast.walk(func))
+    doc = ast.get_docstring(func, clean=False)
+    for i, node in enumerate(body_nodes):
+        if isinstance(node, ast.BinOp | ast.AugAssign) and type(node.op) in _BINOPS:
+            points.append(("operator", i, ""))
+        elif isinstance(node, ast.BoolOp):
+            points.append(("operator", i, ""))
+        elif isinstance(node, ast.Compare):
+            for k, op in enumerate(node.ops):
+                if type(op) in _CMPOPS:
+                    points.append(("comparison", i, str(k)))
+        elif isinstance(node, ast.Constant) and node.value is not doc:
+            if type(node.value) is bool:
+                points.append(("constant", i, "not"))
+            elif type(node.value) is int:
+                points.append(("constant", i, "+1"))
+                points.append(("constant", i, "-1"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "range" and node.args:
+                points.append(("boundary", i, ""))
+        elif isinstance(node, ast.Slice) and node.upper is not None:
+            points.append(("boundary", i, ""))
+    return points
+
+
+def apply_mutation(tree: ast.Module, func_index: int, point: tuple[str, int, str]) -> str:
+    tree = copy.deepcopy(tree)
+    func = tree.body[func_index]
+    kind, i, how = point
+    node = list(ast.walk(func))[i]
+    if isinstance(node, ast.BinOp | ast.AugAssign):
+        node.op = _BINOPS[type(node.op)]()
+    elif isinstance(node, ast.BoolOp):
+        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+    elif isinstance(node, ast.Compare):
+        k = int(how)
+        node.ops[k] = _CMPOPS[type(node.ops[k])]()
+    elif isinstance(node, ast.Constant):
+        node.value = (not node.value) if how == "not" else node.value + (1 if how == "+1" else -1)
+    elif isinstance(node, ast.Call):
+        node.args[-1 if len(node.args) < 3 else 1] = _plus_one(
+            node.args[-1 if len(node.args) < 3 else 1]
+        )
+    elif isinstance(node, ast.Slice):
+        node.upper = _plus_one(node.upper)  # type: ignore[arg-type]
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def mutants(fn: HiddenFunction, k: int) -> list[tuple[str, str]]:
+    """Up to k (kind, source) mutants of the target, chosen by a per-problem seeded Random."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = ast.parse(fn.code)
+    idx = [
+        i for i, n in enumerate(tree.body)
+        if isinstance(n, ast.FunctionDef) and n.name == fn.target
+    ]  # fmt: skip
+    if not idx:
+        return []
+    original = ast.unparse(tree)
+    points = mutation_points(tree.body[idx[-1]])  # type: ignore[arg-type]
+    rng = random.Random(f"mutants:{fn.problem_id}")
+    rng.shuffle(points)
+    out, seen = [], {original}
+    for p in points:
+        if len(out) >= k:
+            break
+        src = apply_mutation(tree, idx[-1], p)
+        if src in seen:  # equivalent by construction (identical source)
+            continue
+        seen.add(src)
+        out.append((p[0], src))
+    return out
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def sample_indices(n: int) -> list[int]:
+    step = N_PROBLEMS / n
+    return sorted({int(i * step + step / 2) for i in range(n)})
+
+
+def renamed(fn: HiddenFunction, other: HiddenFunction) -> str:
+    return f"{other.code}\n\n{fn.target} = {other.target}\n"
+
+
+def false_failures(dataset, oracle: Oracle, indices: list[int]) -> dict:  # type: ignore[no-untyped-def]
+    rows = []
+    for i in indices:
+        for variant in ("annotated", "anonymized"):
+            fn = dataset.get(variant, i)
+            other = dataset.get(OTHER[variant], i)
+            start = time.perf_counter()
+            try:
+                v = oracle.check(fn, renamed(fn, other))
+                row = {"passed": v.passed, "reason": v.reason, "n_inputs": v.n_inputs}
+                if v.counterexample is not None:
+                    row["counterexample"] = v.counterexample.feedback()
+            except CodeARCError as exc:
+                row = {"passed": None, "reason": f"harness error: {exc}"}
+            row.update(problem=fn.problem_id, quirks=list(fn.quirks.flags()))
+            row["seconds"] = round(time.perf_counter() - start, 2)
+            rows.append(row)
+            if not row["passed"]:
+                print(
+                    f"  false failure? {fn.problem_id} {row['quirks']}: {row['reason']}", flush=True
+                )
+    return {"rows": rows}
+
+
+def strength(dataset, oracle: Oracle, indices: list[int], per_problem: int) -> dict:  # type: ignore[no-untyped-def]
+    rows = []
+    for i in indices:
+        fn = dataset.get("annotated", i)
+        if fn.quirks.nondeterministic:
+            continue  # a mutant of a random function cannot be judged exactly
+        try:
+            table = oracle.expected(fn)
+        except CodeARCError as exc:
+            print(f"  skipped {fn.problem_id}: {exc}", flush=True)
+            continue
+        examples = [e for e in table if e.input.origin == "example"]
+        for kind, source in mutants(fn, per_problem):
+            v = oracle.check(fn, source)
+            base = oracle.run_candidate(fn, source, examples) if examples else []
+            baseline_killed = any(not agrees(fn, e, r) for e, r in zip(examples, base, strict=True))
+            rows.append({
+                "problem": fn.problem_id, "kind": kind, "killed": not v.passed,
+                "baseline_killed": baseline_killed, "reason": v.reason,
+                "seconds": round(v.duration_s, 2),
+            })  # fmt: skip
+        print(f"  {fn.problem_id}: {len(rows)} mutants so far", flush=True)
+    return {"rows": rows}
+
+
+def speed(dataset, oracle: Oracle, indices: list[int]) -> dict:  # type: ignore[no-untyped-def]
+    times = []
+    for i in indices:
+        fn = dataset.get("annotated", i)
+        try:
+            oracle.check(fn, fn.code)  # warm the cache and the sandbox
+            v = oracle.check(fn, fn.code)
+        except CodeARCError:
+            continue
+        if v.passed:
+            times.append(v.duration_s)
+    times.sort()
+    return {
+        "n": len(times),
+        "median_s": statistics.median(times) if times else None,
+        "p90_s": times[int(0.9 * (len(times) - 1))] if times else None,
+    }
+
+
+def determinism(dataset, boxes, indices: list[int], per_problem: int, strength_name: str) -> dict:  # type: ignore[no-untyped-def]
+    outcomes = []
+    for run in range(2):
+        with tempfile.TemporaryDirectory() as cache:
+            oracle = Oracle(*boxes, seed=0, strength=strength_name, cache_dir=cache)
+            got = []
+            for i in indices:
+                fn = dataset.get("annotated", i)
+                for _, source in mutants(fn, per_problem):
+                    v = oracle.check(fn, source)
+                    got.append(
+                        (
+                            v.passed,
+                            v.reason,
+                            v.n_inputs,
+                            v.counterexample and asdict(v.counterexample),
+                        )
+                    )
+            outcomes.append(got)
+    same = sum(a == b for a, b in zip(*outcomes, strict=True))
+    return {"checks": len(outcomes[0]), "identical": same}
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-dir")
+    ap.add_argument("--backend", help="default: bwrap or docker when available, else process")
+    ap.add_argument("--problems", type=int, default=60, help="sample size (evenly spaced)")
+    ap.add_argument("--mutants-per-problem", type=int, default=9)
+    ap.add_argument("--strength", default="default")
+    ap.add_argument("--speed-problems", type=int, default=20)
+    ap.add_argument("--determinism-problems", type=int, default=4)
+    ap.add_argument("--sections", default="false,strength,speed,determinism")
+    ap.add_argument("--cache-dir", help="reference cache (default: a fresh temporary directory)")
+    ap.add_argument("--json", default="oracle_quality.json")
+    args = ap.parse_args(argv)
+
+    backend = args.backend
+    note = ""
+    if backend is None:
+        avail = available_backends()
+        backend = next((b for b in ("bwrap", "docker") if b in avail), "process")
+        if backend == "process":
+            note = " (no bwrap or docker here: process backend, not a security boundary)"
+    warnings.simplefilter("ignore")
+    dataset = load_dataset(args.data_dir)
+    indices = sample_indices(args.problems)
+    sections = set(args.sections.split(","))
+    report: dict = {"backend": backend, "strength": args.strength, "problems": len(indices)}
+    cache = args.cache_dir or tempfile.mkdtemp(prefix="oracle-quality-")
+    print(f"backend {backend}{note}; {len(indices)} problems; strength {args.strength}", flush=True)
+    with make_sandbox(backend) as ref_box, make_sandbox(backend) as cand_box:
+        oracle = Oracle(ref_box, cand_box, strength=args.strength, cache_dir=cache)
+        t0 = time.perf_counter()
+        if "false" in sections:
+            report["false_failures"] = false_failures(dataset, oracle, indices)
+        if "strength" in sections:
+            report["strength"] = strength(dataset, oracle, indices, args.mutants_per_problem)
+        if "speed" in sections:
+            report["speed"] = speed(dataset, oracle, indices[: args.speed_problems])
+        if "determinism" in sections:
+            det = indices[: args.determinism_problems]
+            report["determinism"] = determinism(
+                dataset, (ref_box, cand_box), det, args.mutants_per_problem, args.strength
+            )
+        report["total_seconds"] = round(time.perf_counter() - t0, 1)
+    Path(args.json).write_text(json.dumps(report, indent=1))
+    print_summary(report)
+    return 0
+
+
+def print_summary(r: dict) -> None:
+    print(f"\n## Oracle quality ({r['backend']} backend, strength {r['strength']}, "
+          f"{r['problems']} problems, {r['total_seconds']} s)\n")  # fmt: skip
+    if "false_failures" in r:
+        rows = r["false_failures"]["rows"]
+        bad = [x for x in rows if x["passed"] is False]
+        err = [x for x in rows if x["passed"] is None]
+        print(f"- false failures: {len(bad)} of {len(rows)} checks (harness errors: {len(err)})")
+        for x in bad + err:
+            print(f"  - {x['problem']} {x['quirks']}: {x['reason']}")
+    if "strength" in r:
+        rows = r["strength"]["rows"]
+        n = len(rows)
+        if n:
+            ours = sum(x["killed"] for x in rows)
+            base = sum(x["baseline_killed"] for x in rows)
+            print(f"- mutants: {n}; killed by the oracle {ours} ({100 * ours / n:.1f}%), "
+                  f"by the 10 examples only {base} ({100 * base / n:.1f}%)")  # fmt: skip
+            for kind in sorted({x["kind"] for x in rows}):
+                ks = [x for x in rows if x["kind"] == kind]
+                o = sum(x["killed"] for x in ks)
+                b = sum(x["baseline_killed"] for x in ks)
+                print(f"  - {kind}: {len(ks)} mutants, oracle {o}, examples only {b}")
+            missed = sum(x["baseline_killed"] and not x["killed"] for x in rows)
+            print(f"  - killed by the examples but not by the oracle: {missed}")
+    if "speed" in r:
+        s = r["speed"]
+        if s["n"]:
+            print(f"- speed (correct candidate, warm sandbox and cache): median "
+                  f"{s['median_s']:.3f} s, p90 {s['p90_s']:.3f} s over {s['n']} problems")  # fmt: skip
+    if "determinism" in r:
+        d = r["determinism"]
+        print(f"- determinism: {d['identical']} of {d['checks']} repeated checks identical")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
