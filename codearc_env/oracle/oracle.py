@@ -30,7 +30,7 @@ from codearc_env.oracle.inputs import (
     strength_size,
 )
 from codearc_env.oracle.reference import Expected, ReferenceCache, ReferenceTable
-from codearc_env.oracle.shrink import shrink
+from codearc_env.oracle.shrink import MAX_EVALUATIONS, shrink
 from codearc_env.oracle.verdict import Counterexample, Verdict
 from codearc_env.sandbox.base import CallResult, Invocation, Sandbox
 
@@ -50,6 +50,8 @@ class Oracle:
     ``extra_sources``: optional callables ``(fn) -> list[CallInput]`` adding known inputs to
     the base set, e.g. :class:`codearc_env.oracle.llm_inputs.LLMInputs`; each must have a
     stable ``cache_id`` attribute, which enters the cache key.
+    ``shrink_evaluations``: how many simpler inputs shrinking may try (0: report the failing
+    input as found).
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class Oracle:
         strength: str = "default",
         cache_dir: str | Path | None = None,
         extra_sources: Sequence[object] = (),
+        shrink_evaluations: int = MAX_EVALUATIONS,
     ) -> None:
         if reference_sandbox is candidate_sandbox:
             raise ValueError("the reference and candidate sandboxes must be different instances")
@@ -71,6 +74,7 @@ class Oracle:
         self.strength = strength
         self.cache = ReferenceCache(Path(cache_dir) if cache_dir else ref.default_cache_dir())
         self.extra_sources = tuple(extra_sources)
+        self.shrink_evaluations = shrink_evaluations
         self.reference_computations = 0
         """How many reference tables were computed (not served from cache); for tests."""
 
@@ -237,7 +241,7 @@ class _CandidateRun:
                 out.append((k, a) if bad and not agrees(self.fn, k, a) else None)  # type: ignore[arg-type]
             return out
 
-        _, found = shrink(e.input, evaluate)
+        _, found = shrink(e.input, evaluate, max_evaluations=self.oracle.shrink_evaluations)
         return found if found is not None else (e, r)
 
 
