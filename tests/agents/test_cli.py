@@ -88,3 +88,71 @@ def test_traces_export_command(tmp_path, capsys):
             {"role": "assistant", "content": "IMPLEMENTATION"},
         ]
     }
+
+
+def test_eval_and_collect_commands_end_to_end(tmp_path, monkeypatch, capsys):
+    """The commands' wiring, with the toy environment and a scripted teacher in place of
+    the real sandboxes and of litellm."""
+    import toys
+    from codearc_env.agents import evaluate as ev
+    from codearc_env.agents.runner import Task
+    from codearc_env.agents.scripted import ScriptedModel
+
+    problems, _, _ = toys.toy_suite(3)
+    monkeypatch.setattr(
+        ev, "load_tasks", lambda config: [Task(p.problem_id, "annotated") for p in problems]
+    )
+    monkeypatch.setattr(ev, "default_env_factory", lambda config: lambda v: toys.make_env(3))
+    monkeypatch.setattr(
+        ev,
+        "default_model_factory",
+        lambda config: (
+            lambda: ScriptedModel([toys.solving_script], repeat_last=True, name=config.model)
+        ),
+    )
+
+    out = tmp_path / "teach"
+    assert (
+        main(
+            [
+                "collect",
+                "--teacher",
+                "openai/gpt-4o",
+                "--split",
+                "builtin",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--format",
+                "trl",
+            ]
+        )
+        == 0
+    )
+    assert len((out / "student-trl.jsonl").read_text().splitlines()) == 3
+    assert (out / "failed-trl.jsonl").read_text() == ""
+    student = (out / "student-trl.jsonl").read_text()
+    assert "PRIVATE NOTE" not in student
+    assert "PRIVATE NOTE" in (out / "traces" / "builtin__annotated__add0.jsonl").read_text()
+
+    run = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                "openai/gpt-4o",
+                "--split",
+                "builtin",
+                "--out",
+                str(run),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["total"]["solved"] == 3
+    assert summary["variants"]["annotated"]["published_success_pct"] == 37.8
+    assert summary["comparable_with_published"] is False  # builtin split, not the main setting
+    assert "published as gpt-4o" in capsys.readouterr().out
