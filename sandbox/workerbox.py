@@ -29,6 +29,7 @@ START_TIMEOUT_S = 30.0
 REPLY_SLACK_S = 10.0
 """Beyond a call's own limits, how long the harness waits before declaring the worker hung."""
 MAX_RESTARTS_PER_RUN = 5
+"""After this many worker deaths in one run, the calls left are reported as infra errors."""
 
 _LIVE: weakref.WeakSet[WorkerSandbox] = weakref.WeakSet()
 
@@ -182,13 +183,19 @@ class WorkerSandbox(Sandbox):
                 done = self._run_batch(source, function, encoded, todo, limits, per_call, results)
                 todo = todo[done:]
                 if todo:  # the worker failed on todo[0]: that call is lost, the rest retried
-                    restarts += 1
-                    if restarts > MAX_RESTARTS_PER_RUN:
-                        raise SandboxError(
-                            f"the {self.name} sandbox worker failed {restarts} times in one run"
-                        )
                     todo = todo[1:]
-                    self._restart()
+                    restarts += 1
+                    self._restart()  # SandboxError here: the sandbox cannot come back
+                    if restarts >= MAX_RESTARTS_PER_RUN and todo:
+                        # Code that keeps killing its worker must not hold the harness hostage.
+                        lost = CallResult(
+                            ok=False,
+                            infra_error=f"{self.name} worker died {restarts} times in this run; "
+                            "the remaining calls were not run",
+                        )
+                        for i in todo:
+                            results[i] = lost
+                        todo = []
         return [r for r in results if r is not None]
 
     def _run_batch(

@@ -85,3 +85,13 @@ def test_source_the_compiler_rejects_is_an_error_not_a_crash(
 ) -> None:
     result = process_box.run_one(bad, "f", Invocation())
     assert result.raised and result.infra_error is None
+
+
+def test_code_that_keeps_killing_its_worker_cannot_stall_the_harness(process_box: Sandbox) -> None:
+    from codearc_env.sandbox.workerbox import MAX_RESTARTS_PER_RUN
+
+    source = "import os\ndef f(x):\n    os.kill(os.getppid(), 9)\n"
+    results = process_box.run(source, "f", [Invocation(args=(i,)) for i in range(8)])
+    assert len(results) == 8 and all(r.infra_error for r in results)
+    assert "remaining calls were not run" in results[MAX_RESTARTS_PER_RUN].infra_error
+    assert process_box.run_one("def f():\n    return 1\n", "f", Invocation()).value_str == "1"
