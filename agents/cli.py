@@ -74,6 +74,11 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
     p.add_argument("--concurrency", type=_positive, default=1)
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="with --resume: run again episodes that ended in API/infra/agent errors",
+    )
     p.add_argument("--backend", default=None, help="sandbox backend: docker, bwrap or process")
     p.add_argument("--data-dir", default=None, help="CodeARC data folder")
     p.add_argument("--b-io", type=int, default=30, help="I/O budget incl. 10 examples")

@@ -36,6 +36,8 @@ class EvalConfig:
     """First N problems of the split, per variant."""
     concurrency: int = 1
     resume: bool = False
+    retry_errors: bool = False
+    """With ``resume``: run again the episodes recorded as API, infra or agent errors."""
     backend: str | None = None
     data_dir: str | None = None
     b_io: int = 30
@@ -59,6 +61,7 @@ class EvalConfig:
         record = asdict(self)
         record["out_dir"] = str(self.out_dir)
         record["variants"] = list(self.variants)
+        del record["resume"], record["retry_errors"]
         return record
 
 
@@ -126,7 +129,9 @@ def evaluate(
         )
 
     tasks = tasks if tasks is not None else load_tasks(config)
-    results = prepare_run_dir(config.out_dir, config.run_record(), config.resume)
+    results = prepare_run_dir(
+        config.out_dir, config.run_record(), config.resume, config.retry_errors
+    )
     start = time.monotonic()
     stop = threading.Event()
     run = dict(

@@ -48,6 +48,23 @@ class ResultsFile:
             out.setdefault(result.problem_id, result)
         return out
 
+    def drop(self, statuses: tuple[str, ...]) -> int:
+        """Remove the results with these statuses (atomically); return how many went."""
+        with self._lock:
+            kept = self.load(repair=True)
+            gone = [r for r in kept.values() if r.status in statuses]
+            if not gone:
+                return 0
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for result in kept.values():
+                    if result.status not in statuses:
+                        fh.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            return len(gone)
+
     def append(self, result: EpisodeResult) -> None:
         line = json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False) + "\n"
         with self._lock:

@@ -30,6 +30,7 @@ from codearc_env.agents.results import ResultsFile
 from codearc_env.errors import CodeARCError
 
 RETRYABLE = ("api_error", "infra_error")
+ERRORS = ("api_error", "infra_error", "agent_error")
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,11 @@ class RunDirError(CodeARCError):
     """The output directory holds another run, or a run that --resume would not match."""
 
 
-def prepare_run_dir(out_dir: Path, config: dict[str, Any], resume: bool) -> ResultsFile:
-    """Create or reopen ``out_dir``; refuse to mix runs."""
+def prepare_run_dir(
+    out_dir: Path, config: dict[str, Any], resume: bool, retry_errors: bool = False
+) -> ResultsFile:
+    """Create or reopen ``out_dir``; refuse to mix runs. With ``retry_errors`` (resume only),
+    episodes recorded as API, infra or agent errors are removed so that they run again."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "traces").mkdir(exist_ok=True)
     results = ResultsFile(out_dir / "results.jsonl")
@@ -92,6 +96,8 @@ def prepare_run_dir(out_dir: Path, config: dict[str, Any], resume: bool) -> Resu
         if changed:
             diff = ", ".join(f"{k}: {before.get(k)!r} -> {config.get(k)!r}" for k in changed)
             raise RunDirError(f"--resume with different settings than {run_json} ({diff})")
+    if retry_errors and resume:
+        results.drop(ERRORS)
     run_json.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return results
 

@@ -181,3 +181,16 @@ def test_sigkill_mid_run_then_resume_gives_exactly_one_result_per_episode(tmp_pa
     # Nothing finished before the kill was redone or changed.
     assert results.read_bytes().startswith(before[: before.rfind(b"\n") + 1])
     assert all(r["status"] == "success" for r in rows)
+
+
+def test_retry_errors_on_resume_replaces_error_results(tmp_path):
+    run(tmp_path, model_factory=lambda: ScriptedModel([ModelError("quota")]), n=3, max_attempts=1)
+    assert [r["status"] for r in lines(tmp_path)] == ["api_error"] * 3
+    run(tmp_path, model_factory=solver, n=3, resume=True)  # errors stay without the flag
+    assert [r["status"] for r in lines(tmp_path)] == ["api_error"] * 3
+    summary = run(tmp_path, model_factory=solver, n=3, resume=True, retry_errors=True)
+    rows = lines(tmp_path)
+    assert [r["status"] for r in rows] == ["success"] * 3 and len(
+        {r["problem_id"] for r in rows}
+    ) == 3
+    assert summary["total"]["api_errors"] == 0
