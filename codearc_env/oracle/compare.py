@@ -17,6 +17,7 @@ Rules (per function, from :class:`codearc_env.functions.spec.Comparison`):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from codearc_env.functions.spec import Comparison
 from codearc_env.sandbox.base import CallResult
@@ -34,7 +35,8 @@ def values_match(expected: object, actual: object, cmp: Comparison) -> bool:
         if cmp.bool_equals_int and te in _NUMERIC and ta in _NUMERIC:
             return int(expected["v"]) == int(actual["v"])
         return False
-    ve, va = expected.get("v"), actual.get("v")
+    ve: Any = expected.get("v")
+    va: Any = actual.get("v")
     if te == "float":
         return _floats_match(ve, va, cmp)
     if te == "complex":
@@ -94,7 +96,7 @@ def skeleton(tree: object) -> object:
     if not isinstance(tree, dict):
         return None
     t = tree.get("t")
-    v = tree.get("v")
+    v: Any = tree.get("v")
     if t in ("list", "tuple", "set", "frozenset"):
         return (t, frozenset(_freeze(skeleton(x)) for x in v))
     if t == "dict":

@@ -11,6 +11,7 @@ import ast
 import string
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -108,8 +109,8 @@ def _strategy(node: ast.expr, depth: int) -> st.SearchStrategy | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):  # forward reference
         return hint_strategy(node.value)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # X | Y
-        parts = [_strategy(node.left, depth + 1), _strategy(node.right, depth + 1)]
-        return st.one_of(*parts) if all(p is not None for p in parts) else None
+        left, right = _strategy(node.left, depth + 1), _strategy(node.right, depth + 1)
+        return None if left is None or right is None else st.one_of(left, right)
     if isinstance(node, ast.Subscript):
         return _generic(_name(node.value), node.slice, depth)
     name = _name(node)
@@ -124,7 +125,7 @@ def _strategy(node: ast.expr, depth: int) -> st.SearchStrategy | None:
     if name in _MAPPINGS:
         return st.dictionaries(HINT_TEXT, HINT_INT, max_size=HINT_MAX_SIZE)
     if name in _SETS:
-        kind = frozenset if name.lower().startswith("frozen") else set
+        kind: Any = frozenset if name.lower().startswith("frozen") else set
         return st.sets(HINT_INT, max_size=HINT_MAX_SIZE).map(kind)
     return None
 
@@ -135,10 +136,12 @@ def _generic(name: str | None, arg: ast.expr, depth: int) -> st.SearchStrategy |
         if len(items) == 2 and isinstance(items[1], ast.Constant) and items[1].value is Ellipsis:
             inner = _strategy(items[0], depth + 1)
             return None if inner is None else st.lists(inner, max_size=HINT_MAX_SIZE).map(tuple)
-        parts = [_strategy(x, depth + 1) for x in items]
-        return None if any(p is None for p in parts) else st.tuples(*parts)
-    parts = [_strategy(x, depth + 1) for x in items]
-    if any(p is None for p in parts):
+        maybe = [_strategy(x, depth + 1) for x in items]
+        fixed = [p for p in maybe if p is not None]
+        return st.tuples(*fixed) if len(fixed) == len(maybe) else None
+    maybe = [_strategy(x, depth + 1) for x in items]
+    parts = [p for p in maybe if p is not None]
+    if len(parts) != len(maybe):
         return None
     if name == "Optional":
         return st.one_of(st.none(), parts[0])
@@ -147,7 +150,7 @@ def _generic(name: str | None, arg: ast.expr, depth: int) -> st.SearchStrategy |
     if name in _SEQUENCES:
         return st.lists(parts[0], max_size=HINT_MAX_SIZE)
     if name in _SETS:
-        kind = frozenset if name.lower().startswith("frozen") else set
+        kind: Any = frozenset if name.lower().startswith("frozen") else set
         return st.sets(parts[0], max_size=HINT_MAX_SIZE).map(kind)
     if name in _MAPPINGS and len(parts) == 2:
         return st.dictionaries(parts[0], parts[1], max_size=HINT_MAX_SIZE)

@@ -111,7 +111,7 @@ def _drawn(strategy: st.SearchStrategy, n: int, seed: int, origin: str) -> list[
 
 def _take(inputs: Sequence[CallInput], n: int, seen: set[str]) -> list[CallInput]:
     """Up to ``n`` of ``inputs`` whose arguments are not in ``seen`` (which is updated)."""
-    out = []
+    out: list[CallInput] = []
     for x in inputs:
         if len(out) >= n:
             break
@@ -253,9 +253,9 @@ def _no_local_constants():
         yield
         return
     cache.cache.clear()
-    providers._get_local_constants = empty  # type: ignore[attr-defined]
+    providers._get_local_constants = empty
     try:
         yield
     finally:
-        providers._get_local_constants = get  # type: ignore[attr-defined]
+        providers._get_local_constants = get
         cache.cache.clear()

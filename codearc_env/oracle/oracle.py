@@ -134,7 +134,7 @@ class Oracle:
     def check(
         self,
         fn: HiddenFunction,
-        candidate_source: str,
+        candidate_source: str | bytes,
         extra_inputs: Iterable[ParsedCall | Invocation | CallInput | str] = (),
     ) -> Verdict:
         """Judge ``candidate_source`` against ``fn``. Raises SandboxError on infrastructure

@@ -172,8 +172,8 @@ class ReferenceCache:
             expected = tuple(
                 Expected(
                     CallInput(
-                        tuple(decode(e["args"])),  # type: ignore[arg-type]
-                        tuple(tuple(kv) for kv in decode(e["kwargs"])),  # type: ignore[union-attr]
+                        tuple(decode(e["args"])),
+                        tuple(tuple(kv) for kv in decode(e["kwargs"])),
                         e["origin"],
                     ),
                     tuple(CallResult(**r) for r in e["runs"]),

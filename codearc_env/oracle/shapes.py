@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -39,7 +40,7 @@ class Shape:
     dict_value: Shape | None = None
     dict_lens: list[int] = field(default_factory=list)
 
-    def add(self, value: object, depth: int = 0) -> None:
+    def add(self, value: Any, depth: int = 0) -> None:
         if depth > 20:
             return
         t = type(value)
@@ -48,41 +49,41 @@ class Shape:
         elif t is bool:
             self.bools = True
         elif t is int:
-            self.ints.append(value)  # type: ignore[arg-type]
+            self.ints.append(value)
         elif t is float:
-            if value == value and abs(value) != float("inf"):  # type: ignore[operator]
-                self.floats.append(value)  # type: ignore[arg-type]
+            if value == value and abs(value) != float("inf"):
+                self.floats.append(value)
         elif t is str:
-            self.chars.update(value)  # type: ignore[arg-type]
-            self.str_lens.append(len(value))  # type: ignore[arg-type]
+            self.chars.update(value)
+            self.str_lens.append(len(value))
         elif t is bytes:
-            self.byte_lens.append(len(value))  # type: ignore[arg-type]
+            self.byte_lens.append(len(value))
         elif t is list:
             self.list_elem = self.list_elem or Shape()
-            self.list_lens.append(len(value))  # type: ignore[arg-type]
-            for x in value:  # type: ignore[attr-defined]
+            self.list_lens.append(len(value))
+            for x in value:
                 self.list_elem.add(x, depth + 1)
         elif t is tuple:
-            slots = self.tuple_items.setdefault(len(value), [Shape() for _ in value])  # type: ignore[arg-type]
-            for s, x in zip(slots, value, strict=True):  # type: ignore[call-overload]
+            slots = self.tuple_items.setdefault(len(value), [Shape() for _ in value])
+            for s, x in zip(slots, value, strict=True):
                 s.add(x, depth + 1)
         elif t in (set, frozenset):
             self.frozen = self.frozen or t is frozenset
             self.set_elem = self.set_elem or Shape()
-            self.set_lens.append(len(value))  # type: ignore[arg-type]
-            for x in value:  # type: ignore[attr-defined]
+            self.set_lens.append(len(value))
+            for x in value:
                 self.set_elem.add(x, depth + 1)
         elif t is dict:
             self.dict_key = self.dict_key or Shape()
             self.dict_value = self.dict_value or Shape()
-            self.dict_lens.append(len(value))  # type: ignore[arg-type]
-            for k, v in value.items():  # type: ignore[attr-defined]
+            self.dict_lens.append(len(value))
+            for k, v in value.items():
                 self.dict_key.add(k, depth + 1)
                 self.dict_value.add(v, depth + 1)
 
     def strategy(self) -> st.SearchStrategy:
         """A strategy near the observed values; small integers when nothing was observed."""
-        parts = []
+        parts: list[st.SearchStrategy[Any]] = []
         if self.none:
             parts.append(st.none())
         if self.bools:
@@ -100,7 +101,7 @@ class Shape:
         for _n, slots in sorted(self.tuple_items.items()):
             parts.append(st.tuples(*[s.strategy() for s in slots]))
         if self.set_elem is not None:
-            kind = frozenset if self.frozen else set
+            kind: Any = frozenset if self.frozen else set
             elem = self.set_elem.strategy()
             parts.append(st.sets(elem, max_size=_cap(max(self.set_lens))).map(kind))
         if self.dict_key is not None and self.dict_value is not None:
