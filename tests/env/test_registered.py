@@ -156,3 +156,23 @@ def test_registered_env_in_a_spawned_process(backend: str) -> None:
             {"options": {"problem": "builtin/annotated/reverse_words"}, "backend": backend},
         )
     assert steps == [(0.0, False, False, "reverse_words('b a') -> a b\nQueries left: 19.")]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", ["CodeARC-Annotated-v0", "CodeARC-Anonymized-v0"])
+def test_real_problem_end_to_end(env_id: str, backend: str, data_dir: Path) -> None:
+    env = gymnasium.make(env_id, backend=backend, data_dir=data_dir, oracle_strength="fast")
+    try:
+        obs, info = env.reset(options={"problem": 300})
+        name = obs["function_name"]
+        stub = f"def {name}(*args, **kwargs):\n    return None\n"
+        obs, reward, terminated, _, info = env.step({"kind": 1, "text": stub})
+        assert (reward, terminated, info["verdict"]) == (0.0, False, "fail")
+        assert obs["feedback"].startswith("Incorrect") and "Input: " in obs["feedback"]
+        obs, reward, terminated, _, info = env.step(
+            {"kind": 1, "text": env.unwrapped.problem.code}
+        )
+        assert (reward, terminated, info["outcome"]) == (1.0, True, "solved")
+    finally:
+        env.close()
