@@ -113,3 +113,12 @@ def test_skeleton_ignores_values_and_lengths_but_not_types() -> None:
     assert skeleton(encode([1, 2])) != skeleton(encode([1.0]))
     assert skeleton(encode({"a": 1})) == skeleton(encode({"zz": 5, "b": 0}))
     assert skeleton(encode(3)) != skeleton(encode("3"))
+
+
+def test_truncated_values_compare_by_digest() -> None:
+    def big(digest: str) -> CallResult:
+        tree = {"t": "opaque", "type": "truncated:list", "v": f"sha256={digest} chars=9"}
+        return CallResult(ok=True, value=tree, value_str="[1, 1, 1", truncated=True)
+
+    assert results_match(big("aa"), big("aa"), DEFAULT)
+    assert not results_match(big("aa"), big("bb"), DEFAULT)
