@@ -136,7 +136,8 @@ def _verify(args: argparse.Namespace) -> int:
 
     from codearc_env.functions.verify import EXPLANATIONS, VERIFY_LIMITS, summarize, verify_all
 
-    limits = replace(VERIFY_LIMITS, timeout_s=args.timeout)
+    # the CPU limit stays above the wall clock, so a slow call is reported as a timeout
+    limits = replace(VERIFY_LIMITS, timeout_s=args.timeout, cpu_s=int(args.timeout) + 5)
     make = _sandbox_factory(args.backend, limits)
     functions = _functions(args)
     out = open(args.json, "w", encoding="utf-8") if args.json else None  # noqa: SIM115

@@ -8,6 +8,10 @@ by the first reason that applies (see :data:`EXPLANATIONS`), or listed as unexpl
 
 from __future__ import annotations
 
+import ast
+import builtins
+import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +23,12 @@ from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 
 # Upstream ran under Python's default limit on int -> str conversion; the sandbox lifts it.
 INT_DIGITS_MESSAGE = "Exceeds the limit (4300) for integer string conversion"
-VERIFY_LIMITS = Limits(timeout_s=10.0, output_chars=2_000_000)
-"""Upstream's 10 s timeout, and room for the largest stored output (about 1.1 M chars)."""
+VERIFY_LIMITS = Limits(timeout_s=10.0, cpu_s=15, output_chars=8_000_000)
+"""Upstream's 10 s timeout (the CPU limit above it, so the wall clock decides), and room for
+the largest stored output (about 1.1 M chars; its encoded value is larger still)."""
+# numpy >= 2 prints scalars as np.float64(1.5); numpy 1.x prints 1.5
+_NUMPY_SCALAR = re.compile(r"np\.(?:float|int|uint|complex|bool|str|bytes)_?\d*\(([^()]*)\)")
+_NAME_ERROR = re.compile(r"name '(\w+)' is not defined")
 
 EXPLANATIONS: dict[str, str] = {
     "invalid_calls": "the stored call is not valid Python, so it cannot be run",
@@ -28,6 +36,15 @@ EXPLANATIONS: dict[str, str] = {
     "nondeterministic": "the target is nondeterministic (static rule, or the two runs differed)",
     "timed_out_examples": "the stored example timed out upstream",
     "int_digits_limit": "upstream hit Python's 4300-digit int-to-str limit; the sandbox lifts it",
+    "numpy_repr": "upstream's numpy (>= 2) printed scalars as np.float64(x); the values agree",
+    "annotation_name_error": (
+        "a type hint names something imported only inside the function: Python 3.11 "
+        "evaluates hints when the def runs, so the module fails to load here"
+    ),
+    "timeout_here": (
+        "finished upstream but hit the time limit here (machine speed or load): "
+        "rerun with a larger --timeout to confirm"
+    ),
 }
 
 
@@ -95,7 +112,40 @@ def agrees(example: Example, result: CallResult | None) -> bool:
     )
 
 
-def _explain(fn: HiddenFunction, example: Example, calls_target: bool, differ: bool) -> str | None:
+def _annotation_only_names(code: str) -> frozenset[str]:
+    """Names used in top-level defs' type hints that the module never binds at top level."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    bound = set(dir(builtins))
+    used: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            bound.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            hints = [x.annotation for x in [*a.posonlyargs, *a.args, *a.kwonlyargs] if x.annotation]
+            hints += [x.annotation for x in (a.vararg, a.kwarg) if x is not None and x.annotation]
+            hints += [node.returns] if node.returns is not None else []
+            used.update(n.id for h in hints for n in ast.walk(h) if isinstance(n, ast.Name))
+    return frozenset(used - bound)
+
+
+def _explain(
+    fn: HiddenFunction,
+    example: Example,
+    result: CallResult | None,
+    calls_target: bool,
+    differ: bool,
+) -> str | None:
     if example.expression is None:
         return "invalid_calls"
     if not calls_target:
@@ -106,6 +156,17 @@ def _explain(fn: HiddenFunction, example: Example, calls_target: bool, differ: b
         return "timed_out_examples"
     if example.errored and INT_DIGITS_MESSAGE in example.output:
         return "int_digits_limit"
+    if result is None:
+        return None
+    if result.ok and _NUMPY_SCALAR.sub(r"\1", example.output).rstrip() == result.value_str.rstrip():
+        return "numpy_repr"
+    missing = (
+        _NAME_ERROR.fullmatch(result.error_message) if result.error_type == "NameError" else None
+    )
+    if missing and missing.group(1) in _annotation_only_names(fn.code):
+        return "annotation_name_error"
+    if result.timed_out and not example.errored:
+        return "timeout_here"
     return None
 
 
@@ -136,17 +197,17 @@ def verify_function(
     else:
         run1, run2 = _run(first, fn, limits), _run(second, fn, limits)
     scans = scan_calls([e.call_text for e in fn.examples])
+    # a problem whose runs differ anywhere is nondeterministic for all its examples
+    any_differ = any(not _same(a, b) for a, b in zip(run1, run2, strict=True))
     outcomes = []
-    any_differ = False
     for example, a, b, scan in zip(fn.examples, run1, run2, scans, strict=True):
-        differ = not _same(a, b)
-        any_differ |= differ
-        ok = agrees(example, a) and not differ
+        ok = agrees(example, a) and _same(a, b)
+        explanation = None if ok else _explain(fn, example, a, scan.calls(fn.target), any_differ)
         outcomes.append(
             ExampleOutcome(
                 k=example.k,
                 agrees=ok,
-                explanation=None if ok else _explain(fn, example, scan.calls(fn.target), differ),
+                explanation=explanation,
                 expected=("<raised> " if example.errored else "") + example.output,
                 actual=render_result(a),
             )

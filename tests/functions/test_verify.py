@@ -102,7 +102,8 @@ def test_timeouts_errors_and_the_int_digit_limit(fakes: SimpleNamespace) -> None
             ("f(2)", TIMEOUT_OUTPUT, True),  # stored timeout, finishes here: explained
             ("f(3)", "boom", True),  # stored error, raises here with another message: agrees
             ("f(4)", INT_DIGITS_MESSAGE + "; use sys.set_int_max_str_digits()", True),
-            ("f(5)", "5", False),  # times out here only: unexplained
+            ("f(5)", "5", False),  # times out here only: explained as slow here
+            ("f(6)", "6", False),  # raises here only: unexplained
         ],
     )
     canned = {
@@ -111,6 +112,7 @@ def test_timeouts_errors_and_the_int_digit_limit(fakes: SimpleNamespace) -> None
         "f(3)": CallResult(ok=False, error_type="ValueError", error_message="other"),
         "f(4)": CallResult(ok=True, value_str="4" * 5000),
         "f(5)": CallResult(ok=False, timed_out=True),
+        "f(6)": CallResult(ok=False, error_type="TypeError", error_message="no"),
     }
     outcome = verify_function(fn, fakes.Canned(canned), fakes.Canned(canned))
     assert [(e.agrees, e.explanation) for e in outcome.examples] == [
@@ -118,9 +120,11 @@ def test_timeouts_errors_and_the_int_digit_limit(fakes: SimpleNamespace) -> None
         (False, "timed_out_examples"),
         (True, None),
         (False, "int_digits_limit"),
+        (False, "timeout_here"),
         (False, None),
     ]
     assert outcome.examples[4].actual == "<timed out>"
+    assert outcome.examples[5].actual == "<raised TypeError: no>"
 
 
 def test_agreement_rules() -> None:
@@ -136,3 +140,48 @@ def test_agreement_rules() -> None:
     err = replace(ok_example, output="math domain error", errored=True)
     assert agrees(err, CallResult(ok=False, error_type="ValueError", error_message="x"))
     assert not agrees(err, CallResult(ok=True, value_str="1"))
+
+
+def test_environment_differences_are_explained(fakes: SimpleNamespace) -> None:
+    code = (
+        "def count(message: str) -> Counter:\n"
+        "    from collections import Counter\n"
+        "    return Counter(message)\n"
+    )
+    fn = _function(
+        code,
+        "count",
+        [
+            ("count('a')", "Counter({'a': 1})", False),
+            ("count('b')", "[np.float64(0.5), np.int64(3)]", False),
+            ("count('c')", "7", False),
+        ],
+    )
+    canned = {
+        "count('a')": CallResult(
+            ok=False, error_type="NameError", error_message="name 'Counter' is not defined"
+        ),
+        "count('b')": CallResult(ok=True, value_str="[0.5, 3]"),
+        "count('c')": CallResult(ok=False, timed_out=True),
+    }
+    outcome = verify_function(fn, fakes.Canned(canned), fakes.Canned(canned))
+    assert [e.explanation for e in outcome.examples] == [
+        "annotation_name_error",
+        "numpy_repr",
+        "timeout_here",
+    ]
+
+
+def test_one_differing_example_makes_every_disagreement_of_the_problem_nondeterministic(
+    fakes: SimpleNamespace,
+) -> None:
+    code = "def f(x):\n    return x\n"
+    fn = _function(code, "f", [("f(1)", "1", False), ("f(2)", "wrong", False)])
+    first = {"f(1)": CallResult(ok=True, value_str="1"), "f(2)": CallResult(ok=True, value_str="2")}
+    second = {**first, "f(1)": CallResult(ok=True, value_str="other")}
+    outcome = verify_function(fn, fakes.Canned(first), fakes.Canned(second))
+    assert outcome.runs_differ
+    assert [(e.agrees, e.explanation) for e in outcome.examples] == [
+        (False, "nondeterministic"),
+        (False, "nondeterministic"),
+    ]
