@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from codearc_env.sandbox import make_sandbox, unavailable_reason
-from codearc_env.sandbox.base import Invocation, Sandbox
+from codearc_env.sandbox.base import CallResult, Invocation, Sandbox
 
 SOURCE = "def f(x):\n    return [x, x * 2, str(x)]\n"
 
@@ -44,7 +44,7 @@ def _started(backend: str) -> tuple[Sandbox, float]:
     return box, time.perf_counter() - began
 
 
-def _failures(results: list) -> int:  # type: ignore[type-arg]
+def _failures(results: list[CallResult]) -> int:
     return sum(1 for r in results if not r.ok)
 
 
@@ -75,7 +75,9 @@ def bench(backend: str, calls: int, parallel: int) -> Row:
     def worker(k: int) -> int:
         sandbox, _ = _started(backend)
         try:
-            results = sandbox.run(SOURCE, "f", [Invocation(args=(k * calls + i,)) for i in range(calls)])
+            results = sandbox.run(
+                SOURCE, "f", [Invocation(args=(k * calls + i,)) for i in range(calls)]
+            )
             return _failures(results)
         finally:
             sandbox.close()

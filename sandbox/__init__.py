@@ -33,7 +33,7 @@ def unavailable_reason(name: str) -> str | None:
     cls = BACKENDS[name]
     if name == "process":
         return None if ProcessSandbox.available() else "the process backend needs Linux"
-    return cls.unavailable_reason()  # type: ignore[attr-defined]
+    return cls.unavailable_reason()
 
 
 def available_backends() -> list[str]:

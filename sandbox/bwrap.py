@@ -117,12 +117,10 @@ class BwrapSandbox(LocalWorkerSandbox):
         ]
         return [shutil.which("bwrap") or "bwrap"] + [a for p in pairs for a in p] + worker_args
 
-    def _popen_kwargs(self) -> dict[str, object]:
+    def _run_as(self) -> int | None:
         # Launched by root, the sandbox's processes would count as root's, and RLIMIT_NPROC
         # never binds root: drop to nobody first so the per-call process limit holds.
-        if os.geteuid() == 0:
-            return {"user": SANDBOX_UID, "group": SANDBOX_UID, "extra_groups": [], "cwd": "/"}
-        return {"cwd": "/"}
+        return SANDBOX_UID if os.geteuid() == 0 else None
 
     def _describe(self) -> dict[str, str]:
         root = self._root()

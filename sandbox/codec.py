@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 MAX_DEPTH = 100
 OPAQUE_REPR_CAP = 2000
@@ -112,20 +113,21 @@ def encode(value: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) 
     if _depth > MAX_DEPTH:
         raise EncodeError(f"value nested deeper than {MAX_DEPTH} levels")
     t = type(value)
+    x: Any = value  # narrowed by the exact type checks below
     if value is None:
         return {"t": "none"}
     if t is bool:
         return {"t": "bool", "v": value}
     if t is int:
-        return {"t": "int", "v": _int_text(value)}  # type: ignore[arg-type]
+        return {"t": "int", "v": _int_text(x)}
     if t is float:
-        return {"t": "float", "v": _float_text(value)}  # type: ignore[arg-type]
+        return {"t": "float", "v": _float_text(x)}
     if t is complex:
-        return {"t": "complex", "v": [_float_text(value.real), _float_text(value.imag)]}  # type: ignore[union-attr]
+        return {"t": "complex", "v": [_float_text(x.real), _float_text(x.imag)]}
     if t is str:
         return {"t": "str", "v": value}
     if t is bytes:
-        return {"t": "bytes", "v": value.hex()}  # type: ignore[union-attr]
+        return {"t": "bytes", "v": x.hex()}
     if t in (list, tuple, set, frozenset, dict):
         key = id(value)
         if key in _seen:
@@ -133,9 +135,9 @@ def encode(value: object, _depth: int = 0, _seen: frozenset[int] = frozenset()) 
         seen = _seen | {key}
         d = _depth + 1
         if t is dict:
-            items = [[encode(k, d, seen), encode(v, d, seen)] for k, v in value.items()]  # type: ignore[union-attr]
-            return {"t": "dict", "v": items}
-        items = [encode(v, d, seen) for v in value]  # type: ignore[union-attr]
+            pairs = [[encode(k, d, seen), encode(v, d, seen)] for k, v in x.items()]
+            return {"t": "dict", "v": pairs}
+        items = [encode(v, d, seen) for v in x]
         if t in (set, frozenset):
             items.sort(key=canonical)
         return {"t": t.__name__, "v": items}

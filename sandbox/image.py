@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from codearc_env.sandbox import rootfs
 
@@ -42,7 +43,7 @@ class BuildReport:
     note: str = ""
 
 
-def docker_client():  # type: ignore[no-untyped-def]
+def docker_client() -> Any:
     """A connected docker client, or SandboxUnavailableError saying why not."""
     try:
         import docker
@@ -56,7 +57,7 @@ def docker_client():  # type: ignore[no-untyped-def]
     return client
 
 
-def image_present(client, tag: str | None = None) -> bool:  # type: ignore[no-untyped-def]
+def image_present(client: Any, tag: str | None = None) -> bool:
     import docker.errors
 
     try:

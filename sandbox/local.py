@@ -52,7 +52,10 @@ class LocalWorkerSandbox(WorkerSandbox):
                 start_new_session=True,  # Ctrl-C in the terminal reaches the harness only
                 close_fds=True,
                 env=self._environment(),
-                **self._popen_kwargs(),  # type: ignore[arg-type]
+                cwd="/",
+                user=self._run_as(),
+                group=self._run_as(),
+                extra_groups=[] if self._run_as() is not None else None,
             )
         except OSError as exc:
             raise SandboxError(f"cannot launch the {self.name} sandbox: {exc}") from exc
@@ -65,8 +68,9 @@ class LocalWorkerSandbox(WorkerSandbox):
             PipeTransport(os.dup(self._proc.stdin.fileno()), os.dup(self._proc.stdout.fileno()))
         )
 
-    def _popen_kwargs(self) -> dict[str, object]:
-        return {}
+    def _run_as(self) -> int | None:
+        """The uid (and gid) to launch as; None keeps the harness's."""
+        return None
 
     def _environment(self) -> dict[str, str]:
         return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}

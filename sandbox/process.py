@@ -11,6 +11,7 @@ import sys
 import tempfile
 import warnings
 
+from codearc_env.sandbox.channel import Channel
 from codearc_env.sandbox.local import LocalWorkerSandbox
 
 INSECURE_WARNING = (
@@ -43,7 +44,7 @@ class ProcessSandbox(LocalWorkerSandbox):
         self._scratch = tempfile.mkdtemp(prefix="codearc-sandbox-")
         return {"scratch": self._scratch, "nproc": True}
 
-    def _launch(self):  # type: ignore[no-untyped-def]
+    def _launch(self) -> Channel:
         warnings.warn(INSECURE_WARNING, InsecureSandboxWarning, stacklevel=4)
         return super()._launch()
 

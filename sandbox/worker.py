@@ -33,10 +33,13 @@ import signal
 import struct
 import sys
 import time
+from typing import Any
 
-_codec = sys.modules.get("_codearc_codec")
+_codec: Any = sys.modules.get("_codearc_codec")
 if _codec is None:  # imported inside the harness (tests, launch_source); never in a sandbox
-    from codearc_env.sandbox import codec as _codec
+    import importlib
+
+    _codec = importlib.import_module("codearc_env.sandbox.codec")
 
 PROTOCOL_VERSION = 1
 HEADER = struct.Struct(">I")
@@ -235,9 +238,10 @@ def _child_main(job, w_res, w_out):
         out = io.TextIOWrapper(
             io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
         )
-        sys.stdout = sys.__stdout__ = out
-        sys.stderr = sys.__stderr__ = out
-        sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdout = sys.__stdout__ = out  # type: ignore[misc]
+        sys.stderr = sys.__stderr__ = out  # type: ignore[misc]
+        stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
         result = _child_call(job)
         with contextlib.suppress(BaseException):
             out.flush()
@@ -250,7 +254,7 @@ def _child_main(job, w_res, w_out):
 def _child_call(job):
     limits = job["limits"]
     cap = int(limits["output_chars"])
-    ns = {"__name__": MODULE_NAME, "__builtins__": builtins}
+    ns: dict[str, Any] = {"__name__": MODULE_NAME, "__builtins__": builtins}
     try:
         _arm(float(limits["timeout_s"]))
         try:
@@ -287,7 +291,7 @@ def _prctl(option, arg):
 
 def _children_of(pid):
     """Direct children of pid (orphans reparent to us: we are a child subreaper)."""
-    kids = set()
+    kids: set[int] = set()
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{tid}/children") as f:
@@ -567,15 +571,16 @@ class Worker:
             "stdout": stdout[: self.stdout_cap],
             "stdout_truncated": stdout_truncated,
         }
-        complete = expected is not None and len(res_buf) >= HEADER.size + expected
-        if timed_out or (complete and self._child_timed_out(res_buf, expected)):
+        if timed_out:
             return dict(common, timed_out=True)
         if overflow:
             return dict(
                 common, error_type="ResultTooLarge", error_message="the result exceeded the cap"
             )
-        if not complete:
+        if expected is None or len(res_buf) < HEADER.size + expected:
             return dict(common, **_death(status))
+        if self._child_timed_out(res_buf, expected):
+            return dict(common, timed_out=True)
         try:
             reply = json.loads(bytes(res_buf[HEADER.size : HEADER.size + expected]).decode("utf-8"))
             return dict(common, **_sanitize(reply, cap))
