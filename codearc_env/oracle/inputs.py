@@ -28,12 +28,12 @@ from hypothesis import strategies as st
 
 from codearc_env.functions.calls import ParsedCall, render_call
 from codearc_env.functions.spec import HiddenFunction
-from codearc_env.oracle.hints import Param, hint_strategy, read_signature
+from codearc_env.oracle.hints import HINT_TEXT, Param, hint_strategy, read_signature
 from codearc_env.oracle.mutate import mutate_args
 from codearc_env.oracle.shapes import Shape
 from codearc_env.sandbox.codec import EncodeError, canonical, encode
 
-GENERATOR_VERSION = f"1/hypothesis-{hypothesis.__version__}"
+GENERATOR_VERSION = f"2/hypothesis-{hypothesis.__version__}"
 STRENGTHS: dict[str, int] = {"fast": 100, "default": 300, "strong": 1000}
 """Target number of inputs per strength preset (known inputs included)."""
 MUTATION_SHARE = 0.2
@@ -168,7 +168,7 @@ def _shape_strategy(known: list[CallInput], signature: tuple[Param, ...]) -> st.
     if not groups:
         required = [p for p in signature if p.kind == "positional" and not p.has_default]
         generic = st.one_of(
-            st.integers(-10, 100), st.text(max_size=8), st.lists(st.integers(-10, 10), max_size=8)
+            st.integers(-10, 100), HINT_TEXT, st.lists(st.integers(-10, 10), max_size=8)
         )
         return st.tuples(st.tuples(*[generic for _ in required]), st.just(()))
     options = []
