@@ -32,7 +32,7 @@ from typing import Any
 
 NAME = "codearc-chatml-tools"
 DEFAULT_SYSTEM = "You are a helpful assistant."
-DEFAULT_MAX_TOKENS = 1024
+DEFAULT_MAX_TOKENS = 512
 """Cap when a request sets none: an unbounded ramble would otherwise fill the whole context."""
 END = "<|im_end|>"
 CALL_OPEN, CALL_CLOSE = "<tool_call>", "</tool_call>"

@@ -16,6 +16,7 @@ not a meaningful score.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,17 @@ _INSTALL_HINT = (
     'install the optional extra: pip install "codearc-env[local]" '
     "(llama-cpp-python compiles from source: several minutes)"
 )
+
+
+SERVER_MODULES = (
+    "llama_cpp",
+    "uvicorn",
+    "fastapi",
+    "sse_starlette",
+    "starlette_context",
+    "pydantic_settings",
+)
+"""What ``python -m llama_cpp.server`` imports: llama-cpp-python and its ``server`` extra."""
 
 
 class LocalModelError(CodeARCError):
@@ -48,6 +60,16 @@ class LocalModel:
 def is_local_model(model: str) -> bool:
     """True when ``model`` names an embedded model (``local/...``)."""
     return model.startswith(LOCAL_PREFIX)
+
+
+def check_server_installed() -> None:
+    """Raise :class:`LocalModelError` unless llama-cpp-python[server] is importable."""
+    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LocalModelError(
+            f"local models need llama-cpp-python[server] (missing: {', '.join(missing)}): "
+            + _INSTALL_HINT
+        )
 
 
 def smollm2_gguf() -> Path:
@@ -102,6 +124,7 @@ def resolve_local_model(model: str) -> dict[str, str]:
     from codearc_env.agents.local_server import server_for
 
     spec = parse_local_model(model)
+    check_server_installed()
     server = server_for(spec)
     api_base = server.start()
     return {"model": f"openai/{spec.alias}", "api_base": api_base, "api_key": server.api_key}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 
@@ -13,11 +12,14 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 def local_model_missing() -> str | None:
     """Why the embedded model cannot run here, or None when it can."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed (pip extra 'local')"
-    from codearc_env.agents.local_model import LocalModelError, smollm2_gguf
+    from codearc_env.agents.local_model import (
+        LocalModelError,
+        check_server_installed,
+        smollm2_gguf,
+    )
 
     try:
+        check_server_installed()
         smollm2_gguf()
     except LocalModelError as exc:
         return str(exc)

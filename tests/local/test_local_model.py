@@ -79,3 +79,21 @@ def test_smollm2_is_found_inside_the_installed_wheel() -> None:
     assert model.alias == "smollm2"
     assert model.gguf_path.suffix == ".gguf"
     assert model.gguf_path.read_bytes()[:4] == b"GGUF"
+
+
+def test_a_missing_server_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codearc_env.agents import local_model
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        local_model.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("uvicorn", "fastapi") else real(name, *a),
+    )
+    with pytest.raises(LocalModelError) as info:
+        local_model.check_server_installed()
+    assert str(info.value) == (
+        "local models need llama-cpp-python[server] (missing: uvicorn, fastapi): install the "
+        'optional extra: pip install "codearc-env[local]" (llama-cpp-python compiles from '
+        "source: several minutes)"
+    )
