@@ -27,6 +27,14 @@ EXAMPLES_FILE = "builtin_examples.json"
 ANONYMOUS_NAME = "solution"
 
 
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and isinstance(stmt.value.value, str)
+    )
+
+
 class _Anonymize(ast.NodeTransformer):
     """Rename the target everywhere and drop annotations and docstrings."""
 
@@ -48,11 +56,8 @@ class _Anonymize(ast.NodeTransformer):
         for extra in (node.args.vararg, node.args.kwarg):
             if extra is not None:
                 extra.annotation = None
-        body = node.body
-        first = body[0] if body else None
-        is_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-        if is_doc and isinstance(first.value.value, str) and len(body) > 1:
-            node.body = body[1:]
+        if len(node.body) > 1 and _is_docstring(node.body[0]):
+            node.body = node.body[1:]
         return node
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
