@@ -29,7 +29,6 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
 from codearc_env.agents import local_chat_format
 from codearc_env.agents.local_model import LocalModel, LocalModelError
@@ -115,7 +114,7 @@ class LocalServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._base_url: str | None = None
         self._api_key = ""
-        self._log_path: Path | None = None
+        self._log_fd: int | None = None
         self._owner_pid = os.getpid()
 
     @property
@@ -157,18 +156,20 @@ class LocalServer:
             self._stop_locked()
 
     def _launch_locked(self, port: int) -> str:
+        # The server's log lives in an unlinked file: readable through our descriptor for
+        # error messages, and gone however this process ends.
         fd, log_name = tempfile.mkstemp(prefix="codearc-local-server-", suffix=".log")
-        self._log_path = Path(log_name)
+        os.unlink(log_name)
+        self._log_fd = fd
         self._api_key = secrets.token_urlsafe(24)
         cmd = [sys.executable, "-m", __name__, *self.config.server_args(port, self._api_key)]
-        with os.fdopen(fd, "wb") as log:
-            self._proc = proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.PIPE,  # the lifeline: EOF here makes the child exit
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group, so stop() can kill all of it
-            )
+        self._proc = proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,  # the lifeline: EOF here makes the child exit
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group, so stop() can kill all of it
+        )
         base_url = f"http://{HOST}:{port}/v1"
         deadline = time.monotonic() + self.config.startup_timeout_s
         while time.monotonic() < deadline:
@@ -201,18 +202,20 @@ class LocalServer:
             if proc.stdin is not None:
                 with contextlib.suppress(OSError):
                     proc.stdin.close()
-        if self._log_path is not None:
+        if self._log_fd is not None:
             with contextlib.suppress(OSError):
-                self._log_path.unlink()
-            self._log_path = None
+                os.close(self._log_fd)
+            self._log_fd = None
 
-    def _log_tail(self, n_chars: int = 2000) -> str:
-        if self._log_path is None:
+    def _log_tail(self, n_bytes: int = 2000) -> str:
+        if self._log_fd is None:
             return ""
         try:
-            return self._log_path.read_text(errors="replace")[-n_chars:]
+            size = os.fstat(self._log_fd).st_size
+            data = os.pread(self._log_fd, n_bytes, max(0, size - n_bytes))
         except OSError:
             return ""
+        return data.decode("utf-8", errors="replace")
 
 
 class _PortLost(Exception):

@@ -178,8 +178,10 @@ def main() -> None:
         print(f"server start-up: {figures['startup_s']:.2f} s")
         chat(kwargs, "Hello.", max_tokens=1)  # warm-up
 
-        figures["prompt"] = [prompt_speed(kwargs, w, args.repeats) for w in (50, 400, 1500)]
-        for row in figures["prompt"]:
+        figures["prompt"] = []
+        for words in (40, 250, 1000):
+            row = prompt_speed(kwargs, words, args.repeats)
+            figures["prompt"].append(row)
             print(
                 f"prompt processing: {row['prompt_tokens']:5d} tokens "
                 f"{row['tokens_per_s']:8.1f} tok/s"

@@ -144,11 +144,12 @@ _HARNESS = textwrap.dedent(
     ["exit", "SIGINT", "SIGTERM", "SIGKILL"],
     ids=["normal-exit", "ctrl-c", "sigterm", "sigkill"],
 )
-def test_nothing_is_left_running_when_the_harness_goes(how: str) -> None:
+def test_nothing_is_left_running_when_the_harness_goes(how: str, tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", _HARNESS, "exit" if how == "exit" else "wait"],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -159,6 +160,7 @@ def test_nothing_is_left_running_when_the_harness_goes(how: str) -> None:
             os.kill(proc.pid, getattr(signal, how))
         proc.wait(timeout=30)
         assert _gone(server_pid), f"server {server_pid} still runs after the harness got {how}"
+        assert list(tmp_path.iterdir()) == []  # nor a log file
     finally:
         if proc.poll() is None:
             proc.kill()
