@@ -51,33 +51,19 @@ MODULE_NAME = "__codearc__"
 """``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
 (which often read stdin) do not run."""
 _COMPILE_CACHE_SIZE = 64
-_PRE_IMPORTS = [
-    "array",
-    "bisect",
-    "calendar",
-    "cmath",
-    "collections",
-    "copy",
-    "datetime",
-    "decimal",
-    "enum",
-    "fractions",
-    "functools",
-    "hashlib",
-    "heapq",
-    "ipaddress",
-    "itertools",
-    "json",
-    "math",
-    "operator",
-    "random",
-    "re",
-    "statistics",
-    "string",
-    "textwrap",
-    "typing",
-    "unicodedata",
-]
+_PRE_IMPORTS = ("bisect", "collections", "functools", "heapq", "itertools", "math", "re", "typing")
+"""Imported by the worker at start: cheap, and used by most targets."""
+_ON_DEMAND_IMPORTS = frozenset(
+    {"array", "calendar", "cmath", "copy", "datetime", "decimal", "enum", "fractions"}
+    | {"hashlib", "ipaddress", "json", "numpy", "operator", "random", "statistics", "string"}
+    | {"textwrap", "unicodedata"}
+)
+"""Trusted modules the worker imports once, the first time a module it runs imports them.
+
+Not at start: every call forks the worker and its child's exit tears down the worker's pages,
+so each module loaded into the worker (numpy triples its memory) makes every call slower;
+only sandboxes whose code uses a module pay for it, and only once instead of per call.
+"""
 
 
 # ----------------------------------------------------------------------------- framing
@@ -439,6 +425,8 @@ class Worker:
                 hit = (compile(source, "<module>", "exec"), None)
             except BaseException as exc:  # SyntaxError, ValueError (NUL), RecursionError...
                 hit = (None, (_type_name(exc), str(exc)[:2000]))
+            if hit[0] is not None:
+                _import_trusted(hit[0])
             if len(self.code_cache) >= _COMPILE_CACHE_SIZE:
                 self.code_cache.pop(next(iter(self.code_cache)))
             self.code_cache[key] = hit
@@ -592,6 +580,25 @@ class Worker:
         return res_buf[HEADER.size : HEADER.size + expected] == b'{"timed_out":true}'
 
 
+def _imported_names(code):
+    """Every name in the code object tree: a superset of the modules it imports."""
+    names = set()
+    stack = [code]
+    while stack:
+        co = stack.pop()
+        names.update(co.co_names)
+        stack.extend(c for c in co.co_consts if isinstance(c, type(code)))
+    return names
+
+
+def _import_trusted(code):
+    """Import (once, in the worker) the trusted modules this code may import."""
+    wanted = {n.partition(".")[0] for n in _imported_names(code)} & _ON_DEMAND_IMPORTS
+    for name in wanted - set(sys.modules):
+        with contextlib.suppress(Exception):
+            __import__(name)
+
+
 def _death(status):
     """Describe a child that ended without a result (os._exit, a signal, the OOM killer)."""
     if os.WIFSIGNALED(status):
@@ -638,7 +645,7 @@ def _prepare_parent():
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphaned descendants of a call become ours
     _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with whoever launched us
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    for name in _PRE_IMPORTS + ["numpy"]:
+    for name in _PRE_IMPORTS:
         with contextlib.suppress(Exception):
             __import__(name)
 
