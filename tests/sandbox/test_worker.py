@@ -95,3 +95,19 @@ def test_code_that_keeps_killing_its_worker_cannot_stall_the_harness(process_box
     assert len(results) == 8 and all(r.infra_error for r in results)
     assert "remaining calls were not run" in results[MAX_RESTARTS_PER_RUN].infra_error
     assert process_box.run_one("def f():\n    return 1\n", "f", Invocation()).value_str == "1"
+
+
+def test_heavy_modules_load_into_the_worker_only_once_used() -> None:
+    import warnings
+
+    from codearc_env.sandbox import make_sandbox
+
+    probe = "import sys\ndef f():\n    return 'numpy' in sys.modules\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with make_sandbox("process") as box:
+            assert box.run_one(probe, "f", Invocation()).value_str == "False"
+            uses = "import numpy\ndef f():\n    return int(numpy.int64(4))\n"
+            assert box.run_one(uses, "f", Invocation()).value_str == "4"
+            # Now loaded in the worker: later calls inherit it instead of importing it again.
+            assert box.run_one(probe, "f", Invocation()).value_str == "True"
