@@ -269,6 +269,9 @@ def register() -> None:
     """Make :data:`NAME` available as a ``chat_format`` in this process (idempotent)."""
     from llama_cpp.llama_chat_format import LlamaChatCompletionHandlerRegistry
 
+    # Plain dicts and sequences in, a plain dict out: structurally what llama_cpp expects,
+    # though not spelled with its TypedDicts.
+    handler: Any = chat_handler
     LlamaChatCompletionHandlerRegistry().register_chat_completion_handler(
-        NAME, chat_handler, overwrite=True
+        NAME, handler, overwrite=True
     )

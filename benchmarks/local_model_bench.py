@@ -11,8 +11,9 @@
 
     python benchmarks/local_model_bench.py [--episodes 3] [--agents text,react] [--json out.json]
 
-Load average is printed before and after: on a shared 2-core machine it changes the figures
-far more than anything here.
+Load average is printed before and after: on a shared 2-core machine it changes the wall-clock
+figures far more than anything here. Token rates are therefore also given per CPU-second of
+the server process (read from /proc), which other work on the machine does not change.
 """
 
 from __future__ import annotations
@@ -59,10 +60,20 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def chat(kwargs: dict[str, str], content: str, **request: Any) -> tuple[Any, float]:
+_SERVER_PID = 0
+
+
+def server_cpu_s() -> float:
+    """User + system CPU seconds used so far by the server process."""
+    fields = Path(f"/proc/{_SERVER_PID}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def chat(kwargs: dict[str, str], content: str, **request: Any) -> tuple[Any, float, float]:
+    """The response, its wall time and the server's CPU time for it."""
     import litellm
 
-    start = time.perf_counter()
+    cpu, start = server_cpu_s(), time.perf_counter()
     response = litellm.completion(
         **kwargs,
         messages=[{"role": "user", "content": content}],
@@ -70,34 +81,48 @@ def chat(kwargs: dict[str, str], content: str, **request: Any) -> tuple[Any, flo
         seed=0,
         **request,
     )
-    return response, time.perf_counter() - start
+    return response, time.perf_counter() - start, server_cpu_s() - cpu
+
+
+def _rate(tokens: int, seconds: float) -> float:
+    return tokens / seconds if seconds > 0 else float("nan")
 
 
 def prompt_speed(kwargs: dict[str, str], words: int, repeats: int) -> dict[str, float]:
-    rates, tokens = [], 0
+    wall, cpu, tokens = [], [], 0
     for _ in range(repeats):
         text = f"[{uuid.uuid4().hex}] " + " ".join(f"item{i}" for i in range(words))
-        response, elapsed = chat(kwargs, text + "\nSummarise.", max_tokens=1)
+        response, elapsed, cpu_s = chat(kwargs, text + "\nSummarise.", max_tokens=1)
         tokens = response.usage.prompt_tokens
-        rates.append(tokens / elapsed)
-    return {"prompt_tokens": tokens, "tokens_per_s": statistics.median(rates)}
+        wall.append(_rate(tokens, elapsed))
+        cpu.append(_rate(tokens, cpu_s))
+    return {
+        "prompt_tokens": tokens,
+        "tokens_per_s": statistics.median(wall),
+        "tokens_per_cpu_s": statistics.median(cpu),
+    }
 
 
 def generation_speed(kwargs: dict[str, str], repeats: int) -> dict[str, float]:
-    rates, tokens = [], 0
+    wall, cpu, tokens = [], [], 0
     for _ in range(repeats):
         text = f"[{uuid.uuid4().hex}] Count from 1 to 300, separated by commas."
         chat(kwargs, text, max_tokens=1)  # puts the prompt in the server's cache
-        response, elapsed = chat(kwargs, text, max_tokens=256)
+        response, elapsed, cpu_s = chat(kwargs, text, max_tokens=256)
         tokens = response.usage.completion_tokens
-        rates.append(tokens / elapsed)
-    return {"completion_tokens": tokens, "tokens_per_s": statistics.median(rates)}
+        wall.append(_rate(tokens, elapsed))
+        cpu.append(_rate(tokens, cpu_s))
+    return {
+        "completion_tokens": tokens,
+        "tokens_per_s": statistics.median(wall),
+        "tokens_per_cpu_s": statistics.median(cpu),
+    }
 
 
 def forced_call(kwargs: dict[str, str], repeats: int) -> dict[str, float]:
     times = []
     for i in range(repeats):
-        _, elapsed = chat(
+        _, elapsed, _ = chat(
             kwargs,
             f"Attempt {i}: write f(x) returning x squared.",
             tools=[TOOL],
@@ -156,8 +181,10 @@ def main() -> None:
     args = parser.parse_args()
 
     import llama_cpp
-    from codearc_env.agents.local_model import resolve_local_model
-    from codearc_env.agents.local_server import _default_threads, stop_all
+    from codearc_env.agents.local_model import parse_local_model, resolve_local_model
+    from codearc_env.agents.local_server import _default_threads, server_for, stop_all
+
+    global _SERVER_PID
 
     figures: dict[str, Any] = {
         "cpu": cpu_name(),
@@ -175,6 +202,7 @@ def main() -> None:
         start = time.perf_counter()
         kwargs = resolve_local_model(MODEL)
         figures["startup_s"] = time.perf_counter() - start
+        _SERVER_PID = server_for(parse_local_model(MODEL)).pid or 0
         print(f"server start-up: {figures['startup_s']:.2f} s")
         chat(kwargs, "Hello.", max_tokens=1)  # warm-up
 
@@ -184,11 +212,14 @@ def main() -> None:
             figures["prompt"].append(row)
             print(
                 f"prompt processing: {row['prompt_tokens']:5d} tokens "
-                f"{row['tokens_per_s']:8.1f} tok/s"
+                f"{row['tokens_per_s']:8.1f} tok/s ({row['tokens_per_cpu_s']:.1f} per CPU-s)"
             )
         figures["generation"] = generation_speed(kwargs, args.repeats)
         gen = figures["generation"]
-        print(f"generation: {gen['completion_tokens']} tokens {gen['tokens_per_s']:.1f} tok/s")
+        print(
+            f"generation: {gen['completion_tokens']} tokens {gen['tokens_per_s']:.1f} tok/s "
+            f"({gen['tokens_per_cpu_s']:.1f} per CPU-s)"
+        )
         figures["forced_tool_call"] = forced_call(kwargs, args.repeats)
         fc = figures["forced_tool_call"]
         print(
