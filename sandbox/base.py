@@ -23,7 +23,8 @@ class Limits:
     cpu_s: int = 10
     """CPU-time limit (RLIMIT_CPU) of one call."""
     memory_mb: int = 512
-    """Address-space limit (RLIMIT_AS) of one call."""
+    """Address-space limit (RLIMIT_AS) of one call, on top of the warm worker's own (a forked
+    call starts with the worker's address space)."""
     file_size_mb: int = 16
     """Largest file the call may write (RLIMIT_FSIZE)."""
     open_files: int = 64

@@ -70,6 +70,11 @@ class BwrapSandbox(LocalWorkerSandbox):
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             return "bubblewrap is not installed (apt-get install bubblewrap)"
+        if not rootfs_ready() and not os.path.exists("/usr/bin/python3"):
+            return (
+                "no Python for the sandbox: build the root file system "
+                "(codearc sandbox build-rootfs) or install python3 under /usr"
+            )
         return _probe(bwrap)
 
     @classmethod

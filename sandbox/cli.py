@@ -33,6 +33,11 @@ def register(subparsers: Any) -> None:
     build.add_argument("--force", action="store_true", help="rebuild even if the image exists")
     build.set_defaults(func=_build_image)
 
+    rootfs = commands.add_parser(
+        "build-rootfs", help="debootstrap the root file system the bwrap backend runs in"
+    )
+    rootfs.set_defaults(func=_build_rootfs)
+
     status = commands.add_parser("status", help="which backends can run here, and why not")
     status.set_defaults(func=_status)
 
@@ -92,6 +97,26 @@ def _build_image(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{report.tag}: {report.method} in {report.duration_s:.1f}s {report.note}".rstrip())
+    return 0
+
+
+def _build_rootfs(args: argparse.Namespace) -> int:
+    import time
+
+    from codearc_env.sandbox.rootfs import build_rootfs, rootfs_dir, rootfs_ready
+
+    from codearc_env.errors import SandboxError
+
+    began = time.monotonic()
+    if rootfs_ready():
+        print(f"{rootfs_dir()}: already built")
+        return 0
+    try:
+        path = build_rootfs()
+    except SandboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{path}: built in {time.monotonic() - began:.0f}s")
     return 0
 
 

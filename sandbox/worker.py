@@ -405,12 +405,18 @@ class Worker:
                 self.send({"op": "error", "message": f"unknown op {op!r}"})
 
     def hello(self):
+        import importlib.util
+
         numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            numpy_state = numpy.__version__
+        else:  # loaded on first use; say whether it can be
+            numpy_state = "available" if importlib.util.find_spec("numpy") else None
         return {
             "op": "pong",
             "protocol": PROTOCOL_VERSION,
             "python": sys.version.split()[0],
-            "numpy": getattr(numpy, "__version__", None),
+            "numpy": numpy_state,
             "pid": os.getpid(),
             "uid": os.getuid(),
         }
