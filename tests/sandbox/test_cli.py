@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 from codearc_env.sandbox.cli import register
@@ -46,3 +47,16 @@ def test_check_rejects_unknown_backend(capsys: pytest.CaptureFixture[str]) -> No
 def test_build_image_options_parse() -> None:
     args = parse("sandbox", "build-image", "--offline", "--force")
     assert args.offline and args.force
+
+
+def test_build_rootfs_reports_an_existing_root(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = tmp_path / "rootfs"
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "usr" / "bin" / "python3").write_text("")
+    (root / "etc").mkdir()
+    monkeypatch.setenv("CODEARC_SANDBOX_ROOTFS", str(root))
+    args = parse("sandbox", "build-rootfs")
+    assert args.func(args) == 0
+    assert capsys.readouterr().out == f"{root}: already built\n"
