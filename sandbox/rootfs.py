@@ -15,7 +15,7 @@ from codearc_env.errors import SandboxUnavailableError
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-numpy")
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+MIRROR_ENV = "CODEARC_DEBIAN_MIRROR"
 
 
 def cache_dir() -> Path:
@@ -38,8 +38,10 @@ def rootfs_ready(path: Path | None = None) -> bool:
     return (path / "usr" / "bin" / "python3").exists() and (path / "etc").is_dir()
 
 
-def apt_mirror() -> str:
-    """The Debian mirror apt is configured with here (so debootstrap works offline-from-internet)."""
+def apt_mirror() -> str | None:
+    """$CODEARC_DEBIAN_MIRROR, else the Debian mirror apt is configured with here, else None."""
+    if os.environ.get(MIRROR_ENV):
+        return os.environ[MIRROR_ENV]
     sources = Path("/etc/apt/sources.list.d")
     candidates = sorted(sources.glob("*.sources")) + sorted(sources.glob("*.list"))
     candidates.append(Path("/etc/apt/sources.list"))
@@ -58,7 +60,7 @@ def apt_mirror() -> str:
                 uri = next((w for w in words[1:] if "://" in w), None)
                 if uri and uri.rstrip("/").endswith("/debian"):
                     return uri
-    return DEFAULT_MIRROR
+    return None
 
 
 def build_rootfs(path: Path | None = None, mirror: str | None = None) -> Path:
@@ -71,6 +73,11 @@ def build_rootfs(path: Path | None = None, mirror: str | None = None) -> Path:
             "debootstrap is not installed (apt-get install debootstrap); it builds the sandbox "
             "root file system"
         )
+    mirror = mirror or apt_mirror()
+    if mirror is None:
+        raise SandboxUnavailableError(
+            f"no Debian mirror found in the apt configuration; set {MIRROR_ENV} to one"
+        )
     tmp = path.with_name(path.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +87,7 @@ def build_rootfs(path: Path | None = None, mirror: str | None = None) -> Path:
         "--include=" + ",".join(PACKAGES),
         SUITE,
         str(tmp),
-        mirror or apt_mirror(),
+        mirror,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
