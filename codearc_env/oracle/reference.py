@@ -25,12 +25,14 @@ from codearc_env.errors import SandboxError
 from codearc_env.functions.spec import Comparison, HiddenFunction
 from codearc_env.oracle.compare import results_match
 from codearc_env.oracle.inputs import CallInput
-from codearc_env.sandbox.base import CallResult, Invocation, Sandbox
+from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.codec import decode, encode
 
 CACHE_VERSION = 1
 REFERENCE_TIMEOUT_S = 2.0
 """Per-input limit of the reference; inputs it cannot finish in this time are dropped."""
+GENERATED_FLOOR_S = 0.5
+KNOWN_ORIGINS = frozenset({"example", "query", "llm"})
 NONDETERMINISTIC_RUNS = 3
 TIME_FLOOR_S = 1.0
 TIME_FACTOR = 10.0
@@ -85,7 +87,7 @@ def cache_key(fn: HiddenFunction, **parts: object) -> str:
         "generator": GENERATOR_VERSION,
         "source": fn.code,
         "target": fn.target,
-        "reference_timeout_s": REFERENCE_TIMEOUT_S,
+        "reference_timeout_s": [REFERENCE_TIMEOUT_S, GENERATED_FLOOR_S],
         "runs": reference_runs(fn),
         **parts,
     }
@@ -105,10 +107,15 @@ def load_probe(target: str) -> Invocation:
 def compute(
     sandbox: Sandbox, fn: HiddenFunction, inputs: Sequence[CallInput], key: str
 ) -> ReferenceTable:
-    """Run the reference on ``inputs`` (several times when nondeterministic)."""
-    limits = dataclasses.replace(
-        sandbox.limits, timeout_s=REFERENCE_TIMEOUT_S, cpu_s=int(REFERENCE_TIMEOUT_S) + 2
-    )
+    """Run the reference on ``inputs`` (several times when nondeterministic).
+
+    Known inputs (examples, queries, LLM proposals) get the full ``REFERENCE_TIMEOUT_S``.
+    Generated inputs get a limit scaled from the slowest known input (20x, at least
+    ``GENERATED_FLOOR_S``): an input far slower than every example is out of the problem's
+    intended range, and dropping it early keeps a first check from spending minutes on inputs
+    that make an exponential reference hang.
+    """
+    limits = reference_limits(sandbox, REFERENCE_TIMEOUT_S)
     probe = sandbox.run_one(fn.code, fn.target, load_probe(fn.target), limits)
     raise_on_infra([probe])
     if not (probe.ok and probe.value == {"t": "bool", "v": True}):
@@ -117,20 +124,42 @@ def compute(
             f"the reference of {fn.problem_id} does not load in the {sandbox.name} sandbox "
             f"({problem}); is a module it needs missing?"
         )
+    known = [i for i, x in enumerate(inputs) if x.origin in KNOWN_ORIGINS]
+    drawn = [i for i, x in enumerate(inputs) if x.origin not in KNOWN_ORIGINS]
     runs: list[list[CallResult]] = [[] for _ in inputs]
     for _ in range(reference_runs(fn)):
-        for start in range(0, len(inputs), CHUNK):
-            batch = inputs[start : start + CHUNK]
-            results = sandbox.run(fn.code, fn.target, [to_invocation(x) for x in batch], limits)
-            raise_on_infra(results)
-            for i, r in enumerate(results, start=start):
-                runs[i].append(r)
+        _run_into(sandbox, fn, inputs, known, limits, runs)
+        finished = [runs[i][-1].duration_s for i in known if not runs[i][-1].timed_out]
+        slowest = max(finished, default=REFERENCE_TIMEOUT_S)
+        scaled = min(REFERENCE_TIMEOUT_S, max(GENERATED_FLOOR_S, 20 * slowest))
+        _run_into(sandbox, fn, inputs, drawn, reference_limits(sandbox, scaled), runs)
     expected = tuple(
         Expected(x, tuple(rs))
         for x, rs in zip(inputs, runs, strict=True)
         if not any(r.timed_out for r in rs)
     )
     return ReferenceTable(key, expected, len(inputs) - len(expected))
+
+
+def _run_into(
+    sandbox: Sandbox,
+    fn: HiddenFunction,
+    inputs: Sequence[CallInput],
+    indices: list[int],
+    limits: Limits,
+    runs: list[list[CallResult]],
+) -> None:
+    for start in range(0, len(indices), CHUNK):
+        part = indices[start : start + CHUNK]
+        invocations = [to_invocation(inputs[i]) for i in part]
+        results = sandbox.run(fn.code, fn.target, invocations, limits)
+        raise_on_infra(results)
+        for i, r in zip(part, results, strict=True):
+            runs[i].append(r)
+
+
+def reference_limits(sandbox: Sandbox, timeout_s: float) -> Limits:
+    return dataclasses.replace(sandbox.limits, timeout_s=timeout_s, cpu_s=int(timeout_s) + 2)
 
 
 def to_invocation(x: CallInput) -> Invocation:

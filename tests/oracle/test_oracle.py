@@ -340,3 +340,13 @@ def test_sandboxes_must_be_distinct(boxes) -> None:  # type: ignore[no-untyped-d
 def test_unknown_strength_is_rejected(boxes) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="unknown strength 'extreme'"):
         Oracle(*boxes, strength="extreme")
+
+
+def test_generated_inputs_far_slower_than_the_examples_are_dropped(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = "import time\ndef slow(n: int) -> int:\n    if n > 40:\n        time.sleep(1.5)\n    return n * 3\n"
+    fn = make_fn(code, "slow", [f"slow({n})" for n in range(1, 11)])
+    oracle = Oracle(*boxes, strength="tiny", cache_dir=tmp_path)
+    table = oracle.base_table(fn)
+    assert table.dropped > 0  # the hint strategy draws n up to 1000
+    assert all(e.input.args[0] <= 40 for e in table.expected)
+    assert len([e for e in table.expected if e.input.origin == "example"]) == 10
