@@ -279,12 +279,20 @@ def main(argv: list[str] | None = None) -> int:
             ref_box, cand_box, strength=args.strength, cache_dir=cache, shrink_evaluations=0
         )
         t0 = time.perf_counter()
-        if "false" in sections:
-            report["false_failures"] = false_failures(dataset, oracle, indices)
+
+        def save() -> None:  # after every section: a long run interrupted keeps its figures
+            report["total_seconds"] = round(time.perf_counter() - t0, 1)
+            Path(args.json).write_text(json.dumps(report, indent=1))
+
         if "strength" in sections:
             report["mutants"] = strength(dataset, fast_oracle, indices, args.mutants_per_problem)
+            save()
+        if "false" in sections:
+            report["false_failures"] = false_failures(dataset, oracle, indices)
+            save()
         if "speed" in sections:
             report["speed"] = speed(dataset, oracle, indices[: args.speed_problems])
+            save()
         if "determinism" in sections:
             det = indices[: args.determinism_problems]
             report["determinism"] = determinism(
