@@ -273,9 +273,11 @@ class Episode:
             return "infra_error", str(self.info.get("infra_error") or "sandbox failure")
         if self.done and self.reward > 0:
             return "success", ""
+        reason = self.info.get("verdict_reason")
+        why = f"; last verdict: {reason}" if reason else ""
         if not self.done:
-            return "failure", "the agent stopped before the episode ended"
-        return "failure", env_outcome
+            return "failure", f"the agent stopped before the episode ended{why}"
+        return "failure", f"{env_outcome}{why}"
 
     def finish(self, status: tr.EpisodeStatus, message: str = "") -> EpisodeResult:
         info = self.info
