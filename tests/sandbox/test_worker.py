@@ -111,3 +111,7 @@ def test_heavy_modules_load_into_the_worker_only_once_used() -> None:
             assert box.run_one(uses, "f", Invocation()).value_str == "4"
             # Now loaded in the worker: later calls inherit it instead of importing it again.
             assert box.run_one(probe, "f", Invocation()).value_str == "True"
+
+
+def test_an_empty_batch_returns_no_results(process_box: Sandbox) -> None:
+    assert process_box.run("def f():\n    return 1\n", "f", []) == []
