@@ -30,5 +30,6 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/codearc-dockerd.log" >&2; exit 1; }
 fi
 
-log "sandbox image (offline build when no registry is reachable)"
+log "sandbox root file system (debootstrap, cached) and docker image (offline import when no registry answers)"
+codearc sandbox build-rootfs
 codearc sandbox build-image
