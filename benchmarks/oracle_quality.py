@@ -141,9 +141,10 @@ def mutants(fn: HiddenFunction, k: int) -> list[tuple[str, str]]:
 # ----------------------------------------------------------------------------- sections
 
 
-def sample_indices(n: int) -> list[int]:
+def sample_indices(n: int, offset: float = 0.5) -> list[int]:
+    """n indices evenly spaced over 0..1113, each ``offset`` of a step into its stratum."""
     step = N_PROBLEMS / n
-    return sorted({int(i * step + step / 2) for i in range(n)})
+    return sorted({int(i * step + offset * step) for i in range(n)})
 
 
 def renamed(fn: HiddenFunction, other: HiddenFunction) -> str:
@@ -249,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir")
     ap.add_argument("--backend", help="default: bwrap or docker when available, else process")
     ap.add_argument("--problems", type=int, default=50, help="sample size (evenly spaced)")
+    ap.add_argument("--offset", type=float, default=0.5, help="position in each stratum, 0..1")
+    ap.add_argument(
+        "--summarize", nargs="+", metavar="JSON", help="print the combined summary of earlier runs"
+    )
     ap.add_argument("--mutants-per-problem", type=int, default=12)
     ap.add_argument("--strength", default="default")
     ap.add_argument("--speed-problems", type=int, default=20)
@@ -257,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache-dir", help="reference cache (default: a fresh temporary directory)")
     ap.add_argument("--json", default="oracle_quality.json")
     args = ap.parse_args(argv)
+    if args.summarize:
+        print_summary(combine([json.loads(Path(p).read_text()) for p in args.summarize]))
+        return 0
 
     backend = args.backend
     note = ""
@@ -267,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             note = " (no bwrap or docker here: process backend, not a security boundary)"
     warnings.simplefilter("ignore")
     dataset = load_dataset(args.data_dir)
-    indices = sample_indices(args.problems)
+    indices = sample_indices(args.problems, args.offset)
     sections = set(args.sections.split(","))
     report: dict = {"backend": backend, "strength": args.strength, "problems": len(indices)}
     cache = args.cache_dir or tempfile.mkdtemp(prefix="oracle-quality-")
@@ -302,6 +310,26 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.json).write_text(json.dumps(report, indent=1))
     print_summary(report)
     return 0
+
+
+def combine(reports: list[dict]) -> dict:
+    """One report from several runs (rows concatenated; speed and determinism from the first
+    run that has them)."""
+    out: dict = {
+        "backend": "/".join(sorted({r["backend"] for r in reports})),
+        "strength": "/".join(sorted({r["strength"] for r in reports})),
+        "problems": sum(r["problems"] for r in reports),
+        "total_seconds": round(sum(r.get("total_seconds", 0) for r in reports), 1),
+    }
+    for key in ("false_failures", "mutants"):
+        rows = [row for r in reports for row in r.get(key, {}).get("rows", [])]
+        if any(key in r for r in reports):
+            out[key] = {"rows": rows}
+    for key in ("speed", "determinism"):
+        found = [r[key] for r in reports if key in r]
+        if found:
+            out[key] = found[0]
+    return out
 
 
 def print_summary(r: dict) -> None:
