@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 from codearc_env.sandbox.channel import Channel, PipeTransport
@@ -15,6 +16,11 @@ from codearc_env.sandbox.worker import launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
 
 from codearc_env.errors import SandboxError
+
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codearc-sandbox-launcher")
+"""Every worker is launched from this one long-lived thread. bwrap --die-with-parent and the
+worker's PR_SET_PDEATHSIG fire when the launching *thread* exits, not the process: launched
+from a short-lived thread (a pool worker), the sandbox would be killed when that thread ends."""
 
 
 class LocalWorkerSandbox(WorkerSandbox):
@@ -44,7 +50,8 @@ class LocalWorkerSandbox(WorkerSandbox):
         # Kept open for the worker's lifetime (closed in _terminate), so no context manager.
         self._stderr = tempfile.TemporaryFile(prefix="codearc-worker-stderr-")  # noqa: SIM115
         try:
-            self._proc = subprocess.Popen(
+            self._proc = _LAUNCHER.submit(
+                subprocess.Popen,
                 self._command(worker_args),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -56,7 +63,7 @@ class LocalWorkerSandbox(WorkerSandbox):
                 user=self._run_as(),
                 group=self._run_as(),
                 extra_groups=[] if self._run_as() is not None else None,
-            )
+            ).result()
         except OSError as exc:
             raise SandboxError(f"cannot launch the {self.name} sandbox: {exc}") from exc
         if self._proc.stdin is None or self._proc.stdout is None:

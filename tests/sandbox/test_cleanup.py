@@ -148,3 +148,28 @@ def test_stale_labelled_containers_are_removed_at_start() -> None:
         with contextlib.suppress(docker.errors.NotFound):
             client.containers.get(stale.id).remove(force=True)
         client.close()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("bwrap", marks=pytest.mark.bwrap), "process"])
+def test_sandbox_outlives_the_thread_that_started_it(backend: str) -> None:
+    # Parent-death signals are per thread: a sandbox started from a pool thread must survive it.
+    import threading
+    import warnings
+
+    from codearc_env.sandbox import make_sandbox
+    from codearc_env.sandbox.base import Invocation
+
+    _require(backend)
+    box = make_sandbox(backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        starter = threading.Thread(target=box.start)
+        starter.start()
+        starter.join()
+    try:
+        time.sleep(0.5)
+        result = box.run_one("def f():\n    return 1\n", "f", Invocation())
+        assert result.ok and result.value_str == "1", result
+        assert box.restarts == 0  # type: ignore[attr-defined]
+    finally:
+        box.close()
