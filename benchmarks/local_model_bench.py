@@ -162,7 +162,7 @@ def episodes(agent: str, n: int, max_turns: int, max_tokens: int) -> dict[str, A
         "wall_s": wall,
         "per_episode_mean_s": statistics.mean(durations),
         "per_episode_max_s": max(durations),
-        "model_calls_per_episode": statistics.mean(r.turns for r in results),
+        "env_steps_per_episode": statistics.mean(r.turns for r in results),
         "invalid_replies": sum(r.invalid_replies for r in results),
         "prompt_tokens": sum(r.prompt_tokens for r in results),
         "completion_tokens": sum(r.completion_tokens for r in results),
@@ -234,7 +234,7 @@ def main() -> None:
                 f"{agent} agent: {row['episodes']} episodes in {row['wall_s']:.1f} s, "
                 f"mean {row['per_episode_mean_s']:.1f} s/episode "
                 f"(max {row['per_episode_max_s']:.1f}), "
-                f"{row['model_calls_per_episode']:.1f} steps/episode, "
+                f"{row['env_steps_per_episode']:.1f} env steps/episode, "
                 f"{row['invalid_replies']} invalid replies, statuses {row['statuses']}"
             )
     finally:
