@@ -245,6 +245,28 @@ def check_harness_invisible(box: Sandbox) -> tuple[bool, str]:
     return ok, f"harness pid {pid} seen as {r.value_str[:60]!r}"
 
 
+def check_worker_channel_unreachable(box: Sandbox) -> tuple[bool, str]:
+    probe = (
+        "import os\n"
+        "def f():\n"
+        "    opened = []\n"
+        "    base = '/proc/%d/fd' % os.getppid()\n"
+        "    try:\n"
+        "        fds = os.listdir(base)\n"
+        "    except OSError:\n"
+        "        fds = [str(n) for n in range(16)]\n"
+        "    for fd in fds:\n"
+        "        try:\n"
+        "            os.close(os.open(os.path.join(base, fd), os.O_RDONLY | os.O_NONBLOCK))\n"
+        "            opened.append(int(fd))\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return opened\n"
+    )
+    r = _call(box, probe)
+    return r.ok and r.value_str == "[]", f"worker descriptors opened: {_show(r)}"
+
+
 def check_no_writes_outside_scratch(box: Sandbox) -> tuple[bool, str]:
     token = secrets.token_hex(4)
     probe = (
@@ -490,6 +512,11 @@ CHECKS: list[Check] = [
         "harness_invisible", "the harness process is not visible in /proc", check_harness_invisible
     ),
     Check(
+        "worker_channel_unreachable",
+        "a call cannot open the worker's descriptors (the harness channel) via /proc",
+        check_worker_channel_unreachable,
+    ),
+    Check(
         "no_writes_outside_scratch",
         "only the scratch directory is writable",
         check_no_writes_outside_scratch,
@@ -526,6 +553,11 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
         "harness_invisible": "no pid namespace: the code sees every host process",
         "no_writes_outside_scratch": "no mount namespace: the code can write wherever its user can",
         "tmp_wiped_between_calls": "/tmp is the host's: files left there persist",
+        **(
+            {"worker_channel_unreachable": "as root, the code has CAP_SYS_PTRACE over the worker"}
+            if os.geteuid() == 0
+            else {}
+        ),
         "fork_bomb": "no pids cgroup, and RLIMIT_NPROC binds neither root nor other users' counts",
     },
 }

@@ -210,6 +210,7 @@ def _child_main(job, w_res, w_out):
     try:
         os.setpgid(0, 0)
         _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
+        _prctl(4, 1)  # dumpable again: the call may inspect itself, just not the worker
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(w_out, 1)
@@ -650,6 +651,9 @@ def _prepare_parent():
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphaned descendants of a call become ours
     _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with whoever launched us
+    # PR_SET_DUMPABLE 0: a call (same uid, no capabilities) can then neither open our
+    # descriptors through /proc/<pid>/fd (the harness channel) nor ptrace or read our memory.
+    _prctl(4, 0)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     for name in _PRE_IMPORTS:
         with contextlib.suppress(Exception):
