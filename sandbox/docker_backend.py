@@ -4,7 +4,7 @@ The harness talks to the worker over the container's attached stdin/stdout (atta
 start, so nothing is missed), not ``docker exec`` per call. The container: non-root user, no
 network, read-only root, a size- and inode-capped tmpfs scratch, no IPC namespace sharing
 and no /dev/shm, all capabilities dropped, no-new-privileges, pids/memory/CPU limits, an init
-process, capped logs, auto-removal, and labels naming its owner so stale ones can be removed.
+process (the worker itself: see _host_config), capped logs, auto-removal, and labels naming its owner so stale ones can be removed.
 
 If the harness dies, the attach socket closes, the worker reads EOF on stdin (StdinOnce) and
 exits, and docker removes the container; a later start also removes labelled containers whose
@@ -142,7 +142,11 @@ class DockerSandbox(WorkerSandbox):
             mem_limit=memory,
             memswap_limit=memory,  # no swap
             nano_cpus=1_000_000_000,
-            init=True,
+            # No docker-init: it would hold the container's stdin/stdout, and a call (same
+            # user) could open them through /proc/1/fd to forge replies or read requests. The
+            # worker is PID 1 instead: it is a child subreaper that kills and reaps every
+            # orphan after each call, and signals from inside cannot kill it.
+            init=False,
             auto_remove=True,
             log_config=LogConfig(
                 type=LogConfig.types.JSON, config={"max-size": "256k", "max-file": "1"}

@@ -173,3 +173,30 @@ def test_sandbox_outlives_the_thread_that_started_it(backend: str) -> None:
         assert box.restarts == 0  # type: ignore[attr-defined]
     finally:
         box.close()
+
+
+@pytest.mark.docker
+def test_container_killed_from_outside_is_an_infra_error_and_replaced() -> None:
+    _require("docker")
+    import threading
+
+    import docker
+    from codearc_env.sandbox import make_sandbox
+    from codearc_env.sandbox.base import Invocation
+
+    with make_sandbox("docker") as box:
+        first = box._container_id  # type: ignore[attr-defined]
+        client = docker.from_env()
+        killer = threading.Timer(1.0, lambda: client.api.kill(first))
+        killer.start()
+        try:
+            source = (
+                "import time\ndef f(x):\n    if x == 0:\n        time.sleep(30)\n    return x\n"
+            )
+            results = box.run(source, "f", [Invocation(args=(0,)), Invocation(args=(1,))])
+        finally:
+            killer.join()
+            client.close()
+        assert results[0].infra_error is not None
+        assert results[1].ok and results[1].value_str == "1"
+        assert box._container_id != first  # type: ignore[attr-defined]
