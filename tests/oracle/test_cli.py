@@ -74,3 +74,12 @@ def test_oracle_without_action_prints_usage(capsys) -> None:  # type: ignore[no-
 def test_strength_choices_are_checked() -> None:
     with pytest.raises(SystemExit):
         run(["oracle", "check", "--problem", "1", "--strength", "huge", "x.py"])
+
+
+def test_importing_the_cli_is_cheap() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, codearc_env.oracle.cli; print('hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
