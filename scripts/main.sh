@@ -9,4 +9,4 @@ export LITELLM_LOCAL_MODEL_COST_MAP=True
 model="local/smollm2"
 if [ -n "${OPENAI_API_KEY:-}" ]; then model="openai/gpt-4o-mini"; fi
 exec codearc eval --model "$model" --agent text --split builtin --variant annotated \
-  --limit 5 --out "runs/main-$(date +%Y%m%d-%H%M%S)" "$@"
+  --limit 5 --max-tokens 256 --out "runs/main-$(date +%Y%m%d-%H%M%S)" "$@"

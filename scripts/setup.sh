@@ -14,6 +14,7 @@ command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v g++ >/dev/null || need_apt+=(g++)
+command -v ninja >/dev/null || need_apt+=(ninja-build)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq
@@ -21,7 +22,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 log "pip install -e .[test,local]  (llama-cpp-python compiles from source: several minutes)"
-python3 -m pip install -q --disable-pip-version-check -e ".[test,local]"
+CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python3 -m pip install -q --disable-pip-version-check -e ".[test,local]"
 
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
