@@ -134,7 +134,12 @@ def _sandbox_factory(backend: str | None, limits: Any) -> Any:
 def _verify(args: argparse.Namespace) -> int:
     from dataclasses import asdict, replace
 
-    from codearc_env.functions.verify import EXPLANATIONS, VERIFY_LIMITS, summarize, verify_all
+    from codearc_env.functions.verify import (
+        VERIFY_LIMITS,
+        VerifyAborted,
+        summarize,
+        verify_all,
+    )
 
     # the CPU limit stays above the wall clock, so a slow call is reported as a timeout
     limits = replace(VERIFY_LIMITS, timeout_s=args.timeout, cpu_s=int(args.timeout) + 5)
@@ -150,12 +155,24 @@ def _verify(args: argparse.Namespace) -> int:
             rate = (i + 1) / (time.perf_counter() - start)
             print(f"verified {i + 1}/{len(functions)} ({rate:.1f}/s)", file=sys.stderr)
 
+    aborted: VerifyAborted | None = None
     try:
         outcomes = verify_all(functions, make, limits, progress)
+    except VerifyAborted as exc:
+        aborted, outcomes = exc, exc.outcomes
     finally:
         if out is not None:
             out.close()
-    groups = summarize(outcomes)
+    _report(outcomes, summarize(outcomes), start)
+    if aborted is not None:
+        print(f"\naborted: {aborted}", file=sys.stderr)
+        return 2
+    return 1 if any(o.unexplained for o in outcomes) else 0
+
+
+def _report(outcomes: list[Any], groups: dict[Any, Any], start: float) -> None:
+    from codearc_env.functions.verify import EXPLANATIONS
+
     print(
         f"{'source':<11} {'variant':<11} {'problems':>8} {'examples':>8} {'agree':>6} "
         f"{'agree%':>7} {'fully':>6} {'unexpl.':>7} {'differ':>6}  explained disagreements"
@@ -181,4 +198,3 @@ def _verify(args: argparse.Namespace) -> int:
     dynamic = [o.problem_id for o in outcomes if o.runs_differ and not o.static_nondeterministic]
     if dynamic:
         print(f"\nruns differed without a static nondeterminism flag: {', '.join(dynamic)}")
-    return 1 if unexplained else 0

@@ -21,6 +21,8 @@ from codearc_env.functions.quirks import scan_calls
 from codearc_env.functions.spec import Example, HiddenFunction
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 
+from codearc_env.errors import SandboxError
+
 # Upstream ran under Python's default limit on int -> str conversion; the sandbox lifts it.
 INT_DIGITS_MESSAGE = "Exceeds the limit (4300) for integer string conversion"
 VERIFY_LIMITS = Limits(timeout_s=10.0, cpu_s=15, output_chars=8_000_000)
@@ -40,6 +42,10 @@ EXPLANATIONS: dict[str, str] = {
     "annotation_name_error": (
         "a type hint names something imported only inside the function: Python 3.11 "
         "evaluates hints when the def runs, so the module fails to load here"
+    ),
+    "order_only": (
+        "the same characters in another order: set or dict order following the per-process "
+        "string hash seed (nondeterminism that the two runs happened not to show)"
     ),
     "timeout_here": (
         "finished upstream but hit the time limit here (machine speed or load): "
@@ -167,6 +173,8 @@ def _explain(
         return "annotation_name_error"
     if result.timed_out and not example.errored:
         return "timeout_here"
+    if result.ok and sorted(result.value_str.rstrip()) == sorted(example.output.rstrip()):
+        return "order_only"
     return None
 
 
@@ -263,12 +271,27 @@ def verify_all(
     limits: Limits = VERIFY_LIMITS,
     on_done: Callable[[int, FunctionOutcome], None] | None = None,
 ) -> list[FunctionOutcome]:
-    """Verify many functions with two sandboxes made by ``make`` (closed at the end)."""
-    outcomes = []
-    with make() as first, make() as second, ThreadPoolExecutor(1) as pool:
-        for i, fn in enumerate(functions):
-            outcome = verify_function(fn, first, second, limits, pool)
-            outcomes.append(outcome)
-            if on_done is not None:
-                on_done(i, outcome)
+    """Verify many functions with two sandboxes made by ``make`` (closed at the end).
+
+    A sandbox that fails for good raises :class:`VerifyAborted`, which carries the outcomes
+    gathered so far.
+    """
+    outcomes: list[FunctionOutcome] = []
+    try:
+        with make() as first, make() as second, ThreadPoolExecutor(1) as pool:
+            for i, fn in enumerate(functions):
+                outcome = verify_function(fn, first, second, limits, pool)
+                outcomes.append(outcome)
+                if on_done is not None:
+                    on_done(i, outcome)
+    except SandboxError as exc:
+        raise VerifyAborted(outcomes, exc) from exc
     return outcomes
+
+
+class VerifyAborted(SandboxError):
+    """The sandbox failed for good part-way; ``outcomes`` holds what was verified before."""
+
+    def __init__(self, outcomes: list[FunctionOutcome], cause: SandboxError) -> None:
+        super().__init__(f"verification stopped after {len(outcomes)} problems: {cause}")
+        self.outcomes = outcomes

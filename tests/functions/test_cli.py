@@ -94,3 +94,28 @@ def test_verify_without_a_sandbox_says_so(monkeypatch: pytest.MonkeyPatch) -> No
         "codearc data verify needs a sandbox, and this installation has none "
         "(codearc_env.sandbox.make_sandbox is missing)"
     )
+
+
+def test_a_sandbox_that_fails_for_good_stops_the_run_with_partial_figures(
+    monkeypatch: pytest.MonkeyPatch,
+    fakes: SimpleNamespace,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from codearc_env.errors import SandboxError
+
+    class Dying(fakes.Subprocess):  # type: ignore[name-defined,misc]
+        def run(self, source, function, invocations, limits=None):  # noqa: ANN001, ANN201
+            if "def digit_sum" in source:
+                raise SandboxError("the worker cannot be restarted")
+            return super().run(source, function, invocations, limits)
+
+    monkeypatch.setattr(cli, "_sandbox_factory", lambda backend, limits: Dying)
+    argv = ["data", "verify", "--split", "builtin", "--variant", "annotated", "--limit", "3"]
+    assert _run(argv) == 2
+    captured = capsys.readouterr()
+    rows = [line.split()[:4] for line in captured.out.splitlines() if line.startswith("builtin ")]
+    assert rows == [["builtin", "annotated", "1", "10"]]
+    assert (
+        "aborted: verification stopped after 1 problems: the worker cannot be restarted"
+        in captured.err
+    )

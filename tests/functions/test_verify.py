@@ -185,3 +185,10 @@ def test_one_differing_example_makes_every_disagreement_of_the_problem_nondeterm
         (False, "nondeterministic"),
         (False, "nondeterministic"),
     ]
+
+
+def test_a_reordered_output_is_explained_as_order_only(fakes: SimpleNamespace) -> None:
+    fn = _function("def f(x):\n    return x\n", "f", [("f(1)", "['x', 'z']", False)])
+    canned = {"f(1)": CallResult(ok=True, value_str="['z', 'x']")}
+    (example,) = verify_function(fn, fakes.Canned(canned), fakes.Canned(canned)).examples
+    assert (example.agrees, example.explanation) == (False, "order_only")
