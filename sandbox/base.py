@@ -11,7 +11,18 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
+
+Isolation = Literal["call", "batch"]
+"""How invocations of one ``run`` are separated: a process each, or one process per batch."""
+ISOLATION_MODES: tuple[Isolation, ...] = ("call", "batch")
+
+
+def check_isolation(isolation: object) -> Isolation:
+    """Validate an ``isolation`` argument (ValueError naming the choices)."""
+    if isolation == "call" or isolation == "batch":
+        return isolation  # type: ignore[return-value]
+    raise ValueError(f"isolation must be 'call' or 'batch', not {isolation!r}")
 
 
 @dataclass(frozen=True)
@@ -121,8 +132,17 @@ class Sandbox(abc.ABC):
         function: str,
         invocations: Sequence[Invocation],
         limits: Limits | None = None,
+        *,
+        isolation: Isolation = "call",
     ) -> list[CallResult]:
-        """Run ``function`` from ``source`` on each invocation; see the class docstring."""
+        """Run ``function`` from ``source`` on each invocation; see the class docstring.
+
+        ``isolation="call"`` (the default) forks a fresh process per invocation.
+        ``isolation="batch"`` runs the invocations one after another in one forked process
+        (a new one after a crash, kill or timeout), each in a fresh module namespace: no
+        Python state of the module carries over, but files and processes an invocation
+        leaves may be seen by later invocations of the same batch. See docs/sandbox.md.
+        """
 
     @abc.abstractmethod
     def info(self) -> BackendInfo:

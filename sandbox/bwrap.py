@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codearc_env.sandbox.local import LocalWorkerSandbox
 from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
+from codearc_env.sandbox.worker import launch_env
 
 from codearc_env.errors import SandboxUnavailableError
 
@@ -117,8 +118,9 @@ class BwrapSandbox(LocalWorkerSandbox):
             # outlive a call; device nodes such as /dev/null still work on a read-only /dev.
             ("--remount-ro", "/", "--remount-ro", "/dev"),
             ("--chdir", "/tmp"),
-            ("--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8"),
-            ("--setenv", "HOME", "/tmp", "--"),
+            # --clearenv above: the worker's environment is exactly launch_env().
+            tuple(a for k, v in launch_env().items() for a in ("--setenv", k, v)),
+            ("--",),
         ]
         return [shutil.which("bwrap") or "bwrap"] + [a for p in pairs for a in p] + worker_args
 

@@ -21,7 +21,7 @@ from typing import Any
 from codearc_env.sandbox.base import Limits
 from codearc_env.sandbox.channel import Channel, DockerSocketTransport
 from codearc_env.sandbox.image import docker_client, image_present, image_tag
-from codearc_env.sandbox.worker import launch_source
+from codearc_env.sandbox.worker import PYTHON_FLAGS, launch_env, launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
 
 from codearc_env.errors import SandboxError, SandboxUnavailableError
@@ -161,10 +161,18 @@ class DockerSandbox(WorkerSandbox):
         try:
             created = api.create_container(
                 self.image,
-                command=["python3", "-I", "-c", launch_source(), json.dumps({"scratch": "/tmp"})],
+                command=[
+                    "python3",
+                    *PYTHON_FLAGS,
+                    "-c",
+                    launch_source(),
+                    json.dumps({"scratch": "/tmp"}),
+                ],
                 user=SANDBOX_USER,
                 working_dir="/tmp",
-                environment={"LANG": "C.UTF-8", "HOME": "/tmp", "PATH": "/usr/bin:/bin"},
+                # Merged with the image's ENV (ours sets only LANG): checked by the tests,
+                # which read the worker's PYTHON* variables from its hello.
+                environment=launch_env(),
                 stdin_open=True,  # with detach=False this sets StdinOnce: EOF when we detach
                 detach=False,
                 tty=False,

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 from codearc_env.sandbox.channel import Channel, PipeTransport
-from codearc_env.sandbox.worker import launch_source
+from codearc_env.sandbox.worker import PYTHON_FLAGS, launch_env, launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
 
 from codearc_env.errors import SandboxError
@@ -24,7 +24,7 @@ from a short-lived thread (a pool worker), the sandbox would be killed when that
 
 
 class LocalWorkerSandbox(WorkerSandbox):
-    """Launches ``command() + [python, -I, -c, worker]`` with stdin/stdout as the channel."""
+    """Launches ``command() + [python, -s, -P, -c, worker]`` with stdin/stdout as the channel."""
 
     _proc: subprocess.Popen[bytes] | None = None
     _stderr: IO[bytes] | None = None
@@ -42,7 +42,7 @@ class LocalWorkerSandbox(WorkerSandbox):
     def _launch(self) -> Channel:
         worker_args = [
             self._python(),
-            "-I",
+            *PYTHON_FLAGS,
             "-c",
             launch_source(),
             json.dumps(self._worker_config()),
@@ -80,7 +80,7 @@ class LocalWorkerSandbox(WorkerSandbox):
         return None
 
     def _environment(self) -> dict[str, str]:
-        return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+        return launch_env()
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None

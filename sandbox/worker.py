@@ -1,6 +1,7 @@
 """The warm worker: the first process inside every sandbox. Standard library only.
 
-The harness launches it as ``python3 -I -c <launch_source()>``: the launch source embeds this
+The harness launches it as ``python3 -s -P -c <launch_source()>`` with the environment of
+``launch_env()``: the launch source embeds this
 file and ``codec.py``, so the sandbox needs neither our package nor a file of ours on disk.
 
 Protocol: frames on stdin/stdout, each a 4-byte big-endian length then UTF-8 JSON (never
@@ -25,6 +26,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import resource
 import select
@@ -238,10 +240,12 @@ def _child_main(job, w_res, w_out):
     os._exit(0)
 
 
-def _child_call(job):
+def _child_call(job, ns=None):
     limits = job["limits"]
     cap = int(limits["output_chars"])
-    ns: dict[str, Any] = {"__name__": MODULE_NAME, "__builtins__": builtins}
+    if ns is None:
+        ns = {}
+    ns.update({"__name__": MODULE_NAME, "__builtins__": builtins})
     try:
         _arm(float(limits["timeout_s"]))
         try:
@@ -261,6 +265,125 @@ def _child_call(job):
         return {"error_type": _type_name(exc), "error_message": _exception_message(exc, cap)}
     tree, value_str, truncated = _encode_value(value, cap)
     return {"ok": True, "value": tree, "value_str": value_str, "truncated": truncated}
+
+
+# Descriptors of a batch child: 0-2 stdio, then these (kept so stdio can be restored).
+_RES_FD, _CTL_FD, _OUT_FD, _NULL_FD = 3, 4, 5, 6
+
+
+def _python_state():
+    """What an invocation may change in the process and the next one must not see (cheap)."""
+    state = {
+        "builtins": dict(builtins.__dict__),
+        "environ": dict(os.environ),
+        "recursion": sys.getrecursionlimit(),
+        "digits": sys.get_int_max_str_digits(),
+    }
+    if "random" in sys.modules:
+        state["random"] = sys.modules["random"].getstate()
+    if "numpy.random" in sys.modules:
+        with contextlib.suppress(Exception):
+            state["numpy.random"] = sys.modules["numpy.random"].get_state()
+    if "decimal" in sys.modules:
+        state["decimal"] = sys.modules["decimal"].getcontext().copy()
+    return state
+
+
+def _restore_python_state(state):
+    current = builtins.__dict__
+    saved = state["builtins"]
+    if len(current) != len(saved) or any(current.get(k) is not v for k, v in saved.items()):
+        current.clear()
+        current.update(saved)
+    if os.environ != state["environ"]:
+        os.environ.clear()
+        os.environ.update(state["environ"])
+    sys.setrecursionlimit(state["recursion"])
+    sys.set_int_max_str_digits(state["digits"])
+    sys.settrace(None)
+    sys.setprofile(None)
+    if "random" in state:
+        sys.modules["random"].setstate(state["random"])
+    if "numpy.random" in state:
+        sys.modules["numpy.random"].set_state(state["numpy.random"])
+    if "decimal" in state:
+        sys.modules["decimal"].setcontext(state["decimal"].copy())
+
+
+def _reset_stdio(out, stdin):
+    os.dup2(_NULL_FD, 0)
+    os.dup2(_OUT_FD, 1)
+    os.dup2(_OUT_FD, 2)
+    sys.stdout = sys.__stdout__ = out  # type: ignore[misc]
+    sys.stderr = sys.__stderr__ = out  # type: ignore[misc]
+    sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD, signal.SIGXCPU):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _cpu_used():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
+    """A batch child: runs items[start:] one at a time, each when the parent says go. Never returns.
+
+    Each invocation executes the module in a fresh namespace, under its own SIGALRM timer and
+    CPU-time allowance, and sends one result frame; stdout is flushed before the frame, and
+    the parent reads it before it lets the next invocation start, so stdout stays per call.
+    """
+    try:
+        os.setpgid(0, 0)
+        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
+        _prctl(4, 1)  # dumpable again: the call may inspect itself, just not the worker
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        for fd, target in ((w_res, _RES_FD), (ctl, _CTL_FD), (w_out, _OUT_FD), (devnull, _NULL_FD)):
+            os.dup2(fd, target + 16)  # park high first: a source may sit on a target number
+        for target in (_RES_FD, _CTL_FD, _OUT_FD, _NULL_FD):
+            os.dup2(target + 16, target)
+        os.closerange(_NULL_FD + 1, 1 << 16)
+        os.set_inheritable(_CTL_FD, False)  # processes a call starts do not steal the go bytes
+        cpu_s = int(limits["cpu_s"])
+        todo = sum(1 for item in items[start:] if "error_type" not in item)
+        # The hard CPU limit covers the whole batch; each call gets cpu_s more as its soft limit.
+        with contextlib.suppress(ValueError, OSError):
+            hard = math.ceil(_cpu_used()) + todo * (cpu_s + 1) + 1
+            resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+        limits_without_cpu = dict(limits, cpu_s=hard)
+        _set_limits(limits_without_cpu, nproc, _vm_bytes())
+        out = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+        )
+        stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        state = _python_state()
+        me = os.getpid()
+        for job in items[start:]:
+            if "error_type" in job:
+                continue  # the parent reported it without a child
+            if os.read(_CTL_FD, 1) != b"g":
+                break  # the parent is done with us
+            _reset_stdio(out, stdin)
+            os.chdir(scratch)
+            _restore_python_state(state)
+            soft = min(math.ceil(_cpu_used()) + cpu_s, hard)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+            ns = {}
+            result = _child_call(job, ns)
+            if os.getpid() != me:
+                os._exit(0)  # a process the call forked returned here: it is not the batch
+            with contextlib.suppress(BaseException):
+                out.flush()
+            write_all(_RES_FD, frame(result))
+            # Break the namespace's cycles (functions refer to it) so its memory goes now.
+            _guarded(ns.clear, RENDER_GUARD_S, None, None)
+            del ns, result
+    except BaseException:
+        pass
+    os._exit(0)
 
 
 # ----------------------------------------------------------------------------- parent side
@@ -420,6 +543,8 @@ class Worker:
             "numpy": numpy_state,
             "pid": os.getpid(),
             "uid": os.getuid(),
+            "hash_seed": os.environ.get("PYTHONHASHSEED", "random"),
+            "python_env": ",".join(sorted(k for k in os.environ if k.startswith("PYTHON"))),
         }
 
     # -- execution
@@ -443,6 +568,9 @@ class Worker:
         rid = request.get("id")
         limits = request["limits"]
         code, compile_error = self.compile_module(request["source"])
+        if request.get("isolation") == "batch" and compile_error is None:
+            self.run_batch(rid, code, request["function"], request["invocations"], limits)
+            return
         for i, inv in enumerate(request["invocations"]):
             if compile_error is not None:
                 result = {"error_type": compile_error[0], "error_message": compile_error[1]}
@@ -454,6 +582,17 @@ class Worker:
         self.send({"op": "done", "id": rid})
 
     def run_one(self, code, function, inv, limits):
+        job = self.prepare(code, function, inv, limits)
+        if "error_type" in job:
+            return job
+        try:
+            return self.supervise(job, limits)
+        finally:
+            reap_descendants()
+            _wipe(self.scratch)
+
+    def prepare(self, code, function, inv, limits):
+        """The job a child runs for one invocation, or an error result if its arguments fail."""
         try:
             expression = inv.get("expression")
             if expression is not None:
@@ -462,7 +601,7 @@ class Worker:
             kwargs = {str(k): _codec.decode(v) for k, v in inv.get("kwargs", [])}
         except BaseException as exc:
             return {"error_type": _type_name(exc), "error_message": str(exc)[:2000]}
-        job = {
+        return {
             "code": code,
             "function": function,
             "expression": expression,
@@ -473,11 +612,172 @@ class Worker:
             "nproc": int(limits.get("processes", 64)) + 8 if self.nproc else None,
             "scratch": self.scratch,
         }
+
+    # -- batch isolation: one child runs many invocations
+
+    def run_batch(self, rid, code, function, invocations, limits):
+        """One forked child for the whole batch; a new one after a child dies or is killed."""
+        items = [self.prepare(code, function, inv, limits) for inv in invocations]
+        child = None
         try:
-            return self.supervise(job, limits)
+            for i, item in enumerate(items):
+                if "error_type" in item:
+                    result = item
+                else:
+                    if child is None:
+                        child = self.fork_batch_child(items, i, limits)
+                    result, healthy = self.collect(child, limits, more=i + 1 < len(items))
+                    if not healthy:
+                        self.end_batch_child(child)
+                        reap_descendants()  # what the dead child started dies with it
+                        child = None
+                self.send({"op": "result", "id": rid, "i": i, "r": result})
+                if self.input_closed:
+                    return
+            self.send({"op": "done", "id": rid})
         finally:
+            if child is not None:
+                self.end_batch_child(child)
             reap_descendants()
             _wipe(self.scratch)
+
+    def fork_batch_child(self, items, start, limits):
+        import socket  # only batches need it: MSG_NOSIGNAL, so a dead child cannot SIGPIPE us
+
+        r_res, w_res = os.pipe()
+        r_out, w_out = os.pipe()
+        ctl_parent, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        nproc = int(limits.get("processes", 64)) + 8 if self.nproc else None
+        pid = os.fork()
+        if pid == 0:
+            os.close(r_res)
+            os.close(r_out)
+            _batch_child_main(
+                items, start, w_res, w_out, ctl_child.fileno(), limits, nproc, self.scratch
+            )
+        os.close(w_res)
+        os.close(w_out)
+        ctl_child.close()
+        with contextlib.suppress(OSError):  # the child does it too: either may run first
+            os.setpgid(pid, pid)
+        try:
+            pidfd = os.pidfd_open(pid)  # readable when the child dies, even if its pipes live on
+        except (AttributeError, OSError):
+            pidfd = None
+        return {"pid": pid, "res": r_res, "out": r_out, "ctl": ctl_parent, "pidfd": pidfd}
+
+    def end_batch_child(self, child):
+        if not child.get("reaped"):
+            _kill_group(child["pid"])
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child["pid"], 0)
+        child["ctl"].close()
+        for fd in (child["res"], child["out"], child["pidfd"]):
+            if fd is not None:
+                os.close(fd)
+
+    def collect(self, child, limits, more):
+        """Let the child run its next invocation; (result, whether the child can go on)."""
+        import socket
+
+        timeout = float(limits["timeout_s"])
+        cap = int(limits["output_chars"])
+        stdout_cap = int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
+        result_cap = 8 * cap + 65536
+        r_res, r_out, pidfd = child["res"], child["out"], child["pidfd"]
+        start = time.monotonic()
+        with contextlib.suppress(OSError):  # dead already: its pipes report it below
+            child["ctl"].send(b"g", socket.MSG_NOSIGNAL)
+        hard_deadline = start + timeout + 2 * RENDER_GUARD_S + 0.5
+        res_buf = bytearray()
+        out_buf = bytearray()
+        out_total = 0
+        expected = None
+        overflow = timed_out = dead = False
+        watch = [r_res, r_out]
+        if pidfd is not None:
+            watch.append(pidfd)
+        if not self.input_closed:
+            watch.append(self.fd_in)
+
+        def read_out():
+            nonlocal out_total, out_buf
+            data = os.read(r_out, 65536)
+            if data:
+                out_total += len(data)
+                room = stdout_cap * 4 - len(out_buf)
+                if room > 0:
+                    out_buf += data[:room]
+            return data
+
+        def complete():
+            return expected is not None and len(res_buf) >= HEADER.size + expected
+
+        while not complete():
+            remaining = hard_deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select(watch, [], [], remaining)
+            if self.fd_in in ready:
+                data = os.read(self.fd_in, 65536)
+                if not data:  # the harness went away: stop now
+                    self.input_closed = True
+                    watch.remove(self.fd_in)
+                    break
+                self.pending_input += data
+            if r_out in ready and not read_out():
+                watch.remove(r_out)
+            if r_res in ready:
+                data = os.read(r_res, 65536)
+                if not data:
+                    dead = True  # closed its end without (finishing) a frame
+                    break
+                res_buf += data
+                if expected is None and len(res_buf) >= HEADER.size:
+                    (expected,) = HEADER.unpack(bytes(res_buf[: HEADER.size]))
+                    if expected > result_cap:
+                        overflow = True
+                        break
+            if pidfd is not None and pidfd in ready and r_res not in ready:
+                dead = True  # a frame it wrote before dying was read above (r_res first)
+                while not complete() and select.select([r_res], [], [], 0)[0]:
+                    data = os.read(r_res, 65536)
+                    if not data:
+                        break
+                    res_buf += data
+                    if expected is None and len(res_buf) >= HEADER.size:
+                        (expected,) = HEADER.unpack(bytes(res_buf[: HEADER.size]))
+                break
+        if complete() and not overflow:
+            # It flushed stdout before the frame and waits for our go: drain what is there.
+            while r_out in watch and select.select([r_out], [], [], 0)[0]:
+                if not read_out():
+                    break
+        healthy = complete() and not (overflow or dead or self.input_closed)
+        if healthy and len(res_buf) > HEADER.size + expected:
+            healthy = False  # more than one frame: the call wrote to the channel itself
+        if healthy and more and select.select([r_res], [], [], 0)[0]:
+            healthy = False
+        duration = time.monotonic() - start
+        status_box = []
+
+        def status():
+            _kill_group(child["pid"])
+            if not status_box:
+                try:
+                    status_box.append(os.waitpid(child["pid"], 0)[1])
+                except ChildProcessError:
+                    status_box.append(0)
+            return status_box[0]
+
+        result = _outcome(
+            timed_out, overflow, res_buf, expected, status, out_buf, out_total,
+            duration, stdout_cap, cap,
+        )  # fmt: skip
+        if status_box:  # already reaped: end_batch_child must not wait for it again
+            child["reaped"] = True
+        return result, healthy
 
     def supervise(self, job, limits):
         """Fork the child, enforce the wall clock, collect its result frame and stdout."""
@@ -559,32 +859,38 @@ class Worker:
             os.close(r_res)
             os.close(r_out)
         duration = time.monotonic() - start
-        stdout = out_buf.decode("utf-8", "replace")
-        stdout_truncated = out_total > len(out_buf) or len(stdout) > self.stdout_cap
-        common = {
-            "duration_s": duration,
-            "stdout": stdout[: self.stdout_cap],
-            "stdout_truncated": stdout_truncated,
-        }
-        if timed_out:
-            return dict(common, timed_out=True)
-        if overflow:
-            return dict(
-                common, error_type="ResultTooLarge", error_message="the result exceeded the cap"
-            )
-        if expected is None or len(res_buf) < HEADER.size + expected:
-            return dict(common, **_death(status))
-        if self._child_timed_out(res_buf, expected):
-            return dict(common, timed_out=True)
-        try:
-            reply = json.loads(bytes(res_buf[HEADER.size : HEADER.size + expected]).decode("utf-8"))
-            return dict(common, **_sanitize(reply, cap))
-        except (ValueError, TypeError, KeyError, RecursionError, _codec.EncodeError) as exc:
-            return dict(common, error_type="MalformedResult", error_message=str(exc)[:200])
+        return _outcome(
+            timed_out, overflow, res_buf, expected, lambda: status, out_buf, out_total,
+            duration, self.stdout_cap, cap,
+        )  # fmt: skip
 
-    @staticmethod
-    def _child_timed_out(res_buf, expected):
-        return res_buf[HEADER.size : HEADER.size + expected] == b'{"timed_out":true}'
+
+def _outcome(timed_out, overflow, res_buf, expected, status, out_buf, out_total, duration,
+             stdout_cap, cap):  # fmt: skip
+    """The result of one invocation from what its child sent; status() gives its wait status."""
+    stdout = out_buf.decode("utf-8", "replace")
+    stdout_truncated = out_total > len(out_buf) or len(stdout) > stdout_cap
+    common = {
+        "duration_s": duration,
+        "stdout": stdout[:stdout_cap],
+        "stdout_truncated": stdout_truncated,
+    }
+    if timed_out:
+        return dict(common, timed_out=True)
+    if overflow:
+        return dict(
+            common, error_type="ResultTooLarge", error_message="the result exceeded the cap"
+        )
+    if expected is None or len(res_buf) < HEADER.size + expected:
+        return dict(common, **_death(status()))
+    body = bytes(res_buf[HEADER.size : HEADER.size + expected])
+    if body == b'{"timed_out":true}':
+        return dict(common, timed_out=True)
+    try:
+        reply = json.loads(body.decode("utf-8"))
+        return dict(common, **_sanitize(reply, cap))
+    except (ValueError, TypeError, KeyError, RecursionError, _codec.EncodeError) as exc:
+        return dict(common, error_type="MalformedResult", error_message=str(exc)[:200])
 
 
 def _imported_names(code):
@@ -681,8 +987,22 @@ def main(argv):
 # ----------------------------------------------------------------------------- launcher
 
 
+PYTHON_FLAGS = ("-s", "-P")
+"""How the worker's python is started. Not ``-I``: it implies ``-E``, which would ignore the
+PYTHONHASHSEED we set. ``-s`` skips the user site directory, ``-P`` (3.11+) keeps the current
+directory off sys.path; the environment is ours alone (see :func:`launch_env`)."""
+HASH_SEED = "0"
+"""A fixed str/bytes hash seed: set iteration order (``list(set(words))``) is then the same in
+every sandbox, so a reference and a candidate run in different sandboxes agree."""
+
+
+def launch_env():
+    """The worker's whole environment: no other PYTHON* variable can reach the interpreter."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "PYTHONHASHSEED": HASH_SEED}
+
+
 def launch_source():
-    """Python source that runs the worker with the codec embedded (for ``python3 -I -c``)."""
+    """Python source that runs the worker with the codec embedded (for ``python3 -s -P -c``)."""
     from pathlib import Path
 
     here = Path(__file__).resolve().parent

@@ -19,7 +19,15 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from codearc_env.sandbox import codec
-from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
+from codearc_env.sandbox.base import (
+    BackendInfo,
+    CallResult,
+    Invocation,
+    Isolation,
+    Limits,
+    Sandbox,
+    check_isolation,
+)
 from codearc_env.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 
 from codearc_env.errors import SandboxError
@@ -170,7 +178,10 @@ class WorkerSandbox(Sandbox):
         function: str,
         invocations: Sequence[Invocation],
         limits: Limits | None = None,
+        *,
+        isolation: Isolation = "call",
     ) -> list[CallResult]:
+        isolation = check_isolation(isolation)
         limits = limits or self.limits
         encoded = [encode_invocation(inv) for inv in invocations]
         results: list[CallResult | None] = [None] * len(encoded)
@@ -180,7 +191,9 @@ class WorkerSandbox(Sandbox):
             todo = list(range(len(encoded)))
             restarts = 0
             while todo:
-                done = self._run_batch(source, function, encoded, todo, limits, per_call, results)
+                done = self._run_batch(
+                    source, function, encoded, todo, limits, per_call, results, isolation
+                )
                 todo = todo[done:]
                 if todo:  # the worker failed on todo[0]: that call is lost, the rest retried
                     todo = todo[1:]
@@ -207,6 +220,7 @@ class WorkerSandbox(Sandbox):
         limits: Limits,
         per_call: float,
         results: list[CallResult | None],
+        isolation: Isolation = "call",
     ) -> int:
         """Send todo as one request; fill results; return how many completed (len on success)."""
         if self._channel is None:
@@ -223,6 +237,7 @@ class WorkerSandbox(Sandbox):
                     "function": function,
                     "invocations": [encoded[i] for i in todo],
                     "limits": asdict(limits),
+                    "isolation": isolation,
                 }
             )
             while done < len(todo):
