@@ -151,6 +151,9 @@ class Oracle:
             candidate_source = bytes(candidate_source).decode("utf-8")
         extra = [_as_input(x, fn.target) for x in extra_inputs]
         expected = self.expected(fn, [x for x in extra if x is not None])
+        if not expected:  # never a vacuous pass: nothing could tell a wrong candidate apart
+            reason = "the reference finished on no input, so equivalence cannot be checked"
+            return verdict(False, reason, None, 0)
         self.candidate_sandbox.start()
         run = _CandidateRun(self, fn, candidate_source)
         load_problem = run.load_problem()

@@ -130,7 +130,8 @@ def compute(
     for _ in range(reference_runs(fn)):
         _run_into(sandbox, fn, inputs, known, limits, runs)
         finished = [runs[i][-1].duration_s for i in known if not runs[i][-1].timed_out]
-        slowest = max(finished, default=REFERENCE_TIMEOUT_S)
+        # no known inputs: nothing to scale from; known ones that all time out: hopeless
+        slowest = max(finished, default=0.0 if known else REFERENCE_TIMEOUT_S)
         scaled = min(REFERENCE_TIMEOUT_S, max(GENERATED_FLOOR_S, 20 * slowest))
         _run_into(sandbox, fn, inputs, drawn, reference_limits(sandbox, scaled), runs)
     expected = tuple(

@@ -350,3 +350,15 @@ def test_generated_inputs_far_slower_than_the_examples_are_dropped(boxes, tmp_pa
     assert table.dropped > 0  # the hint strategy draws n up to 1000
     assert all(e.input.args[0] <= 40 for e in table.expected)
     assert len([e for e in table.expected if e.input.origin == "example"]) == 10
+
+
+def test_no_usable_input_is_never_a_pass(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code = "import time\ndef stuck(n: int) -> int:\n    time.sleep(5)\n    return n\n"
+    fn = make_fn(code, "stuck", ["stuck(1)", "stuck(2)"])
+    v = Oracle(*boxes, strength="fast", cache_dir=tmp_path).check(
+        fn, "def stuck(n):\n    return n\n"
+    )
+    assert (v.passed, v.reason) == (
+        False,
+        "the reference finished on no input, so equivalence cannot be checked",
+    )
