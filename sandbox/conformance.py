@@ -482,6 +482,112 @@ def check_big_int_text(box: Sandbox) -> tuple[bool, str]:
     return r.ok and r.value_str == "1" + "0" * 5000, _show(r)[:60]
 
 
+_BATCH_SOURCE = (
+    "import os, signal, sys\n"
+    "def f(kind):\n"
+    "    if kind == 'loop':\n"
+    "        while True:\n"
+    "            pass\n"
+    "    if kind == 'stubborn':\n"  # swallows the in-process timer: only the parent stops it
+    "        while True:\n"
+    "            try:\n"
+    "                while True:\n"
+    "                    pass\n"
+    "            except BaseException:\n"
+    "                pass\n"
+    "    if kind == 'os._exit':\n"
+    "        os._exit(7)\n"
+    "    if kind == 'SIGKILL':\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    if kind == 'sys.exit':\n"
+    "        sys.exit(3)\n"
+    "    if kind == 'error':\n"
+    "        raise ValueError('bad ' + kind)\n"
+    "    if kind == 'memory':\n"
+    "        x = []\n"
+    "        while True:\n"
+    "            x.append(' ' * 10 ** 7)\n"
+    "    if kind == 'huge':\n"
+    "        return 'x' * 10 ** 7\n"
+    "    if kind == 'print':\n"
+    "        print('printed', kind)\n"
+    "        print('x' * 10 ** 6)\n"
+    "    return [kind, {kind: (1, 2.5, None)}, float('nan')]\n"
+)
+_BATCH_KINDS = [
+    *("a", "loop", "b", "os._exit", "c", "sys.exit", "d", "memory", "e", "huge"),
+    *("f", "error", "g", "SIGKILL", "h", "print", "i", "stubborn", "j"),
+]
+
+
+def _comparable(r: CallResult) -> tuple[object, ...]:
+    return (
+        r.ok, r.value, r.value_str, r.error_type, r.error_message, r.timed_out, r.truncated,
+        r.infra_error, r.stdout, r.stdout_truncated,
+    )  # fmt: skip
+
+
+def check_batch_matches_call(box: Sandbox) -> tuple[bool, str]:
+    calls = [Invocation(args=(k,)) for k in _BATCH_KINDS]
+    by_call = box.run(_BATCH_SOURCE, "f", calls, CHECK_LIMITS)
+    by_batch = box.run(_BATCH_SOURCE, "f", calls, CHECK_LIMITS, isolation="batch")
+    problems = []
+    for kind, c, b in zip(_BATCH_KINDS, by_call, by_batch, strict=True):
+        if kind in ("memory", "stubborn"):
+            # memory: the address-space limit or the OOM killer; stubborn: the CPU-time limit
+            # or the wall clock, whichever comes first on a loaded machine. A failure either way.
+            if b.ok or b.infra_error or c.ok or c.infra_error:
+                problems.append(f"{kind}: call {_show(c)} batch {_show(b)}")
+        elif _comparable(c) != _comparable(b):
+            problems.append(f"{kind}: call {_show(c)} batch {_show(b)}")
+        elif b.duration_s > CHECK_LIMITS.timeout_s + SLACK_S:
+            problems.append(f"{kind}: took {b.duration_s:.2f}s")
+    if by_batch[1].timed_out is not True or not by_batch[-1].ok:
+        problems.append("a timeout in the middle stopped the batch")
+    return not problems, "; ".join(problems) or f"{len(calls)} invocations agree"
+
+
+def check_batch_no_python_state(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import builtins, decimal, os, sys\n"
+        "COUNT = [0]\n"
+        "def f(phase, seen=[]):\n"
+        "    COUNT[0] += 1\n"
+        "    seen.append(phase)\n"
+        "    found = []\n"
+        "    if COUNT[0] != 1:\n"
+        "        found.append('global counter')\n"
+        "    if len(seen) != 1:\n"
+        "        found.append('mutable default')\n"
+        "    if hasattr(builtins, 'LEFT_BEHIND'):\n"
+        "        found.append('builtins')\n"
+        "    if 'LEFT_BEHIND' in os.environ:\n"
+        "        found.append('environment')\n"
+        "    if sys.getrecursionlimit() == 50:\n"
+        "        found.append('recursion limit')\n"
+        "    if decimal.getcontext().prec == 7:\n"
+        "        found.append('decimal context')\n"
+        "    builtins.LEFT_BEHIND = 1\n"
+        "    os.environ['LEFT_BEHIND'] = '1'\n"
+        "    sys.setrecursionlimit(50)\n"
+        "    decimal.getcontext().prec = 7\n"
+        "    return found\n"
+    )
+    calls = [Invocation(args=(i,)) for i in range(4)]
+    by_batch = box.run(source, "f", calls, CHECK_LIMITS, isolation="batch")
+    ok = all(r.ok and r.value_str == "[]" for r in by_batch)
+    return ok, "carried over: " + "; ".join(r.value_str if r.ok else _show(r) for r in by_batch)
+
+
+def check_hash_seed_fixed(box: Sandbox) -> tuple[bool, str]:
+    r = _call(
+        box,
+        "import os, sys\ndef f():\n    return [hash('codearc'), sys.flags.hash_randomization]\n",
+    )
+    # PYTHONHASHSEED=0 disables randomization; str hashes are then the same in every sandbox.
+    return r.ok and r.value_str.endswith(", 0]"), _show(r)
+
+
 CHECKS: list[Check] = [
     Check(
         "plain_values", "types survive: bool/int, tuple/list, nan, set, dict", check_plain_values
@@ -544,6 +650,21 @@ CHECKS: list[Check] = [
         "worker_death_detected",
         "a dead worker is an infra error, then replaced",
         check_worker_death_detected,
+    ),
+    Check(
+        "batch_matches_call",
+        "isolation='batch' gives call mode's results: values, errors, timeouts, exits, "
+        "memory bombs, huge values and stdout, the batch going on after each",
+        check_batch_matches_call,
+    ),
+    Check(
+        "batch_no_python_state",
+        "in a batch, module globals, defaults, builtins, env, recursion limit, decimal and "
+        "random state do not carry over",
+        check_batch_no_python_state,
+    ),
+    Check(
+        "hash_seed_fixed", "str hashing is not randomized (PYTHONHASHSEED=0)", check_hash_seed_fixed
     ),
     Check("numpy", "numpy imports", check_numpy),
     Check("big_int_text", "str() of ints over 4300 digits", check_big_int_text),

@@ -279,8 +279,6 @@ def _python_state():
         "recursion": sys.getrecursionlimit(),
         "digits": sys.get_int_max_str_digits(),
     }
-    if "random" in sys.modules:
-        state["random"] = sys.modules["random"].getstate()
     if "numpy.random" in sys.modules:
         with contextlib.suppress(Exception):
             state["numpy.random"] = sys.modules["numpy.random"].get_state()
@@ -302,8 +300,8 @@ def _restore_python_state(state):
     sys.set_int_max_str_digits(state["digits"])
     sys.settrace(None)
     sys.setprofile(None)
-    if "random" in state:
-        sys.modules["random"].setstate(state["random"])
+    if "random" in sys.modules:
+        sys.modules["random"].seed()  # what random does after a fork: call mode's behaviour
     if "numpy.random" in state:
         sys.modules["numpy.random"].set_state(state["numpy.random"])
     if "decimal" in state:
