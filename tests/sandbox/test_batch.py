@@ -1,0 +1,160 @@
+"""isolation="batch" against every backend, and the fixed hash seed of every worker."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from codearc_env.sandbox import make_sandbox, unavailable_reason
+from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
+
+BACKENDS = [
+    pytest.param("docker", marks=pytest.mark.docker, id="docker"),
+    pytest.param("bwrap", marks=pytest.mark.bwrap, id="bwrap"),
+    pytest.param("process", id="process"),
+]
+
+FAST = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256)
+
+
+def _both(box: Sandbox, source: str, calls: list[Invocation], limits: Limits = FAST):
+    return (
+        box.run(source, "f", calls, limits),
+        box.run(source, "f", calls, limits, isolation="batch"),
+    )
+
+
+def _essence(r: CallResult) -> tuple[object, ...]:
+    return (r.ok, r.value, r.error_type, r.error_message, r.timed_out, r.stdout, r.infra_error)
+
+
+def test_unknown_isolation_is_refused(process_box: Sandbox) -> None:
+    with pytest.raises(ValueError, match="^isolation must be 'call' or 'batch', not 'fork'$"):
+        process_box.run("def f():\n    return 1\n", "f", [Invocation()], isolation="fork")  # type: ignore[arg-type]
+
+
+def test_stdout_belongs_to_its_own_invocation(box: Sandbox) -> None:
+    source = "def f(i):\n    print('call', i)\n    print('err', i, file=__import__('sys').stderr)\n"
+    calls = [Invocation(args=(i,)) for i in range(20)]
+    by_call, by_batch = _both(box, source, calls)
+    assert [r.stdout for r in by_batch] == [f"call {i}\nerr {i}\n" for i in range(20)]
+    assert [_essence(r) for r in by_batch] == [_essence(r) for r in by_call]
+
+
+def test_bad_invocations_and_expressions_keep_their_place(box: Sandbox) -> None:
+    source = "def f(a, b=0):\n    return (a, b)\n"
+    calls = [
+        Invocation(args=(1,)),
+        Invocation(expression="f("),  # does not compile: reported without running anything
+        Invocation(args=(2,), kwargs=(("b", [3]),)),
+        Invocation(expression="f(4, b='x')"),
+        Invocation(args=(5, 6, 7)),
+    ]
+    by_call, by_batch = _both(box, source, calls)
+    assert [_essence(r) for r in by_batch] == [_essence(r) for r in by_call]
+    assert [r.error_type for r in by_batch] == [None, "SyntaxError", None, None, "TypeError"]
+
+
+def test_a_module_that_does_not_compile_fails_every_invocation(box: Sandbox) -> None:
+    by_call, by_batch = _both(box, "def f(:\n", [Invocation(), Invocation()])
+    assert [r.error_type for r in by_batch] == ["SyntaxError", "SyntaxError"]
+    assert [_essence(r) for r in by_batch] == [_essence(r) for r in by_call]
+
+
+def test_module_level_code_runs_again_for_every_invocation(box: Sandbox) -> None:
+    source = (
+        "import itertools\n"
+        "TICKET = itertools.count()\n"
+        "CACHE = {}\n"
+        "def f(key, memo={}):\n"
+        "    CACHE[key] = CACHE.get(key, 0) + 1\n"
+        "    memo[key] = memo.get(key, 0) + 1\n"
+        "    return [next(TICKET), CACHE[key], memo[key], f.__defaults__[0] is memo]\n"
+    )
+    results = box.run(source, "f", [Invocation(args=("k",))] * 5, FAST, isolation="batch")
+    assert [r.value_str for r in results] == ["[0, 1, 1, True]"] * 5
+
+
+def test_each_invocation_gets_its_own_cpu_allowance(box: Sandbox) -> None:
+    # Three calls of ~0.6 s CPU each: 1.8 s in all, over one call's 1 s limit, and none is
+    # killed. Then a call that computes in C past its own allowance is killed by SIGXCPU.
+    source = (
+        "import time\n"
+        "def f(forever):\n"
+        "    if forever:\n"
+        "        return len(str(7 ** 10 ** 7))\n"
+        "    end = time.process_time() + 0.6\n"
+        "    while time.process_time() < end:\n"
+        "        pass\n"
+        "    return 'done'\n"
+    )
+    limits = Limits(timeout_s=60.0, cpu_s=1, memory_mb=256)
+    calls = [Invocation(args=(False,))] * 3 + [Invocation(args=(True,)), Invocation(args=(False,))]
+    results = box.run(source, "f", calls, limits, isolation="batch")
+    assert [r.value_str for r in results[:3]] == ["done"] * 3, [r.error_message for r in results]
+    assert (results[3].error_type, results[3].error_message) == (
+        "ProcessKilled",
+        "killed by signal SIGXCPU",
+    )
+    assert results[4].value_str == "done"  # on a new child, after the kill
+
+
+def test_files_and_processes_are_gone_after_the_batch(box: Sandbox) -> None:
+    source = (
+        "import os, time\n"
+        "def f(phase):\n"
+        "    if phase == 'leave':\n"
+        "        open('left.txt', 'w').write('x')\n"
+        "        if os.fork() == 0:\n"
+        "            os.setsid()\n"
+        "            time.sleep(600)\n"
+        "            os._exit(0)\n"
+        "        return 'left'\n"
+        "    return os.path.exists('left.txt')\n"
+    )
+    first = box.run(source, "f", [Invocation(args=("leave",))], FAST, isolation="batch")
+    assert first[0].value_str == "left"
+    after = box.run(source, "f", [Invocation(args=("look",))], FAST, isolation="batch")
+    assert after[0].value_str == "False"
+
+
+def test_a_dead_worker_in_a_batch_is_replaced_and_the_rest_still_batched(box: Sandbox) -> None:
+    source = (
+        "import os, signal\n"
+        "COUNT = [0]\n"
+        "def f(kill):\n"
+        "    COUNT[0] += 1\n"
+        "    if kill:\n"
+        "        os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    return COUNT[0]\n"
+    )
+    calls = [Invocation(args=(False,)), Invocation(args=(True,))] + [Invocation(args=(False,))] * 3
+    results = box.run(source, "f", calls, FAST, isolation="batch")
+    # docker: the worker is PID 1 of its namespace and survives; elsewhere it is replaced.
+    assert results[1].infra_error is not None or results[1].value_str == "1"
+    assert [r.value_str for r in results[2:]] == ["1"] * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_set_order_is_the_same_in_two_fresh_sandboxes(backend: str) -> None:
+    reason = unavailable_reason(backend)
+    if reason is not None:
+        pytest.skip(f"{backend} backend unavailable: {reason}")
+    source = (
+        "def f():\n"
+        "    words = {'apple', 'banana', 'cherry', 'date', 'elder', 'fig'}\n"
+        "    return [list(words), list({str(n) * 3 for n in range(40)})]\n"
+    )
+    seen = []
+    for _ in range(2):
+        box = make_sandbox(backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the process backend's insecurity warning
+            box.start()
+        try:
+            details = box.info().details
+            assert (details["hash_seed"], details["python_env"]) == ("0", "PYTHONHASHSEED")
+            seen.append(box.run_one(source, "f", Invocation()).value)
+        finally:
+            box.close()
+    assert seen[0] == seen[1] and seen[0]["t"] == "list"
