@@ -21,7 +21,7 @@ ISOLATION_MODES: tuple[Isolation, ...] = ("call", "batch")
 def check_isolation(isolation: object) -> Isolation:
     """Validate an ``isolation`` argument (ValueError naming the choices)."""
     if isolation == "call" or isolation == "batch":
-        return isolation  # type: ignore[return-value]
+        return isolation
     raise ValueError(f"isolation must be 'call' or 'batch', not {isolation!r}")
 
 

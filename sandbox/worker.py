@@ -369,7 +369,7 @@ def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
             soft = min(math.ceil(_cpu_used()) + cpu_s, hard)
             with contextlib.suppress(ValueError, OSError):
                 resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-            ns = {}
+            ns: dict[str, Any] = {}
             result = _child_call(job, ns)
             if os.getpid() != me:
                 os._exit(0)  # a process the call forked returned here: it is not the batch
@@ -622,13 +622,21 @@ class Worker:
                 if "error_type" in item:
                     result = item
                 else:
-                    if child is None:
-                        child = self.fork_batch_child(items, i, limits)
-                    result, healthy = self.collect(child, limits, more=i + 1 < len(items))
-                    if not healthy:
-                        self.end_batch_child(child)
-                        reap_descendants()  # what the dead child started dies with it
-                        child = None
+                    for _attempt in range(2):
+                        if child is None:
+                            child = self.fork_batch_child(items, i, limits)
+                        served = child["served"]
+                        result, healthy, died = self.collect(child, limits, i + 1 < len(items))
+                        if not healthy:
+                            self.end_batch_child(child)
+                            reap_descendants()  # what the dead child started dies with it
+                            child = None
+                        # A child that died before sending anything, after serving earlier
+                        # invocations, may have been killed by what those left behind (a
+                        # thread, a closed descriptor): run this one again on a fresh child,
+                        # where it dies again only if it is the culprit, as in call mode.
+                        if not (died and served) or self.input_closed:
+                            break
                 self.send({"op": "result", "id": rid, "i": i, "r": result})
                 if self.input_closed:
                     return
@@ -662,7 +670,14 @@ class Worker:
             pidfd = os.pidfd_open(pid)  # readable when the child dies, even if its pipes live on
         except (AttributeError, OSError):
             pidfd = None
-        return {"pid": pid, "res": r_res, "out": r_out, "ctl": ctl_parent, "pidfd": pidfd}
+        return {
+            "pid": pid,
+            "res": r_res,
+            "out": r_out,
+            "ctl": ctl_parent,
+            "pidfd": pidfd,
+            "served": 0,
+        }
 
     def end_batch_child(self, child):
         if not child.get("reaped"):
@@ -675,7 +690,10 @@ class Worker:
                 os.close(fd)
 
     def collect(self, child, limits, more):
-        """Let the child run its next invocation; (result, whether the child can go on)."""
+        """Let the child run its next invocation.
+
+        Returns (result, whether the child can go on, whether it died without a byte of result).
+        """
         import socket
 
         timeout = float(limits["timeout_s"])
@@ -753,14 +771,16 @@ class Worker:
                 if not read_out():
                     break
         healthy = complete() and not (overflow or dead or self.input_closed)
-        if healthy and len(res_buf) > HEADER.size + expected:
+        if healthy and len(res_buf) > HEADER.size + (expected or 0):
             healthy = False  # more than one frame: the call wrote to the channel itself
         if healthy and more and select.select([r_res], [], [], 0)[0]:
             healthy = False
         duration = time.monotonic() - start
-        status_box = []
+        status_box: list[int] = []
 
         def status():
+            if pidfd is not None:  # closed its pipe but may be exiting: let it say how
+                select.select([pidfd], [], [], max(0.0, min(1.0, hard_deadline - time.monotonic())))
             _kill_group(child["pid"])
             if not status_box:
                 try:
@@ -775,7 +795,9 @@ class Worker:
         )  # fmt: skip
         if status_box:  # already reaped: end_batch_child must not wait for it again
             child["reaped"] = True
-        return result, healthy
+        child["served"] += 1
+        died = dead and not res_buf and not timed_out
+        return result, healthy, died
 
     def supervise(self, job, limits):
         """Fork the child, enforce the wall clock, collect its result frame and stdout."""

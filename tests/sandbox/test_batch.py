@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pytest
 from codearc_env.sandbox import make_sandbox, unavailable_reason
@@ -29,8 +30,9 @@ def _essence(r: CallResult) -> tuple[object, ...]:
 
 
 def test_unknown_isolation_is_refused(process_box: Sandbox) -> None:
+    bad: Any = "fork"
     with pytest.raises(ValueError, match="^isolation must be 'call' or 'batch', not 'fork'$"):
-        process_box.run("def f():\n    return 1\n", "f", [Invocation()], isolation="fork")  # type: ignore[arg-type]
+        process_box.run("def f():\n    return 1\n", "f", [Invocation()], isolation=bad)
 
 
 def test_stdout_belongs_to_its_own_invocation(box: Sandbox) -> None:
@@ -158,3 +160,26 @@ def test_set_order_is_the_same_in_two_fresh_sandboxes(backend: str) -> None:
         finally:
             box.close()
     assert seen[0] == seen[1] and seen[0]["t"] == "list"
+
+
+def test_damage_left_by_one_invocation_does_not_fail_the_next(box: Sandbox) -> None:
+    # A thread that outlives its call and kills the process a moment later is harmless in a
+    # call of its own (the process ends first); in a batch it kills the child during the next
+    # invocation, which is then run again on a fresh child instead of being reported as a crash.
+    source = (
+        "import os, threading, time\n"
+        "def f(kind):\n"
+        "    if kind == 'saboteur':\n"
+        "        die = lambda quit=os._exit, nap=time.sleep: (nap(0.3), quit(9))\n"
+        "        threading.Thread(target=die).start()\n"
+        "    if kind == 'slow':\n"
+        "        time.sleep(1.0)\n"
+        "    if kind == 'exit':\n"
+        "        os._exit(5)\n"
+        "    return kind\n"
+    )
+    kinds = ["a", "saboteur", "slow", "c", "exit", "d"]
+    by_call, by_batch = _both(box, source, [Invocation(args=(k,)) for k in kinds])
+    assert [_essence(r) for r in by_batch] == [_essence(r) for r in by_call]
+    expected = [None, None, None, None, "ProcessExit", None]
+    assert [r.error_type for r in by_batch] == expected
