@@ -10,7 +10,8 @@ pickle). Requests:
     {"op": "ping"}                                  -> {"op": "pong", "python": ..., ...}
     {"op": "run", "id": n, "source": str, "function": str,
      "invocations": [{"args": [tree], "kwargs": [[name, tree]], "expression": str|null}],
-     "limits": {...Limits fields...}}              -> one {"op": "result", "id", "i", "r"} per
+     "limits": {...Limits fields...},
+     "isolation": "call" | "batch"}                 -> one {"op": "result", "id", "i", "r"} per
                                                        invocation, streamed, then {"op": "done"}
     {"op": "exit"}                                  -> the worker exits
 
@@ -19,6 +20,11 @@ directory as cwd) that executes the module in a fresh namespace and calls the fu
 Python state, process or file survives from one call to the next. The parent enforces the
 wall clock, caps what the child sends back, and is a child subreaper, so it can kill every
 descendant (even ones that called setsid) after each call.
+
+With ``"isolation": "batch"`` one forked child runs the invocations in turn (each in a fresh
+module namespace, under its own timer and CPU allowance); the parent paces it one invocation at
+a time, enforces each one's wall clock, and forks a new child after a kill or a crash. Files and
+processes are cleaned up after the batch instead of after each call.
 """
 
 import builtins
