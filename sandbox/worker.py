@@ -344,10 +344,12 @@ def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
         _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
         _prctl(4, 1)  # dumpable again: the call may inspect itself, just not the worker
         devnull = os.open(os.devnull, os.O_RDONLY)
-        for fd, target in ((w_res, _RES_FD), (ctl, _CTL_FD), (w_out, _OUT_FD), (devnull, _NULL_FD)):
-            os.dup2(fd, target + 16)  # park high first: a source may sit on a target number
-        for target in (_RES_FD, _CTL_FD, _OUT_FD, _NULL_FD):
-            os.dup2(target + 16, target)
+        sources = (w_res, ctl, w_out, devnull)
+        park = max(sources) + 1  # park above every source first: one may sit on a target
+        for k, fd in enumerate(sources):
+            os.dup2(fd, park + k)
+        for k, target in enumerate((_RES_FD, _CTL_FD, _OUT_FD, _NULL_FD)):
+            os.dup2(park + k, target)
         os.closerange(_NULL_FD + 1, 1 << 16)
         os.set_inheritable(_CTL_FD, False)  # processes a call starts do not steal the go bytes
         cpu_s = int(limits["cpu_s"])
