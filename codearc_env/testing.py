@@ -46,6 +46,8 @@ class CallableSandbox(Sandbox):
         function: str,
         invocations: Sequence[Invocation],
         limits: Limits | None = None,
+        *,
+        isolation: str = "call",
     ) -> list[CallResult]:
         out = []
         for inv in invocations:

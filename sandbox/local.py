@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
@@ -17,10 +18,32 @@ from codearc_env.sandbox.workerbox import WorkerSandbox
 
 from codearc_env.errors import SandboxError
 
-_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codearc-sandbox-launcher")
+_LAUNCHER: ThreadPoolExecutor | None = None
 """Every worker is launched from this one long-lived thread. bwrap --die-with-parent and the
 worker's PR_SET_PDEATHSIG fire when the launching *thread* exits, not the process: launched
 from a short-lived thread (a pool worker), the sandbox would be killed when that thread ends."""
+
+
+_LAUNCHER_LOCK = threading.Lock()
+
+
+def _launcher() -> ThreadPoolExecutor:
+    global _LAUNCHER
+    with _LAUNCHER_LOCK:
+        if _LAUNCHER is None:
+            _LAUNCHER = ThreadPoolExecutor(1, thread_name_prefix="codearc-sandbox-launcher")
+        return _LAUNCHER
+
+
+def _forget_launcher_after_fork() -> None:
+    # A forked child (e.g. gymnasium's AsyncVectorEnv with the fork context) inherits the
+    # executor but not its thread: work submitted there would wait forever.
+    global _LAUNCHER, _LAUNCHER_LOCK
+    _LAUNCHER = None
+    _LAUNCHER_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_launcher_after_fork)
 
 
 class LocalWorkerSandbox(WorkerSandbox):
@@ -50,7 +73,7 @@ class LocalWorkerSandbox(WorkerSandbox):
         # Kept open for the worker's lifetime (closed in _terminate), so no context manager.
         self._stderr = tempfile.TemporaryFile(prefix="codearc-worker-stderr-")  # noqa: SIM115
         try:
-            self._proc = _LAUNCHER.submit(
+            self._proc = _launcher().submit(
                 subprocess.Popen,
                 self._command(worker_args),
                 stdin=subprocess.PIPE,

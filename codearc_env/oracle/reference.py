@@ -153,7 +153,9 @@ def _run_into(
     for start in range(0, len(indices), CHUNK):
         part = indices[start : start + CHUNK]
         invocations = [to_invocation(inputs[i]) for i in part]
-        results = sandbox.run(fn.code, fn.target, invocations, limits)
+        # Batch isolation: one child runs the whole chunk, each invocation in a fresh module
+        # namespace; 10-20x faster than a fork per call (docs/sandbox.md).
+        results = sandbox.run(fn.code, fn.target, invocations, limits, isolation="batch")
         raise_on_infra(results)
         for i, r in zip(part, results, strict=True):
             runs[i].append(r)

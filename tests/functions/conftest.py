@@ -157,6 +157,8 @@ class SubprocessFakeSandbox(Sandbox):
         function: str,
         invocations: Sequence[Invocation],
         limits: Limits | None = None,
+        *,
+        isolation: str = "call",
     ) -> list[CallResult]:
         self.requests += 1
         exprs = [
@@ -199,6 +201,8 @@ class CannedSandbox(Sandbox):
         function: str,
         invocations: Sequence[Invocation],
         limits: Limits | None = None,
+        *,
+        isolation: str = "call",
     ) -> list[CallResult]:
         return [self.results[inv.expression or ""] for inv in invocations]
 

@@ -59,9 +59,11 @@ class CountingSandbox(Sandbox):
         function: str,
         invocations: Sequence[Invocation],
         limits: Limits | None = None,
+        *,
+        isolation: str = "call",
     ) -> list[CallResult]:
         self.invocations += len(invocations)
-        return self.inner.run(source, function, invocations, limits)
+        return self.inner.run(source, function, invocations, limits, isolation=isolation)  # type: ignore[arg-type]
 
     def info(self) -> BackendInfo:
         return self.inner.info()
@@ -74,8 +76,8 @@ class BrokenSandbox(CountingSandbox):
         super().__init__(inner)
         self.healthy = healthy
 
-    def run(self, source, function, invocations, limits=None):  # type: ignore[no-untyped-def]
-        results = super().run(source, function, invocations, limits)
+    def run(self, source, function, invocations, limits=None, *, isolation="call"):  # type: ignore[no-untyped-def]
+        results = super().run(source, function, invocations, limits, isolation=isolation)
         out = []
         for r in results:
             if self.healthy > 0:
