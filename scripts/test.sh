@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 export CODEARC_REQUIRE_SERVICES=1  # in this run a missing docker/bwrap/model is a failure, not a skip
+python3 -m ruff check .
+python3 -m mypy codearc_env functions sandbox agents
 exec python3 -m pytest "$@"
