@@ -150,7 +150,10 @@ def _run(args: argparse.Namespace, teacher: bool) -> tuple[dict[str, Any], Any]:
     except ValueError as exc:
         console.print(f"codearc: error: {exc}")
         raise SystemExit(2) from None
-    Console().print(summary_table(summary))
+    out = Console()
+    if not out.is_terminal:  # logs and CI: do not squeeze the table to 80 columns
+        out = Console(width=160)
+    out.print(summary_table(summary))
     return summary, console
 
 

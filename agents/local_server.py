@@ -161,7 +161,8 @@ class LocalServer:
         fd, log_name = tempfile.mkstemp(prefix="codearc-local-server-", suffix=".log")
         os.unlink(log_name)
         self._log_fd = fd
-        self._api_key = secrets.token_urlsafe(24)
+        # hex only: a url-safe token may start with "-", which argparse takes for an option
+        self._api_key = secrets.token_hex(24)
         cmd = [sys.executable, "-m", __name__, *self.config.server_args(port, self._api_key)]
         self._proc = proc = subprocess.Popen(
             cmd,

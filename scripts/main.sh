@@ -8,5 +8,10 @@ cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 model="local/smollm2"
 if [ -n "${OPENAI_API_KEY:-}" ]; then model="openai/gpt-4o-mini"; fi
+if [ "$model" = "local/smollm2" ]; then
+  echo "No API key found: using the embedded SmolLM2-135M model. A 135M model is a smoke test of" >&2
+  echo "the pipeline, not a score. For a real run set your provider's key and pass e.g." >&2
+  echo "  ./scripts/main.sh --model openai/gpt-4o-mini --split clean --limit 50" >&2
+fi
 exec codearc eval --model "$model" --agent text --split builtin --variant annotated \
   --limit 5 --max-tokens 256 --out "runs/main-$(date +%Y%m%d-%H%M%S)" "$@"
