@@ -26,6 +26,10 @@ CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python3 -m pip install -q --disable-pip-ve
 
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
+  # A dockerd killed earlier leaves its pid file behind, and a new one refuses to start.
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    $SUDO rm -f /var/run/docker.pid
+  fi
   $SUDO sh -c 'nohup dockerd >/tmp/codearc-dockerd.log 2>&1 &'
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /tmp/codearc-dockerd.log" >&2; exit 1; }
