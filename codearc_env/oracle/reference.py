@@ -28,7 +28,7 @@ from codearc_env.oracle.inputs import CallInput
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.codec import decode, encode
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: errors seen in a batch are confirmed in a fresh process
 REFERENCE_TIMEOUT_S = 2.0
 """Per-input limit of the reference; inputs it cannot finish in this time are dropped."""
 GENERATED_FLOOR_S = 0.5
@@ -157,6 +157,15 @@ def _run_into(
         # namespace; 10-20x faster than a fork per call (docs/sandbox.md).
         results = sandbox.run(fn.code, fn.target, invocations, limits, isolation="batch")
         raise_on_infra(results)
+        # An error in a batch may be an artifact of sharing one process (memory limits cover
+        # the whole batch; leftovers of earlier calls): confirm each one in a fresh process.
+        raised = [j for j, r in enumerate(results) if r.raised]
+        if raised:
+            again = sandbox.run(fn.code, fn.target, [invocations[j] for j in raised], limits)
+            raise_on_infra(again)
+            results = list(results)
+            for j, r in zip(raised, again, strict=True):
+                results[j] = r
         for i, r in zip(part, results, strict=True):
             runs[i].append(r)
 

@@ -237,7 +237,9 @@ def test_second_check_does_not_rerun_the_reference(boxes, tmp_path) -> None:  # 
     assert ref_box.invocations == ran
     assert again.reference_computations == 0
     files = list(tmp_path.glob("*.json"))
-    assert len(files) == 1 and json.loads(files[0].read_text())["cache"] == 1
+    from codearc_env.oracle.reference import CACHE_VERSION
+
+    assert len(files) == 1 and json.loads(files[0].read_text())["cache"] == CACHE_VERSION
     other_seed = Oracle(ref_box, boxes[1], seed=1, strength="tiny", cache_dir=tmp_path)
     other_seed.check(FN, CORRECT)
     assert other_seed.reference_computations == 1
@@ -362,3 +364,27 @@ def test_no_usable_input_is_never_a_pass(boxes, tmp_path) -> None:  # type: igno
         False,
         "the reference finished on no input, so equivalence cannot be checked",
     )
+
+
+def test_reference_errors_from_a_batch_are_confirmed_in_a_fresh_process(boxes) -> None:  # type: ignore[no-untyped-def]
+    """A batch shares one process; an error seen there is rerun alone before it is kept."""
+    from codearc_env.oracle import reference as ref
+    from codearc_env.oracle.inputs import CallInput
+
+    calls: list[str] = []
+
+    class Spy:
+        def __init__(self, inner):  # type: ignore[no-untyped-def]
+            self.inner, self.limits, self.name = inner, inner.limits, inner.name
+
+        def run(self, source, function, invocations, limits=None, *, isolation="call"):  # type: ignore[no-untyped-def]
+            calls.append(isolation)
+            return self.inner.run(source, function, invocations, limits, isolation=isolation)
+
+    source = "def f(x):\n    if x < 0:\n        raise ValueError('neg')\n    return x\n"
+    fn = make_fn(source, "f", ["f(1)", "f(-1)"])
+    inputs = [CallInput(args=(1,), origin="example"), CallInput(args=(-1,), origin="example")]
+    runs: list[list] = [[], []]
+    ref._run_into(Spy(boxes[0]), fn, inputs, [0, 1], boxes[0].limits, runs)
+    assert calls == ["batch", "call"]
+    assert runs[0][0].ok and runs[1][0].error_type == "ValueError"
