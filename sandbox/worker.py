@@ -503,6 +503,16 @@ class Worker:
         rest = read_exact(self.fd_in, n - len(head))
         return None if rest is None else head + rest
 
+    def _buffer_harness_input(self, watch):
+        """Keep what the harness sends while a call runs; False once it went away (EOF)."""
+        data = os.read(self.fd_in, 65536)
+        if not data:
+            self.input_closed = True
+            watch.remove(self.fd_in)
+            return False
+        self.pending_input += data
+        return True
+
     def read_request(self):
         header = self.read_exact(HEADER.size)
         if header is None:
@@ -743,13 +753,8 @@ class Worker:
                 timed_out = True
                 break
             ready, _, _ = select.select(watch, [], [], remaining)
-            if self.fd_in in ready:
-                data = os.read(self.fd_in, 65536)
-                if not data:  # the harness went away: stop now
-                    self.input_closed = True
-                    watch.remove(self.fd_in)
-                    break
-                self.pending_input += data
+            if self.fd_in in ready and not self._buffer_harness_input(watch):
+                break
             if r_out in ready and not read_out():
                 watch.remove(r_out)
             if r_res in ready:
@@ -843,13 +848,8 @@ class Worker:
                     timed_out = True
                     break
                 ready, _, _ = select.select(watch, [], [], remaining)
-                if self.fd_in in ready:
-                    data = os.read(self.fd_in, 65536)
-                    if not data:  # the harness went away: stop now
-                        self.input_closed = True
-                        watch.remove(self.fd_in)
-                        break
-                    self.pending_input += data
+                if self.fd_in in ready and not self._buffer_harness_input(watch):
+                    break
                 if r_out in ready:
                     data = os.read(r_out, 65536)
                     if not data:
