@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from typing import Any
@@ -23,6 +22,7 @@ from codearc_env.functions import builtin_suite
 from codearc_env.sandbox.base import Invocation
 
 import codearc_env  # noqa: F401  (registers the ids)
+from codearc_env.testing import live_descendants
 
 PROBLEM = "builtin/annotated/reverse_words"
 
@@ -36,22 +36,7 @@ def rss_mb() -> float:
 
 
 def descendants() -> set[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != "Z":
-                parents.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = set(), [os.getpid()]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            out.add(child)
-            todo.append(child)
-    return out
+    return live_descendants()
 
 
 def tree_rss_mb(pids: set[int]) -> float:

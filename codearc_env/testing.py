@@ -195,3 +195,30 @@ def play_episode(
         return out
     finally:
         env.close()
+
+
+def live_descendants(pid: int | None = None) -> set[int]:
+    """Pids of the live (non-zombie) descendants of ``pid`` (default: this process), from /proc.
+
+    Used by leak checks: after ``close()`` nothing an env started may still run.
+    """
+    import os
+
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+    out: set[int] = set()
+    todo = [os.getpid() if pid is None else pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out

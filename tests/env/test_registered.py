@@ -5,7 +5,6 @@ Sandboxed tests run on each backend that this machine has (bwrap, docker); CI ha
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from gymnasium.utils.env_checker import check_env
 
 import codearc_env  # noqa: F401  (registers the ids)
 from codearc_env.registration import ENV_IDS
+from codearc_env.testing import live_descendants
 
 BACKENDS = [pytest.param("bwrap", marks=pytest.mark.bwrap),
             pytest.param("docker", marks=pytest.mark.docker)]
@@ -95,23 +95,7 @@ def test_hidden_source_never_leaks_through_queries(backend: str) -> None:
 
 def _children() -> set[int]:
     """Pids of this process's live descendants (zombies excluded)."""
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            kids.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = set(), [os.getpid()]
-    while todo:
-        for child in kids.get(todo.pop(), []):
-            out.add(child)
-            todo.append(child)
-    return out
+    return live_descendants()
 
 
 @pytest.mark.slow
