@@ -47,6 +47,9 @@ class Limits:
     processes: int = 64
     """Most processes one call may run at once (RLIMIT_NPROC where the backend can enforce it;
     docker enforces its own pids limit per container)."""
+    batch_budget_s: float | None = None
+    """Batch isolation only: once the batch's invocations have taken this long in total, the
+    remaining ones are not run and come back as timed out. None: no budget."""
 
 
 @dataclass(frozen=True)

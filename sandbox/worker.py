@@ -24,7 +24,9 @@ descendant (even ones that called setsid) after each call.
 With ``"isolation": "batch"`` one forked child runs the invocations in turn (each in a fresh
 module namespace, under its own timer and CPU allowance); the parent paces it one invocation at
 a time, enforces each one's wall clock, and forks a new child after a kill or a crash. Files and
-processes are cleaned up after the batch instead of after each call.
+processes are cleaned up after the batch instead of after each call. A batch may carry a
+time budget (``limits["batch_budget_s"]``): once its invocations have taken that long, the rest
+are not run and come back timed out (``BUDGET_SPENT``).
 """
 
 import builtins
@@ -59,6 +61,7 @@ MODULE_NAME = "__codearc__"
 """``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
 (which often read stdin) do not run."""
 _COMPILE_CACHE_SIZE = 64
+BUDGET_SPENT = "not run: the batch's time budget was spent"
 _PRE_IMPORTS = ("bisect", "collections", "functools", "heapq", "itertools", "math", "re", "typing")
 """Imported by the worker at start: cheap, and used by most targets."""
 _ON_DEMAND_IMPORTS = frozenset(
@@ -634,12 +637,17 @@ class Worker:
     def run_batch(self, rid, code, function, invocations, limits):
         """One forked child for the whole batch; a new one after a child dies or is killed."""
         items = [self.prepare(code, function, inv, limits) for inv in invocations]
+        budget = limits.get("batch_budget_s")
+        spent = 0.0
         child = None
         try:
             for i, item in enumerate(items):
-                if "error_type" in item:
+                if budget is not None and spent >= float(budget):
+                    result = {"timed_out": True, "error_message": BUDGET_SPENT}
+                elif "error_type" in item:
                     result = item
                 else:
+                    started = time.monotonic()
                     for _attempt in range(2):
                         if child is None:
                             child = self.fork_batch_child(items, i, limits)
@@ -655,6 +663,7 @@ class Worker:
                         # where it dies again only if it is the culprit, as in call mode.
                         if not (died and served) or self.input_closed:
                             break
+                    spent += time.monotonic() - started
                 self.send({"op": "result", "id": rid, "i": i, "r": result})
                 if self.input_closed:
                     return

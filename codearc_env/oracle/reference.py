@@ -1,7 +1,8 @@
 """Reference results: the hidden function run once on every input, cached on disk as JSON.
 
 The reference runs in its own sandbox. Inputs on which it times out are dropped (no verdict
-can rest on them); inputs on which it raises are kept (the candidate must raise too). Its
+can rest on them), and generated inputs beyond a per-problem time budget are dropped too;
+inputs on which it raises are kept (the candidate must raise too). Its
 measured runtime per input sets the candidate's time limit. Nondeterministic targets are
 run several times, and an input whose runs disagree is marked unstable (see ``compare``).
 
@@ -17,7 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +28,18 @@ from codearc_env.oracle.compare import results_match
 from codearc_env.oracle.inputs import CallInput
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.codec import decode, encode
+from codearc_env.sandbox.worker import BUDGET_SPENT
 
-CACHE_VERSION = 2  # 2: errors seen in a batch are confirmed in a fresh process
+CACHE_VERSION = 3  # 3: generated inputs under a time budget; only resource errors rerun
 REFERENCE_TIMEOUT_S = 2.0
 """Per-input limit of the reference; inputs it cannot finish in this time are dropped."""
-GENERATED_FLOOR_S = 0.5
+GENERATED_FLOOR_S = 0.25
+TIGHT_FLOOR_S = 0.02
+TIGHTEN_AFTER = 3
+DRAWN_BUDGET_S = 3.0
+"""Reference time allowed per run on generated inputs; see :class:`DrawnBudget`."""
+DRAWN_CHUNK = 50
+"""Generated inputs per sandbox call; the limit can tighten between chunks."""
 KNOWN_ORIGINS = frozenset({"example", "query", "llm"})
 NONDETERMINISTIC_RUNS = 3
 TIME_FLOOR_S = 1.0
@@ -39,6 +47,15 @@ TIME_FACTOR = 10.0
 TIME_BUCKETS_S = (1.0, 2.0, 5.0, 10.0, 20.0)
 """Candidate limits are rounded up to one of these, so inputs group into few sandbox calls."""
 CHUNK = 200
+PURE_ERRORS = frozenset(
+    {
+        "ArithmeticError", "AssertionError", "AttributeError", "IndexError", "KeyError",
+        "LookupError", "NameError", "NotImplementedError", "OverflowError", "StopIteration",
+        "TypeError", "UnboundLocalError", "UnicodeDecodeError", "UnicodeEncodeError",
+        "ValueError", "ZeroDivisionError",
+    }
+)  # fmt: skip
+"""Exception types a batch cannot cause; others (MemoryError, OSError...) are rerun alone."""
 _EXACT = Comparison(float_rel_tol=0.0, float_abs_tol=0.0)
 
 
@@ -87,7 +104,7 @@ def cache_key(fn: HiddenFunction, **parts: object) -> str:
         "generator": GENERATOR_VERSION,
         "source": fn.code,
         "target": fn.target,
-        "reference_timeout_s": [REFERENCE_TIMEOUT_S, GENERATED_FLOOR_S],
+        "reference_timeout_s": [REFERENCE_TIMEOUT_S, GENERATED_FLOOR_S, TIGHT_FLOOR_S, DRAWN_BUDGET_S],
         "runs": reference_runs(fn),
         **parts,
     }
@@ -110,10 +127,9 @@ def compute(
     """Run the reference on ``inputs`` (several times when nondeterministic).
 
     Known inputs (examples, queries, LLM proposals) get the full ``REFERENCE_TIMEOUT_S``.
-    Generated inputs get a limit scaled from the slowest known input (20x, at least
-    ``GENERATED_FLOOR_S``): an input far slower than every example is out of the problem's
-    intended range, and dropping it early keeps a first check from spending minutes on inputs
-    that make an exponential reference hang.
+    Generated inputs are run under a time budget (:class:`DrawnBudget`): an input far slower
+    than every example is out of the problem's intended range, and a reference that loops
+    forever on part of the generated inputs must not cost minutes per problem.
     """
     limits = reference_limits(sandbox, REFERENCE_TIMEOUT_S)
     probe = sandbox.run_one(fn.code, fn.target, load_probe(fn.target), limits)
@@ -126,20 +142,73 @@ def compute(
         )
     known = [i for i, x in enumerate(inputs) if x.origin in KNOWN_ORIGINS]
     drawn = [i for i, x in enumerate(inputs) if x.origin not in KNOWN_ORIGINS]
+    # smallest first: when the budget runs out, the inputs dropped are the largest
+    drawn.sort(key=lambda i: len(inputs[i].key() or ""))
     runs: list[list[CallResult]] = [[] for _ in inputs]
     for _ in range(reference_runs(fn)):
         _run_into(sandbox, fn, inputs, known, limits, runs)
         finished = [runs[i][-1].duration_s for i in known if not runs[i][-1].timed_out]
         # no known inputs: nothing to scale from; known ones that all time out: hopeless
         slowest = max(finished, default=0.0 if known else REFERENCE_TIMEOUT_S)
-        scaled = min(REFERENCE_TIMEOUT_S, max(GENERATED_FLOOR_S, 20 * slowest))
-        _run_into(sandbox, fn, inputs, drawn, reference_limits(sandbox, scaled), runs)
+        budget = DrawnBudget(slowest)
+        for part in budget.chunks(drawn):
+            _run_into(sandbox, fn, inputs, part, budget.limits(sandbox), runs)
+            budget.spend([runs[i][-1] for i in part])
+        # later runs only repeat what this run kept: a dropped input stays dropped
+        drawn = [i for i in drawn if runs[i] and not runs[i][-1].timed_out]
     expected = tuple(
         Expected(x, tuple(rs))
         for x, rs in zip(inputs, runs, strict=True)
-        if not any(r.timed_out for r in rs)
+        if len(rs) == reference_runs(fn) and not any(r.timed_out for r in rs)
     )
     return ReferenceTable(key, expected, len(inputs) - len(expected))
+
+
+class DrawnBudget:
+    """How long the reference may spend on generated inputs, and with which per-input limit.
+
+    The per-input limit starts at 20x the slowest known input (``GENERATED_FLOOR_S`` to
+    ``REFERENCE_TIMEOUT_S``). After ``TIGHTEN_AFTER`` time-outs it drops to 20x the slowest
+    generated input that finished (at least ``TIGHT_FLOOR_S``): a reference that hangs on a
+    region of the inputs then costs milliseconds per hang, not a quarter of a second. The
+    sandbox stops a chunk once ``DRAWN_BUDGET_S`` is spent in all (``Limits.batch_budget_s``);
+    the inputs it did not run are dropped like time-outs.
+    """
+
+    def __init__(self, slowest_known_s: float) -> None:
+        self.limit_s = min(REFERENCE_TIMEOUT_S, max(GENERATED_FLOOR_S, 20 * slowest_known_s))
+        self.spent_s = 0.0
+        self.timeouts = 0
+        self.slowest_finished_s = 0.0
+
+    @property
+    def room_s(self) -> float:
+        return max(0.0, DRAWN_BUDGET_S - self.spent_s)
+
+    def chunks(self, indices: list[int]) -> Iterator[list[int]]:
+        for start in range(0, len(indices), DRAWN_CHUNK):
+            if self.room_s <= 0:
+                return
+            yield indices[start : start + DRAWN_CHUNK]
+
+    def limits(self, sandbox: Sandbox) -> Limits:
+        return dataclasses.replace(
+            reference_limits(sandbox, self.limit_s), batch_budget_s=self.room_s
+        )
+
+    def spend(self, results: Sequence[CallResult]) -> None:
+        for r in results:
+            if r.timed_out and r.error_message == BUDGET_SPENT:
+                self.spent_s = DRAWN_BUDGET_S
+            elif r.timed_out:
+                self.timeouts += 1
+                self.spent_s += self.limit_s
+            else:
+                self.spent_s += r.duration_s
+                self.slowest_finished_s = max(self.slowest_finished_s, r.duration_s)
+        if self.timeouts >= TIGHTEN_AFTER:
+            tight = max(TIGHT_FLOOR_S, 20 * self.slowest_finished_s)
+            self.limit_s = min(self.limit_s, tight)
 
 
 def _run_into(
@@ -157,9 +226,10 @@ def _run_into(
         # namespace; 10-20x faster than a fork per call (docs/sandbox.md).
         results = sandbox.run(fn.code, fn.target, invocations, limits, isolation="batch")
         raise_on_infra(results)
-        # An error in a batch may be an artifact of sharing one process (memory limits cover
-        # the whole batch; leftovers of earlier calls): confirm each one in a fresh process.
-        raised = [j for j, r in enumerate(results) if r.raised]
+        # An error in a batch may be an artifact of sharing one process (the memory limit
+        # covers the whole batch; descriptors or processes left by earlier calls): confirm it
+        # in a fresh process unless its type depends only on the input.
+        raised = [j for j, r in enumerate(results) if r.raised and r.error_type not in PURE_ERRORS]
         if raised:
             again = sandbox.run(fn.code, fn.target, [invocations[j] for j in raised], limits)
             raise_on_infra(again)

@@ -366,8 +366,14 @@ def test_no_usable_input_is_never_a_pass(boxes, tmp_path) -> None:  # type: igno
     )
 
 
-def test_reference_errors_from_a_batch_are_confirmed_in_a_fresh_process(boxes) -> None:  # type: ignore[no-untyped-def]
-    """A batch shares one process; an error seen there is rerun alone before it is kept."""
+@pytest.mark.parametrize(
+    ("error", "confirmed"), [("MemoryError", True), ("OSError", True), ("ValueError", False)]
+)
+def test_resource_errors_from_a_batch_are_confirmed_in_a_fresh_process(  # type: ignore[no-untyped-def]
+    boxes, error: str, confirmed: bool
+) -> None:
+    """A batch shares one process, so a MemoryError there may come from earlier calls (as on
+    annotated/419): such errors are rerun alone; an error only the input can cause is not."""
     from codearc_env.oracle import reference as ref
     from codearc_env.oracle.inputs import CallInput
 
@@ -381,10 +387,10 @@ def test_reference_errors_from_a_batch_are_confirmed_in_a_fresh_process(boxes) -
             calls.append(isolation)
             return self.inner.run(source, function, invocations, limits, isolation=isolation)
 
-    source = "def f(x):\n    if x < 0:\n        raise ValueError('neg')\n    return x\n"
+    source = f"def f(x):\n    if x < 0:\n        raise {error}('neg')\n    return x\n"
     fn = make_fn(source, "f", ["f(1)", "f(-1)"])
     inputs = [CallInput(args=(1,), origin="example"), CallInput(args=(-1,), origin="example")]
     runs: list[list] = [[], []]
     ref._run_into(Spy(boxes[0]), fn, inputs, [0, 1], boxes[0].limits, runs)
-    assert calls == ["batch", "call"]
-    assert runs[0][0].ok and runs[1][0].error_type == "ValueError"
+    assert calls == (["batch", "call"] if confirmed else ["batch"])
+    assert runs[0][0].ok and runs[1][0].error_type == error

@@ -183,3 +183,24 @@ def test_damage_left_by_one_invocation_does_not_fail_the_next(box: Sandbox) -> N
     assert [_essence(r) for r in by_batch] == [_essence(r) for r in by_call]
     expected = [None, None, None, None, "ProcessExit", None]
     assert [r.error_type for r in by_batch] == expected
+
+
+def test_a_batch_budget_stops_the_batch_once_spent(box: Sandbox) -> None:
+    """The oracle bounds what a reference may cost on generated inputs with this budget."""
+    from codearc_env.sandbox.worker import BUDGET_SPENT
+
+    source = "import time\ndef f(s):\n    time.sleep(s)\n    return s\n"
+    limits = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256, batch_budget_s=0.5)
+    calls = [Invocation(args=(0.3,))] * 5
+    results = box.run(source, "f", calls, limits, isolation="batch")
+    # 0.3 s, then 0.6 s spent: the third and later calls are not run
+    assert [r.ok for r in results] == [True, True, False, False, False]
+    assert all(r.timed_out and r.error_message == BUDGET_SPENT for r in results[2:])
+    assert all(r.duration_s == 0.0 for r in results[2:])
+
+
+def test_call_mode_ignores_the_batch_budget(box: Sandbox) -> None:
+    source = "import time\ndef f(s):\n    time.sleep(s)\n    return s\n"
+    limits = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256, batch_budget_s=0.1)
+    results = box.run(source, "f", [Invocation(args=(0.15,))] * 2, limits)
+    assert [r.ok for r in results] == [True, True]
