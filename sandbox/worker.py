@@ -29,6 +29,7 @@ time budget (``limits["batch_budget_s"]``): once its invocations have taken that
 are not run and come back timed out (``BUDGET_SPENT``).
 """
 
+import __future__
 import builtins
 import contextlib
 import hashlib
@@ -61,6 +62,7 @@ MODULE_NAME = "__codearc__"
 """``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
 (which often read stdin) do not run."""
 _COMPILE_CACHE_SIZE = 64
+_LAZY_ANNOTATIONS = __future__.annotations.compiler_flag
 BUDGET_SPENT = "not run: the batch's time budget was spent"
 _PRE_IMPORTS = ("bisect", "collections", "functools", "heapq", "itertools", "math", "re", "typing")
 """Imported by the worker at start: cheap, and used by most targets."""
@@ -573,7 +575,9 @@ class Worker:
         hit = self.code_cache.get(key)
         if hit is None:
             try:
-                hit = (compile(source, "<module>", "exec"), None)
+                # Postponed annotations (PEP 563, the default from Python 3.14): a hint naming
+                # something the module never imports must not stop it loading (annotated/885).
+                hit = (compile(source, "<module>", "exec", _LAZY_ANNOTATIONS, True), None)
             except BaseException as exc:  # SyntaxError, ValueError (NUL), RecursionError...
                 hit = (None, (_type_name(exc), str(exc)[:2000]))
             if hit[0] is not None:

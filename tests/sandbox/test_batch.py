@@ -204,3 +204,15 @@ def test_call_mode_ignores_the_batch_budget(box: Sandbox) -> None:
     limits = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256, batch_budget_s=0.1)
     results = box.run(source, "f", [Invocation(args=(0.15,))] * 2, limits)
     assert [r.ok for r in results] == [True, True]
+
+
+@pytest.mark.parametrize("isolation", ["call", "batch"])
+def test_a_hint_naming_an_unimported_name_does_not_stop_the_module_loading(
+    box: Sandbox, isolation: str
+) -> None:
+    """annotated/885 hints ``-> Counter`` and imports Counter inside the body: annotations are
+    postponed (PEP 563), as the original harness's outputs for it imply."""
+    source = "def f(s: str) -> Counter:\n    from collections import Counter\n    return Counter(s)\n"
+    (result,) = box.run(source, "f", [Invocation(args=("aab",))], FAST, isolation=isolation)  # type: ignore[arg-type]
+    assert result.ok, result.error_message
+    assert result.value_str == "Counter({'a': 2, 'b': 1})"
