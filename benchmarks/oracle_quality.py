@@ -30,12 +30,14 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
 from codearc_env.functions import load_dataset
 from codearc_env.functions.spec import HiddenFunction
 from codearc_env.sandbox import available_backends, make_sandbox
+from variant_diff import explain
 
 from codearc_env.errors import CodeARCError
 from codearc_env.oracle import Oracle
@@ -148,7 +150,22 @@ def sample_indices(n: int, offset: float = 0.5) -> list[int]:
 
 
 def renamed(fn: HiddenFunction, other: HiddenFunction) -> str:
-    return f"{other.code}\n\n{fn.target} = {other.target}\n"
+    """``other``'s module with its target renamed to ``fn``'s (defs and uses, through ast), so
+    that names the code shows at run time (a generator's repr) are those of ``fn``. When the
+    new name is already taken in ``other``'s module, an alias is appended instead."""
+    tree = ast.parse(other.code)
+    names = {getattr(n, "name", None) for n in ast.walk(tree)} | {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+    }
+    if fn.target in names:
+        return f"{other.code}\n\n{fn.target} = {other.target}\n"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == other.target:
+                node.name = fn.target
+        elif isinstance(node, ast.Name) and node.id == other.target:
+            node.id = fn.target
+    return ast.unparse(tree)
 
 
 def false_failures(dataset, oracle: Oracle, indices: list[int]) -> dict:  # type: ignore[no-untyped-def]
@@ -169,6 +186,7 @@ def false_failures(dataset, oracle: Oracle, indices: list[int]) -> dict:  # type
             row["seconds"] = round(time.perf_counter() - start, 2)
             rows.append(row)
             if not row["passed"]:
+                row["explanation"] = list(explain(fn, other))
                 print(
                     f"  false failure? {fn.problem_id} {row['quirks']}: {row['reason']}", flush=True
                 )
@@ -250,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir")
     ap.add_argument("--backend", help="default: bwrap or docker when available, else process")
     ap.add_argument("--problems", type=int, default=50, help="sample size (evenly spaced)")
+    ap.add_argument("--indices", help="comma-separated problem indices (instead of a sample)")
     ap.add_argument("--offset", type=float, default=0.5, help="position in each stratum, 0..1")
     ap.add_argument(
         "--summarize", nargs="+", metavar="JSON", help="print the combined summary of earlier runs"
@@ -263,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="oracle_quality.json")
     args = ap.parse_args(argv)
     if args.summarize:
-        print_summary(combine([json.loads(Path(p).read_text()) for p in args.summarize]))
+        report = combine([json.loads(Path(p).read_text()) for p in args.summarize])
+        if args.data_dir:  # explain failures of runs made before explanations were recorded
+            add_explanations(report, load_dataset(args.data_dir))
+        print_summary(report)
         return 0
 
     backend = args.backend
@@ -275,7 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             note = " (no bwrap or docker here: process backend, not a security boundary)"
     warnings.simplefilter("ignore")
     dataset = load_dataset(args.data_dir)
-    indices = sample_indices(args.problems, args.offset)
+    if args.indices:
+        indices = sorted({int(i) for i in args.indices.split(",")})
+    else:
+        indices = sample_indices(args.problems, args.offset)
     sections = set(args.sections.split(","))
     report: dict = {"backend": backend, "strength": args.strength, "problems": len(indices)}
     cache = args.cache_dir or tempfile.mkdtemp(prefix="oracle-quality-")
@@ -332,6 +357,14 @@ def combine(reports: list[dict]) -> dict:
     return out
 
 
+def add_explanations(report: dict, dataset) -> None:  # type: ignore[no-untyped-def]
+    for row in report.get("false_failures", {}).get("rows", []):
+        if row["passed"] is not True and "explanation" not in row:
+            variant, _, index = row["problem"].partition("/")
+            fn = dataset.get(variant, int(index))
+            row["explanation"] = list(explain(fn, dataset.get(OTHER[variant], int(index))))
+
+
 def print_summary(r: dict) -> None:
     print(f"\n## Oracle quality ({r['backend']} backend, strength {r['strength']}, "
           f"{r['problems']} problems, {r['total_seconds']} s)\n")  # fmt: skip
@@ -340,8 +373,13 @@ def print_summary(r: dict) -> None:
         bad = [x for x in rows if x["passed"] is False]
         err = [x for x in rows if x["passed"] is None]
         print(f"- false failures: {len(bad)} of {len(rows)} checks (harness errors: {len(err)})")
+        kinds = Counter(x.get("explanation", ["unexplained"])[0] for x in bad + err)
+        print("  - by what the two variants' sources show: " + ", ".join(
+            f"{kind} {n}" for kind, n in kinds.most_common()))  # fmt: skip
         for x in bad + err:
-            print(f"  - {x['problem']} {x['quirks']}: {x['reason']}")
+            why = x.get("explanation")
+            print(f"  - {x['problem']} {x['quirks']}: {x['reason']}"
+                  + (f" [{why[0]}: {why[1]}]" if why else ""))  # fmt: skip
     if "mutants" in r:
         rows = r["mutants"]["rows"]
         n = len(rows)
