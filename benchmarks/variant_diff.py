@@ -34,9 +34,15 @@ def explain(fn: HiddenFunction, other: HiddenFunction) -> tuple[str, str]:
     if sig_a != sig_b:
         return "signature", f"{fn.target}({sig_a}) vs {other.target}({sig_b})"
     a, b = ast.unparse(mine).splitlines(), ast.unparse(theirs).splitlines()
-    for line in difflib.unified_diff(a, b, lineterm="", n=0):
-        if line.startswith(("-", "+")) and not line.startswith(("---", "+++")):
-            return "code differs", line[:160]
+    changed = [
+        line
+        for line in difflib.unified_diff(a, b, lineterm="", n=0)
+        if line.startswith(("-", "+")) and not line.startswith(("---", "+++")) and line[1:].strip()
+    ]
+    # an import only one side has (typing names for hints) rarely explains a failure
+    telling = [c for c in changed if not c[1:].lstrip().startswith(("import ", "from "))]
+    if telling or changed:
+        return "code differs", (telling or changed)[0][:160]
     return "code differs", "same lines in another order"
 
 
