@@ -30,6 +30,7 @@ are not run and come back timed out (``BUDGET_SPENT``).
 """
 
 import __future__
+
 import builtins
 import contextlib
 import hashlib

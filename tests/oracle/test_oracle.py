@@ -332,6 +332,22 @@ def test_nondeterministic_targets_are_judged_by_kind(boxes, tmp_path) -> None:  
     assert not oracle.check(fn, no_error).passed
 
 
+def test_nondeterministic_values_over_the_output_cap_are_judged_by_type(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """annotated/1002 rolls 312224 dice: every run's list is over the cap, so only a digest
+    (which differs run to run) comes back; the kind of value is all that can be compared."""
+    from codearc_env.sandbox import make_sandbox
+    from codearc_env.sandbox.base import Limits
+
+    source = "import random\ndef roll(n):\n    return [random.randrange(6) for _ in range(n)]\n"
+    small = Limits(timeout_s=2.0, cpu_s=4, memory_mb=256, output_chars=500)
+    fn = make_fn(source, "roll", ["roll(2000)", "roll(3)"], nondeterministic=True)
+    with make_sandbox("process", small) as ref_box, make_sandbox("process", small) as cand_box:
+        oracle = Oracle(ref_box, cand_box, strength="tiny", cache_dir=tmp_path)
+        assert oracle.check(fn, source).passed
+        as_text = source.replace("return [", "return str([").replace("(n)]", "(n)])")
+        assert not oracle.check(fn, as_text).passed
+
+
 def test_sandboxes_must_be_distinct(boxes) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(
         ValueError, match="the reference and candidate sandboxes must be different instances"
