@@ -374,8 +374,9 @@ def print_summary(r: dict) -> None:
         err = [x for x in rows if x["passed"] is None]
         print(f"- false failures: {len(bad)} of {len(rows)} checks (harness errors: {len(err)})")
         kinds = Counter(x.get("explanation", ["unexplained"])[0] for x in bad + err)
-        print("  - by what the two variants' sources show: " + ", ".join(
-            f"{kind} {n}" for kind, n in kinds.most_common()))  # fmt: skip
+        if kinds:
+            print("  - by what the two variants' sources show: " + ", ".join(
+                f"{kind} {n}" for kind, n in kinds.most_common()))  # fmt: skip
         for x in bad + err:
             why = x.get("explanation")
             print(f"  - {x['problem']} {x['quirks']}: {x['reason']}"
