@@ -24,6 +24,8 @@ from codearc_env.errors import CodeARCError
 
 QUERY, SUBMIT = 0, 1
 GRADED = ("success", "failure")
+SHOWN_LINE_CHARS = 4_000
+"""Longest line of an observation shown to a model; longer ones are clipped (None: never)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class Episode:
     started: float = field(default_factory=time.monotonic)
     b_io: int = 30
     b_oracle: int = 2
+    shown_line_chars: int | None = SHOWN_LINE_CHARS
 
     def emit(self, event: tr.Event) -> None:
         if self.writer is not None:
@@ -179,11 +182,27 @@ class Episode:
         return line
 
     def feedback_text(self, view: StepView) -> str:
-        """The env's feedback followed by one line of budgets (replacing its own count)."""
+        """The env's feedback followed by one line of budgets (replacing its own count), each
+        line clipped to ``shown_line_chars``."""
         lines = view.feedback.rstrip().splitlines()
         if lines and lines[-1].startswith("Queries left:"):
             lines.pop()
-        return "\n".join([*lines, self.status_line()]).strip()
+        return self.shown("\n".join([*lines, self.status_line()]).strip())
+
+    def shown(self, text: str) -> str:
+        """``text`` as a model sees it: every line clipped to ``shown_line_chars``.
+
+        One huge value (annotated/1002 returns 312,224 dice rolls) would otherwise fill a
+        model's whole context; clipping per line keeps the other examples and results in view.
+        The environment's observations and the traces' observation events stay complete.
+        """
+        cap = self.shown_line_chars
+        if cap is None or all(len(line) <= cap for line in text.splitlines()):
+            return text
+        return "\n".join(
+            line if len(line) <= cap else f"{line[:cap]} [... {len(line) - cap} more characters]"
+            for line in text.splitlines()
+        )
 
     def query(self, text: str, call_id: str | None = None) -> StepView:
         return self._step(QUERY, text, call_id)

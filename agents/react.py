@@ -100,7 +100,7 @@ class ReactAgent:
                 submissions=obs.get("oracle_left"),
             ),
         )
-        send("user", render("react_start.md", observation=obs.get("text", "")))
+        send("user", render("react_start.md", observation=ep.shown(obs.get("text", ""))))
         invalid_in_a_row = 0
         for _ in range(self.config.max_model_calls):
             reply = self.model.complete(messages, tools=TOOLS, tool_choice=self._tool_choice(ep))

@@ -48,7 +48,7 @@ class TextAgent:
             render(
                 "text_start.md",
                 name=ep.target,
-                examples=obs.get("examples", ""),
+                examples=ep.shown(obs.get("examples", "")),
                 queries=obs.get("io_left"),
                 submissions=obs.get("oracle_left"),
             )

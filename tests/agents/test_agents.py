@@ -271,3 +271,32 @@ def test_unexpected_env_exception_is_an_infra_error(toy_env, tmp_path):
     assert result.message == (
         "HarnessFailure: the environment failed: ImportError: cannot import name 'Oracle'"
     )
+
+
+def test_huge_lines_are_clipped_for_the_model_but_kept_in_the_trace(toy_env, tmp_path):
+    big = "9" * 3000  # the line "add0(big, 0) -> big" is about 6000 characters
+    model = ScriptedModel(
+        [
+            tool_reply(("query", {"calls": f"add0({big}, 0)\nadd0(1, 2)"})),
+            tool_reply(("submit", {"code": RIGHT})),
+        ]
+    )
+    result, events = play(ReactAgent(model), toy_env, tmp_path)
+    assert result.status == "success"
+    (shown,) = [e for e in events if isinstance(e, tr.ModelMessage) and e.role == "tool"][:1]
+    first, second = shown.content.splitlines()[:2]
+    assert len(first) < 4100 and first.endswith("more characters]")
+    assert second == "add0(1, 2) -> 3"  # the other results stay in view
+    observed = [e for e in events if isinstance(e, tr.Observation)]
+    assert any(big in e.text for e in observed)  # the trace keeps the whole value
+
+
+def test_shown_clips_each_long_line_only():
+    from codearc_env.agents.episode import Episode
+
+    ep = Episode(env=None, problem=None, problem_id="p", agent="a", model="m")
+    ep.shown_line_chars = 5
+    assert ep.shown("abc\nabcdefgh\n") == "abc\nabcde [... 3 more characters]"
+    assert ep.shown("short\nlines") == "short\nlines"
+    ep.shown_line_chars = None
+    assert ep.shown("x" * 10_000) == "x" * 10_000
