@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from codearc_env.sandbox import seccomp
+from codearc_env.sandbox.channel import Channel
 from codearc_env.sandbox.local import LocalWorkerSandbox
 from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
 from codearc_env.sandbox.worker import launch_env
@@ -118,11 +120,26 @@ class BwrapSandbox(LocalWorkerSandbox):
             # outlive a call; device nodes such as /dev/null still work on a read-only /dev.
             ("--remount-ro", "/", "--remount-ro", "/dev"),
             ("--chdir", "/tmp"),
+            ("--seccomp", str(self._seccomp_fd)) if self._seccomp_fd is not None else (),
             # --clearenv above: the worker's environment is exactly launch_env().
             tuple(a for k, v in launch_env().items() for a in ("--setenv", k, v)),
             ("--",),
         ]
         return [shutil.which("bwrap") or "bwrap"] + [a for p in pairs for a in p] + worker_args
+
+    _seccomp_fd: int | None = None
+
+    def _launch(self) -> Channel:
+        self._seccomp_fd = seccomp.program_fd()
+        try:
+            return super()._launch()
+        finally:  # bwrap has read (or failed to read) the filter: our copy can go
+            if self._seccomp_fd is not None:
+                os.close(self._seccomp_fd)
+                self._seccomp_fd = None
+
+    def _pass_fds(self) -> tuple[int, ...]:
+        return (self._seccomp_fd,) if self._seccomp_fd is not None else ()
 
     def _run_as(self) -> int | None:
         # Launched by root, the sandbox's processes would count as root's, and RLIMIT_NPROC
@@ -131,4 +148,8 @@ class BwrapSandbox(LocalWorkerSandbox):
 
     def _describe(self) -> dict[str, str]:
         root = self._root()
-        return {"root": str(root) if root else "host /usr"}
+        filtered = seccomp.filter_program() is not None
+        return {
+            "root": str(root) if root else "host /usr",
+            "seccomp": f"{len(seccomp.DENIED_X86_64)} system calls denied" if filtered else "none",
+        }

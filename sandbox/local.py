@@ -59,6 +59,10 @@ class LocalWorkerSandbox(WorkerSandbox):
     def _worker_config(self) -> dict[str, object]:
         raise NotImplementedError
 
+    def _pass_fds(self) -> tuple[int, ...]:
+        """Descriptors the launched command inherits (besides stdio)."""
+        return ()
+
     def _python(self) -> str:
         raise NotImplementedError
 
@@ -81,6 +85,7 @@ class LocalWorkerSandbox(WorkerSandbox):
                 stderr=self._stderr,
                 start_new_session=True,  # Ctrl-C in the terminal reaches the harness only
                 close_fds=True,
+                pass_fds=self._pass_fds(),
                 env=self._environment(),
                 cwd="/",
                 user=self._run_as(),
