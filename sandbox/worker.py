@@ -58,6 +58,8 @@ HEADER = struct.Struct(">I")
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
 STDOUT_CAP_DEFAULT = 64_000
 RENDER_GUARD_S = 1.0
+DRAIN_S = 0.25
+"""How long the worker keeps reading a call's stdout once its result is in."""
 """Time allowed for each of encode() and str() of a returned value (hostile __repr__/__str__)."""
 MODULE_NAME = "__codearc__"
 """``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
@@ -728,86 +730,25 @@ class Worker:
         """
         import socket
 
-        timeout = float(limits["timeout_s"])
         cap = int(limits["output_chars"])
         stdout_cap = int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
-        result_cap = 8 * cap + 65536
-        r_res, r_out, pidfd = child["res"], child["out"], child["pidfd"]
         start = time.monotonic()
         with contextlib.suppress(OSError):  # dead already: its pipes report it below
             child["ctl"].send(b"g", socket.MSG_NOSIGNAL)
-        hard_deadline = start + timeout + 2 * RENDER_GUARD_S + 0.5
-        res_buf = bytearray()
-        out_buf = bytearray()
-        out_total = 0
-        expected = None
-        overflow = timed_out = dead = False
-        watch = [r_res, r_out]
-        if pidfd is not None:
-            watch.append(pidfd)
-        if not self.input_closed:
-            watch.append(self.fd_in)
-
-        def read_out():
-            nonlocal out_total, out_buf
-            data = os.read(r_out, 65536)
-            if data:
-                out_total += len(data)
-                room = stdout_cap * 4 - len(out_buf)
-                if room > 0:
-                    out_buf += data[:room]
-            return data
-
-        def complete():
-            return expected is not None and len(res_buf) >= HEADER.size + expected
-
-        while not complete():
-            remaining = hard_deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select(watch, [], [], remaining)
-            if self.fd_in in ready and not self._buffer_harness_input(watch):
-                break
-            if r_out in ready and not read_out():
-                watch.remove(r_out)
-            if r_res in ready:
-                data = os.read(r_res, 65536)
-                if not data:
-                    dead = True  # closed its end without (finishing) a frame
-                    break
-                res_buf += data
-                if expected is None and len(res_buf) >= HEADER.size:
-                    (expected,) = HEADER.unpack(bytes(res_buf[: HEADER.size]))
-                    if expected > result_cap:
-                        overflow = True
-                        break
-            if pidfd is not None and pidfd in ready and r_res not in ready:
-                dead = True  # a frame it wrote before dying was read above (r_res first)
-                while not complete() and select.select([r_res], [], [], 0)[0]:
-                    data = os.read(r_res, 65536)
-                    if not data:
-                        break
-                    res_buf += data
-                    if expected is None and len(res_buf) >= HEADER.size:
-                        (expected,) = HEADER.unpack(bytes(res_buf[: HEADER.size]))
-                break
-        if complete() and not overflow:
-            # It flushed stdout before the frame and waits for our go: drain what is there.
-            while r_out in watch and select.select([r_out], [], [], 0)[0]:
-                if not read_out():
-                    break
-        healthy = complete() and not (overflow or dead or self.input_closed)
-        if healthy and len(res_buf) > HEADER.size + (expected or 0):
+        hard_deadline = _hard_deadline(start, limits)
+        got = self.read_child(child["res"], child["out"], child["pidfd"], hard_deadline, limits)
+        healthy = got.complete() and not (got.overflow or got.dead or self.input_closed)
+        if healthy and len(got.res_buf) > HEADER.size + (got.expected or 0):
             healthy = False  # more than one frame: the call wrote to the channel itself
-        if healthy and more and select.select([r_res], [], [], 0)[0]:
+        if healthy and more and select.select([child["res"]], [], [], 0)[0]:
             healthy = False
         duration = time.monotonic() - start
         status_box: list[int] = []
 
         def status():
-            if pidfd is not None:  # closed its pipe but may be exiting: let it say how
-                select.select([pidfd], [], [], max(0.0, min(1.0, hard_deadline - time.monotonic())))
+            if child["pidfd"] is not None:  # closed its pipe but may be exiting: let it say how
+                remaining = max(0.0, min(1.0, hard_deadline - time.monotonic()))
+                select.select([child["pidfd"]], [], [], remaining)
             _kill_group(child["pid"])
             if not status_box:
                 try:
@@ -816,22 +757,17 @@ class Worker:
                     status_box.append(0)
             return status_box[0]
 
-        result = _outcome(
-            timed_out, overflow, res_buf, expected, status, out_buf, out_total,
-            duration, stdout_cap, cap,
-        )  # fmt: skip
+        result = _outcome(got, status, duration, stdout_cap, cap)
         if status_box:  # already reaped: end_batch_child must not wait for it again
             child["reaped"] = True
         child["served"] += 1
-        died = dead and not res_buf and not timed_out
+        died = got.dead and not got.res_buf and not got.timed_out
         return result, healthy, died
 
     def supervise(self, job, limits):
         """Fork the child, enforce the wall clock, collect its result frame and stdout."""
-        timeout = float(limits["timeout_s"])
         cap = int(limits["output_chars"])
-        self.stdout_cap = int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
-        result_cap = 8 * cap + 65536  # encoded tree + str() text, escaped, plus slack
+        stdout_cap = int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
         r_res, w_res = os.pipe()
         r_out, w_out = os.pipe()
         start = time.monotonic()
@@ -844,72 +780,101 @@ class Worker:
         os.close(w_out)
         with contextlib.suppress(OSError):  # the child does it too: either may run first
             os.setpgid(pid, pid)
-        # The child gets the call's limit plus time to render its value; past this it is killed.
-        hard_deadline = start + timeout + 2 * RENDER_GUARD_S + 0.5
-        res_buf = bytearray()
-        out_buf = bytearray()
-        out_total = 0
-        expected = None
-        overflow = False
-        watch = [r_res, r_out]
-        if not self.input_closed:
-            watch.append(self.fd_in)
-        timed_out = False
         try:
-            while True:
-                remaining = hard_deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                ready, _, _ = select.select(watch, [], [], remaining)
-                if self.fd_in in ready and not self._buffer_harness_input(watch):
-                    break
-                if r_out in ready:
-                    data = os.read(r_out, 65536)
-                    if not data:
-                        watch.remove(r_out)
-                    else:
-                        out_total += len(data)
-                        room = self.stdout_cap * 4 - len(out_buf)
-                        if room > 0:
-                            out_buf += data[:room]
-                if r_res in ready:
-                    data = os.read(r_res, 65536)
-                    if not data:
-                        break  # child closed its end without (finishing) a frame
-                    res_buf += data
-                    if expected is None and len(res_buf) >= HEADER.size:
-                        (expected,) = HEADER.unpack(bytes(res_buf[: HEADER.size]))
-                        if expected > result_cap:
-                            overflow = True
-                            break
-                    if expected is not None and len(res_buf) >= HEADER.size + expected:
-                        break
-            if not timed_out and expected is not None and r_out in watch:
-                # The child flushed stdout before its result: drain what is already there.
-                while select.select([r_out], [], [], 0)[0]:
-                    data = os.read(r_out, 65536)
-                    if not data:
-                        break
-                    out_total += len(data)
-                    room = self.stdout_cap * 4 - len(out_buf)
-                    if room > 0:
-                        out_buf += data[:room]
+            got = self.read_child(r_res, r_out, None, _hard_deadline(start, limits), limits)
         finally:
             _kill_group(pid)
             _, status = os.waitpid(pid, 0)
             os.close(r_res)
             os.close(r_out)
         duration = time.monotonic() - start
-        return _outcome(
-            timed_out, overflow, res_buf, expected, lambda: status, out_buf, out_total,
-            duration, self.stdout_cap, cap,
-        )  # fmt: skip
+        return _outcome(got, lambda: status, duration, stdout_cap, cap)
+
+    def read_child(self, r_res, r_out, pidfd, hard_deadline, limits):
+        """Read one invocation's result frame and stdout from a child, until the frame is
+        complete, the child dies (its result pipe closes, or its pidfd fires), the deadline
+        passes, the frame announces more than the cap, or the harness goes away."""
+        got = _ChildOutput(8 * int(limits["output_chars"]) + 65536)  # tree + str(), escaped
+        out_room = 4 * int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
+        watch = [r_res, r_out] + ([pidfd] if pidfd is not None else [])
+        if not self.input_closed:
+            watch.append(self.fd_in)
+        while not got.complete():
+            remaining = hard_deadline - time.monotonic()
+            if remaining <= 0:
+                got.timed_out = True
+                break
+            ready, _, _ = select.select(watch, [], [], remaining)
+            if self.fd_in in ready and not self._buffer_harness_input(watch):
+                break
+            if r_out in ready and not got.read_out(r_out, out_room):
+                watch.remove(r_out)
+            if r_res in ready and not got.read_result(r_res):
+                got.dead = True  # closed its end without (finishing) a frame
+                break
+            if got.overflow:
+                break
+            if pidfd is not None and pidfd in ready and r_res not in ready:
+                got.dead = True  # a frame it wrote before dying was read above (r_res first)
+                while not got.complete() and select.select([r_res], [], [], 0)[0]:
+                    if not got.read_result(r_res) or got.overflow:
+                        break
+                break
+        if not (got.timed_out or got.overflow):
+            # It flushed stdout before its frame (and may wait for our go): drain what is
+            # there, for a moment only, since a process it left behind may write forever.
+            drain_end = time.monotonic() + DRAIN_S
+            while r_out in watch and select.select([r_out], [], [], 0)[0]:
+                if not got.read_out(r_out, out_room) or time.monotonic() > drain_end:
+                    break
+        return got
 
 
-def _outcome(timed_out, overflow, res_buf, expected, status, out_buf, out_total, duration,
-             stdout_cap, cap):  # fmt: skip
+def _hard_deadline(start, limits):
+    """The child gets the call's limit plus time to render its value; past this it is killed."""
+    return start + float(limits["timeout_s"]) + 2 * RENDER_GUARD_S + 0.5
+
+
+class _ChildOutput:
+    """What one invocation's child has sent so far: its result frame and its stdout."""
+
+    def __init__(self, result_cap):
+        self.result_cap = result_cap
+        self.res_buf = bytearray()
+        self.expected = None
+        self.out_buf = bytearray()
+        self.out_total = 0
+        self.overflow = self.timed_out = self.dead = False
+
+    def complete(self):
+        return self.expected is not None and len(self.res_buf) >= HEADER.size + self.expected
+
+    def read_result(self, fd):
+        """Read from the result pipe; False at EOF."""
+        data = os.read(fd, 65536)
+        if not data:
+            return False
+        self.res_buf += data
+        if self.expected is None and len(self.res_buf) >= HEADER.size:
+            (self.expected,) = HEADER.unpack(bytes(self.res_buf[: HEADER.size]))
+            self.overflow = self.expected > self.result_cap
+        return True
+
+    def read_out(self, fd, room):
+        """Read from the stdout pipe, keeping at most ``room`` bytes; False at EOF."""
+        data = os.read(fd, 65536)
+        if data:
+            self.out_total += len(data)
+            left = room - len(self.out_buf)
+            if left > 0:
+                self.out_buf += data[:left]
+        return bool(data)
+
+
+def _outcome(got, status, duration, stdout_cap, cap):
     """The result of one invocation from what its child sent; status() gives its wait status."""
+    timed_out, overflow, res_buf, expected = got.timed_out, got.overflow, got.res_buf, got.expected
+    out_buf, out_total = got.out_buf, got.out_total
     stdout = out_buf.decode("utf-8", "replace")
     stdout_truncated = out_total > len(out_buf) or len(stdout) > stdout_cap
     common = {

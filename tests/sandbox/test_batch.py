@@ -216,3 +216,22 @@ def test_a_hint_naming_an_unimported_name_does_not_stop_the_module_loading(
     (result,) = box.run(source, "f", [Invocation(args=("aab",))], FAST, isolation=isolation)  # type: ignore[arg-type]
     assert result.ok, result.error_message
     assert result.value_str == "Counter({'a': 2, 'b': 1})"
+
+
+@pytest.mark.parametrize("isolation", ["call", "batch"])
+def test_a_process_left_writing_stdout_forever_does_not_hold_the_result(
+    box: Sandbox, isolation: str
+) -> None:
+    """The worker drains a call's stdout after its result for a moment only."""
+    source = (
+        "import os, time\n"
+        "def f():\n"
+        "    if os.fork() == 0:\n"
+        "        while True:\n"
+        "            os.write(1, b'x' * 4096)\n"
+        "    time.sleep(0.2)\n"
+        "    return 7\n"
+    )
+    results = box.run(source, "f", [Invocation(), Invocation()], FAST, isolation=isolation)  # type: ignore[arg-type]
+    assert [r.value_str for r in results] == ["7", "7"], [r.infra_error for r in results]
+    assert all(r.stdout_truncated for r in results)
