@@ -148,8 +148,4 @@ class BwrapSandbox(LocalWorkerSandbox):
 
     def _describe(self) -> dict[str, str]:
         root = self._root()
-        filtered = seccomp.filter_program() is not None
-        return {
-            "root": str(root) if root else "host /usr",
-            "seccomp": f"{len(seccomp.DENIED_X86_64)} system calls denied" if filtered else "none",
-        }
+        return {"root": str(root) if root else "host /usr", "seccomp": seccomp.seccomp_summary()}

@@ -124,6 +124,7 @@ def _status(args: argparse.Namespace) -> int:
     from codearc_env.sandbox import BACKENDS, unavailable_reason
     from codearc_env.sandbox.image import image_tag
     from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
+    from codearc_env.sandbox.seccomp import seccomp_summary
 
     for name in BACKENDS:
         reason = unavailable_reason(name)
@@ -131,4 +132,5 @@ def _status(args: argparse.Namespace) -> int:
     root = rootfs_dir()
     print(f"image    {image_tag()}")
     print(f"rootfs   {root} ({'ready' if rootfs_ready(root) else 'missing'})")
+    print(f"seccomp  {seccomp_summary()} (bwrap; docker applies its default profile)")
     return 0

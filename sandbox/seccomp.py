@@ -77,6 +77,13 @@ def filter_program(machine: str | None = None) -> bytes | None:
     return b"".join(prog)
 
 
+def seccomp_summary() -> str:
+    """One line for status output: what the filter denies here, or "none"."""
+    if filter_program() is None:
+        return f"none (no system call table for {platform.machine()})"
+    return f"{len(DENIED_X86_64)} system calls denied"
+
+
 def program_fd() -> int | None:
     """An inheritable, rewound memory file holding the filter (for ``bwrap --seccomp FD``)."""
     program = filter_program()

@@ -19,8 +19,11 @@ def test_status_lists_every_backend(capsys: pytest.CaptureFixture[str]) -> None:
     args = parse("sandbox", "status")
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    for name in ("docker", "bwrap", "process", "image", "rootfs"):
+    for name in ("docker", "bwrap", "process", "image", "rootfs", "seccomp"):
         assert name in out
+    from codearc_env.sandbox.seccomp import seccomp_summary
+
+    assert f"seccomp  {seccomp_summary()}" in out
 
 
 def test_check_passes_on_selected_checks(capsys: pytest.CaptureFixture[str]) -> None:

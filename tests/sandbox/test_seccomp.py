@@ -42,8 +42,11 @@ def test_the_program_denies_the_table_and_ends_with_allow_deny_kill() -> None:
             assert i + 1 + jt == len(insns) - 2
 
 
-def test_no_program_without_a_table_for_the_machine() -> None:
+def test_no_program_without_a_table_for_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seccomp.filter_program("aarch64") is None
+    monkeypatch.setattr(seccomp.platform, "machine", lambda: "aarch64")
+    assert seccomp.program_fd() is None
+    assert seccomp.seccomp_summary() == "none (no system call table for aarch64)"
 
 
 @pytest.fixture(scope="module")
