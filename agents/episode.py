@@ -197,11 +197,12 @@ class Episode:
         The environment's observations and the traces' observation events stay complete.
         """
         cap = self.shown_line_chars
-        if cap is None or all(len(line) <= cap for line in text.splitlines()):
+        lines = text.split("\n")  # not splitlines(): \r or \x0c in a value stay as they are
+        if cap is None or all(len(line) <= cap for line in lines):
             return text
         return "\n".join(
             line if len(line) <= cap else f"{line[:cap]} [... {len(line) - cap} more characters]"
-            for line in text.splitlines()
+            for line in lines
         )
 
     def query(self, text: str, call_id: str | None = None) -> StepView:

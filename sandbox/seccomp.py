@@ -85,11 +85,12 @@ def seccomp_summary() -> str:
 
 
 def program_fd() -> int | None:
-    """An inheritable, rewound memory file holding the filter (for ``bwrap --seccomp FD``)."""
+    """A rewound memory file holding the filter (for ``bwrap --seccomp FD``)."""
     program = filter_program()
     if program is None:
         return None
-    fd = os.memfd_create("codearc-seccomp", 0)  # no MFD_CLOEXEC: the child must inherit it
+    # close-on-exec like every descriptor of ours; Popen(pass_fds=...) hands it to bwrap only
+    fd = os.memfd_create("codearc-seccomp")
     try:
         os.write(fd, program)
         os.lseek(fd, 0, os.SEEK_SET)

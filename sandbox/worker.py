@@ -58,9 +58,9 @@ HEADER = struct.Struct(">I")
 MAX_REQUEST_BYTES = 256 * 1024 * 1024
 STDOUT_CAP_DEFAULT = 64_000
 RENDER_GUARD_S = 1.0
+"""Time allowed for each of encode() and str() of a returned value (hostile __repr__/__str__)."""
 DRAIN_S = 0.25
 """How long the worker keeps reading a call's stdout once its result is in."""
-"""Time allowed for each of encode() and str() of a returned value (hostile __repr__/__str__)."""
 MODULE_NAME = "__codearc__"
 """``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
 (which often read stdin) do not run."""

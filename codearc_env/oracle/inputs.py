@@ -214,7 +214,8 @@ def _draw(strategy: st.SearchStrategy, n: int, seed: int, label: str) -> list[tu
     with _no_local_constants():
         try:
             return _draw_direct(strategy, n, seed, label)
-        except ImportError:  # pragma: no cover - private names moved: use the public engine
+        except (ImportError, TypeError, AttributeError):  # pragma: no cover
+            # the private names moved or changed shape: use the public engine
             return _draw_with_engine(strategy, n, seed, label)
 
 
@@ -227,20 +228,20 @@ def _draw_direct(strategy: st.SearchStrategy, n: int, seed: int, label: str) -> 
     values, sizes) at about a quarter of the cost. Private API, hence the engine fallback.
     """
     from hypothesis.control import BuildContext
-    from hypothesis.errors import StopTest
+    from hypothesis.errors import StopTest, UnsatisfiedAssumption
     from hypothesis.internal.conjecture.data import ConjectureData
 
     rng = random.Random(_hyp_seed(seed, label))
     out: list[tuple] = []
-    for _ in range(2 * n):  # rejected draws (filters, oversized) do not count
+    for _ in range(4 * n + 10):  # rejected draws (filters, oversized) do not count
         if len(out) >= n:
             break
         data = ConjectureData(random=rng, max_choices=DRAW_MAX_CHOICES)
         try:
             with BuildContext(data, wrapped_test=_draw_direct):
                 out.append(data.draw(strategy))
-        except StopTest:
-            continue
+        except (StopTest, UnsatisfiedAssumption):
+            continue  # a rejected draw (a filter, an assumption, too many choices)
         except Exception:
             break  # an unbuildable inferred strategy (e.g. unhashable set elements)
     return out

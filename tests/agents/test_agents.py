@@ -296,7 +296,8 @@ def test_shown_clips_each_long_line_only():
 
     ep = Episode(env=None, problem=None, problem_id="p", agent="a", model="m")
     ep.shown_line_chars = 5
-    assert ep.shown("abc\nabcdefgh\n") == "abc\nabcde [... 3 more characters]"
+    assert ep.shown("abc\nabcdefgh\n") == "abc\nabcde [... 3 more characters]\n"
+    assert ep.shown("a\rb\x0c\nabcdefgh") == "a\rb\x0c\nabcde [... 3 more characters]"
     assert ep.shown("short\nlines") == "short\nlines"
     ep.shown_line_chars = None
     assert ep.shown("x" * 10_000) == "x" * 10_000

@@ -169,3 +169,21 @@ def test_mutation_changes_one_argument() -> None:
         args = ([1, 2, 3], "abc", 7)
         out = mutate_args(args, rng)
         assert sum(a != b for a, b in zip(args, out, strict=True)) <= 1
+
+
+def test_rejected_draws_are_skipped_not_the_end_of_drawing() -> None:
+    """A strategy that rejects some values (assume/reject) still yields the number asked."""
+    from hypothesis import assume
+    from hypothesis import strategies as st
+
+    from codearc_env.oracle import inputs
+
+    @st.composite
+    def even(draw):  # type: ignore[no-untyped-def]
+        n = draw(st.integers(0, 10_000))
+        assume(n % 2 == 0)
+        return n
+
+    values = inputs._draw(even(), 30, 0, "test")
+    assert len(values) == 30 and all(v % 2 == 0 for v in values)
+    assert inputs._draw(even(), 30, 0, "test") == values  # deterministic
