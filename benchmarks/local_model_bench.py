@@ -88,35 +88,32 @@ def _rate(tokens: int, seconds: float) -> float:
     return tokens / seconds if seconds > 0 else float("nan")
 
 
-def prompt_speed(kwargs: dict[str, str], words: int, repeats: int) -> dict[str, float]:
-    wall, cpu, tokens = [], [], 0
-    for _ in range(repeats):
-        text = f"[{uuid.uuid4().hex}] " + " ".join(f"item{i}" for i in range(words))
-        response, elapsed, cpu_s = chat(kwargs, text + "\nSummarise.", max_tokens=1)
-        tokens = response.usage.prompt_tokens
-        wall.append(_rate(tokens, elapsed))
-        cpu.append(_rate(tokens, cpu_s))
+def _speeds(label: str, samples: list[tuple[int, float, float]]) -> dict[str, float]:
+    """Median tokens per wall second and per server CPU second of (tokens, wall, cpu) samples."""
     return {
-        "prompt_tokens": tokens,
-        "tokens_per_s": statistics.median(wall),
-        "tokens_per_cpu_s": statistics.median(cpu),
+        label: samples[-1][0] if samples else 0,
+        "tokens_per_s": statistics.median(_rate(t, wall) for t, wall, _ in samples),
+        "tokens_per_cpu_s": statistics.median(_rate(t, cpu) for t, _, cpu in samples),
     }
 
 
+def prompt_speed(kwargs: dict[str, str], words: int, repeats: int) -> dict[str, float]:
+    samples = []
+    for _ in range(repeats):
+        text = f"[{uuid.uuid4().hex}] " + " ".join(f"item{i}" for i in range(words))
+        response, elapsed, cpu_s = chat(kwargs, text + "\nSummarise.", max_tokens=1)
+        samples.append((response.usage.prompt_tokens, elapsed, cpu_s))
+    return _speeds("prompt_tokens", samples)
+
+
 def generation_speed(kwargs: dict[str, str], repeats: int) -> dict[str, float]:
-    wall, cpu, tokens = [], [], 0
+    samples = []
     for _ in range(repeats):
         text = f"[{uuid.uuid4().hex}] Count from 1 to 300, separated by commas."
         chat(kwargs, text, max_tokens=1)  # puts the prompt in the server's cache
         response, elapsed, cpu_s = chat(kwargs, text, max_tokens=256)
-        tokens = response.usage.completion_tokens
-        wall.append(_rate(tokens, elapsed))
-        cpu.append(_rate(tokens, cpu_s))
-    return {
-        "completion_tokens": tokens,
-        "tokens_per_s": statistics.median(wall),
-        "tokens_per_cpu_s": statistics.median(cpu),
-    }
+        samples.append((response.usage.completion_tokens, elapsed, cpu_s))
+    return _speeds("completion_tokens", samples)
 
 
 def forced_call(kwargs: dict[str, str], repeats: int) -> dict[str, float]:

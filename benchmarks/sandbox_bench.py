@@ -17,6 +17,7 @@ import os
 import statistics
 import time
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -159,11 +160,7 @@ def main() -> None:
         f"| backend | module | {n} calls, isolation=call | {n} calls, isolation=batch | speed-up |"
     )
     print("|" + "---|" * 5)
-    for backend in args.backends:
-        reason = unavailable_reason(backend)
-        if reason is not None:
-            print(f"| {backend} | unavailable: {reason} | | | |")
-            continue
+    for backend in _available(args.backends, columns=5):
         for module, source in (("plain", SOURCE), ("numpy", NUMPY_SOURCE)):
             iso = bench_isolation(backend, n, source, module)
             print(
@@ -176,6 +173,16 @@ def main() -> None:
     print(f"load average at end: {_load()}")
 
 
+def _available(backends: list[str], columns: int) -> Iterator[str]:
+    """The usable backends, in order; for each of the others, a table row saying why."""
+    for backend in backends:
+        reason = unavailable_reason(backend)
+        if reason is None:
+            yield backend
+        else:
+            print(f"| {backend} | unavailable: {reason} |" + " |" * (columns - 2))
+
+
 def _main_table(args: argparse.Namespace) -> None:
     header = (
         "| backend | cold start | warm call median | warm call p90 | batch calls/s "
@@ -183,11 +190,7 @@ def _main_table(args: argparse.Namespace) -> None:
     )
     print(header)
     print("|" + "---|" * 7)
-    for backend in args.backends:
-        reason = unavailable_reason(backend)
-        if reason is not None:
-            print(f"| {backend} | unavailable: {reason} | | | | | |")
-            continue
+    for backend in _available(args.backends, columns=7):
         row = bench(backend, args.calls, args.parallel)
         print(
             f"| {row.backend} | {row.cold_start_s:.2f} s | {row.call_median_ms:.1f} ms "

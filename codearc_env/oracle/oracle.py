@@ -254,8 +254,9 @@ def agrees(fn: HiddenFunction, e: Expected, r: CallResult) -> bool:
     Deterministic targets: :func:`compare.results_match` against the single reference run.
     Nondeterministic targets (``fn.quirks.nondeterministic``, run several times): accepted when
     the result equals one of the reference runs, or, when every run returned, has the type
-    skeleton of one of them (of a value over the output cap, only its type); when every run raised, the candidate must raise (type rule as
-    usual); when the runs disagree on raising, any finished result is accepted.
+    skeleton of one of them (of a value over the output cap, only its type); when every run
+    raised, the candidate must raise (type rule as usual); when the runs disagree on raising,
+    any finished result is accepted.
     """
     if r.timed_out:
         return False

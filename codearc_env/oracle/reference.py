@@ -104,7 +104,9 @@ def cache_key(fn: HiddenFunction, **parts: object) -> str:
         "generator": GENERATOR_VERSION,
         "source": fn.code,
         "target": fn.target,
-        "reference_timeout_s": [REFERENCE_TIMEOUT_S, GENERATED_FLOOR_S, TIGHT_FLOOR_S, DRAWN_BUDGET_S],
+        "reference_timeout_s": [
+            REFERENCE_TIMEOUT_S, GENERATED_FLOOR_S, TIGHT_FLOOR_S, DRAWN_BUDGET_S
+        ],
         "runs": reference_runs(fn),
         **parts,
     }
@@ -229,7 +231,9 @@ def _run_into(
         # An error in a batch may be an artifact of sharing one process (the memory limit
         # covers the whole batch; descriptors or processes left by earlier calls): confirm it
         # in a fresh process unless its type depends only on the input.
-        raised = [j for j, r in enumerate(results) if r.raised and r.error_type not in PURE_ERRORS]
+        raised = [
+            j for j, r in enumerate(results) if r.raised and r.error_type not in PURE_ERRORS
+        ]
         if raised:
             again = sandbox.run(fn.code, fn.target, [invocations[j] for j in raised], limits)
             raise_on_infra(again)
