@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from codearc_env.agents import trace as tr
+from codearc_env import trace as tr
 from codearc_env.agents.model import ContextOverflowError, ModelError, ModelReply
 from codearc_env.functions.spec import HiddenFunction
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from codearc_env.agents import trace as tr
+from codearc_env import trace as tr
 from codearc_env.agents.parsing import ParsedAction, parse_tool_call
 from codearc_env.agents.react import TOOLS
 

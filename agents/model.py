@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from codearc_env.agents.trace import ToolCallRequest
+from codearc_env.trace import ToolCallRequest
 
 from codearc_env.errors import CodeARCError
 

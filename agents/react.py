@@ -9,7 +9,7 @@ from codearc_env.agents.episode import Episode, EpisodeOver
 from codearc_env.agents.model import Model, ModelReply
 from codearc_env.agents.parsing import ParsedAction, parse_tool_call
 from codearc_env.agents.prompts import render
-from codearc_env.agents.trace import Role
+from codearc_env.trace import Role
 
 TOOLS: tuple[dict[str, Any], ...] = (
     {

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codearc_env.agents import trace as tr
+from codearc_env import trace as tr
 from codearc_env.agents.episode import Agent, EpisodeResult, run_episode
 from codearc_env.agents.results import ResultsFile
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from codearc_env.agents.model import Message, ModelError, ModelReply, ToolChoice, Usage
-from codearc_env.agents.trace import ToolCallRequest
+from codearc_env.trace import ToolCallRequest
 
 Step: TypeAlias = str | ModelReply | BaseException | Callable[..., Any]
 

@@ -2,7 +2,7 @@
 
 Works for any agent, RL or LLM, because it sits on the environment: the action sent, the
 environment's response, oracle verdicts and the episode's end. The format is the agents'
-trace format (:mod:`codearc_env.agents.trace`); each event is flushed as it is written, so a
+trace format (:mod:`codearc_env.trace`); each event is flushed as it is written, so a
 crash loses at most the line being written.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from codearc_env.agents.trace import (
+from codearc_env.trace import (
     EpisodeEnd,
     EpisodeStart,
     Error,

@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 export CODEARC_REQUIRE_SERVICES=1  # in this run a missing docker/bwrap/model is a failure, not a skip
 python3 -m ruff check .
-python3 -m mypy codearc_env functions sandbox agents
+python3 -m mypy codearc_env functions sandbox oracle agents
 exec python3 -m pytest "$@"

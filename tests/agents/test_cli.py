@@ -70,7 +70,7 @@ def test_react_without_model_is_a_clear_error(tmp_path, capsys):
 
 
 def test_traces_export_command(tmp_path, capsys):
-    from codearc_env.agents import trace as tr
+    from codearc_env import trace as tr
 
     path = tmp_path / "t.jsonl"
     with tr.TraceWriter(path) as w:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import toys
-from codearc_env.agents import trace as tr
+from codearc_env import trace as tr
 from codearc_env.agents.evaluate import EvalConfig, evaluate
 from codearc_env.agents.model import ModelError
 from codearc_env.agents.results import ResultsFile

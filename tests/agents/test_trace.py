@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from codearc_env.agents import trace as tr
+from codearc_env import trace as tr
 
 
 def _events() -> list[tr.Event]:

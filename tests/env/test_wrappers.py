@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codearc_env.agents.trace import (
+from codearc_env.trace import (
     EpisodeEnd,
     EpisodeStart,
     Error,

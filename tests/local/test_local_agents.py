@@ -41,7 +41,7 @@ def _run(out_dir: Path, agent: str) -> tuple[dict[str, Any], list[Any]]:
 
 def _check_traces(out_dir: Path, results: list[Any]) -> list[Any]:
     """Each result's trace is complete and agrees with it; returns the assistant messages."""
-    from codearc_env.agents import trace as tr
+    from codearc_env import trace as tr
 
     replies = []
     for result in results:
