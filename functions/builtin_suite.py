@@ -1,11 +1,12 @@
 """The built-in suite: our own small functions, in both variants, usable offline.
 
-The annotated variant is the source in :mod:`builtin_sources`. The anonymized variant is
-derived from it by code: the target is renamed ``solution`` (calls included), and type
-hints and docstrings are removed. Examples are stored data (``builtin_examples.json``): the
-call text, the ``str()`` of the value or the exception message, and the errored flag. They
-were produced once by running the functions while authoring; a test recomputes them in a
-sandbox.
+The annotated variant is the source in ``functions/builtin/<name>.py``, one module per
+function, read as package data (never imported by the harness: each runs in a sandbox). The
+anonymized variant is derived from it by code: the target is renamed ``solution`` (calls
+included), and type hints and docstrings are removed. Examples are stored data
+(``builtin_examples.json``): the call text, the ``str()`` of the value or the exception
+message, and the errored flag. They were produced once by running the functions while
+authoring; a test recomputes them in a sandbox.
 """
 
 from __future__ import annotations
@@ -15,16 +16,28 @@ import functools
 import json
 from importlib import resources
 
-from codearc_env.functions.builtin_sources import SOURCES
+from codearc_env.errors import DataError
 from codearc_env.functions.dataset import build_example, normalize_variant
 from codearc_env.functions.quirks import detect_quirks, scan_calls
 from codearc_env.functions.spec import HiddenFunction, Variant
 from codearc_env.functions.target import find_target, parse_module
 
-from codearc_env.errors import DataError
-
 EXAMPLES_FILE = "builtin_examples.json"
+SOURCE_FOLDER = "builtin"
 ANONYMOUS_NAME = "solution"
+# The suite's order: a function's ``index`` is its position here, so append, never reorder.
+BUILTIN_NAMES: tuple[str, ...] = (
+    "clamp_int", "digit_sum", "collatz_steps", "gcd_of_list", "is_perfect_square", "to_base",
+    "integer_divide", "count_set_bits", "mean_of", "round_to_step", "hypotenuse",
+    "celsius_to_fahrenheit", "safe_sqrt", "reverse_words", "run_length_encode",
+    "is_palindrome_phrase", "caesar_shift", "vowel_positions", "first_repeated_char",
+    "title_case_words", "parse_key_values", "running_max", "chunk_list", "rotate_left",
+    "flatten_once", "second_largest", "pairwise_differences", "merge_sorted", "word_frequencies",
+    "invert_mapping", "merge_counts", "group_by_length", "min_max_pair", "swap_pairs",
+    "zip_longest_sum", "common_elements", "symmetric_difference_size", "distinct_word_lengths",
+    "sum_all", "join_with", "describe_call", "polynomial_value", "lookup_or_default",
+    "nth_fibonacci", "parse_int_or_none", "checked_index", "classify_number",
+)  # fmt: skip
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
@@ -79,14 +92,23 @@ def _call_text(k: int, call: str) -> str:
     return f"print('Result {k + 1}: ' + str({call}))"
 
 
+def builtin_source(name: str) -> str:
+    """The module source of one built-in function, exactly as stored in its file."""
+    path = resources.files("codearc_env.functions").joinpath(SOURCE_FOLDER).joinpath(f"{name}.py")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise DataError(f"built-in {name}: no source file {SOURCE_FOLDER}/{name}.py") from None
+
+
 @functools.cache
 def _stored_examples() -> dict[str, list[dict[str, object]]]:
     path = resources.files("codearc_env.functions").joinpath(EXAMPLES_FILE)
     return json.loads(path.read_text("utf-8"))
 
 
-def _make(position: int, name: str, source: str, variant: Variant) -> HiddenFunction:
-    code = source.lstrip("\n")
+def _make(position: int, name: str, variant: Variant) -> HiddenFunction:
+    code = builtin_source(name)
     target = find_target(code, f"built-in {name}")
     if target != name:
         raise DataError(f"built-in {name}: its last def is {target!r}")
@@ -124,7 +146,7 @@ def _make(position: int, name: str, source: str, variant: Variant) -> HiddenFunc
 
 @functools.cache
 def _suite(variant: Variant) -> tuple[HiddenFunction, ...]:
-    return tuple(_make(i, name, src, variant) for i, (name, src) in enumerate(SOURCES))
+    return tuple(_make(i, name, variant) for i, name in enumerate(BUILTIN_NAMES))
 
 
 def builtin_suite(variant: str = "annotated") -> list[HiddenFunction]:
@@ -133,7 +155,7 @@ def builtin_suite(variant: str = "annotated") -> list[HiddenFunction]:
 
 
 def builtin_names() -> list[str]:
-    return [name for name, _ in SOURCES]
+    return list(BUILTIN_NAMES)
 
 
 def builtin_function(name: str, variant: str = "annotated") -> HiddenFunction:

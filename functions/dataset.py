@@ -10,13 +10,12 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from codearc_env.errors import CallParseError, DataError
 from codearc_env.functions.calls import inner_call_text, parse_call
 from codearc_env.functions.quirks import detect_quirks, scan_calls
 from codearc_env.functions.raw import EXPECTED_PROBLEMS, RawProblem
 from codearc_env.functions.spec import VARIANTS, Example, HiddenFunction, Quirks, Source, Variant
 from codearc_env.functions.target import parse_module, target_from_tree
-
-from codearc_env.errors import CallParseError, DataError
 
 SOURCE_RANGES: tuple[tuple[Source, range], ...] = (
     ("humaneval+", range(0, 78)),

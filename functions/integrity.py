@@ -22,10 +22,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from codearc_env.errors import DataError
 from codearc_env.functions.raw import RawProblem
 from codearc_env.functions.spec import UPSTREAM_VARIANT_DIR, VARIANTS
-
-from codearc_env.errors import DataError
 
 UPSTREAM_REPO = "Anjiang-Wei/CodeARC"
 UPSTREAM_COMMIT = "092edeeff38d019a130c8fbfdb055d39cba75bc8"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from codearc_env.errors import DataError
 from codearc_env.functions.raw import (
     EXAMPLES_PER_PROBLEM,
     EXPECTED_PROBLEMS,
@@ -19,8 +20,6 @@ from codearc_env.functions.raw import (
     RawProblem,
 )
 from codearc_env.functions.spec import UPSTREAM_VARIANT_DIR, VARIANTS, Variant
-
-from codearc_env.errors import DataError
 
 PROBLEMS_FILE = "problems.jsonl"
 INVOCATIONS_FILE = "invocations.jsonl"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from codearc_env.errors import DataUnavailableError
 from codearc_env.functions.dataset import Dataset
 from codearc_env.functions.loaders import load_directory
-
-from codearc_env.errors import DataUnavailableError
 
 DATA_DIR_ENV = "CODEARC_DATA_DIR"
 

@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from codearc_env.errors import SandboxError
 from codearc_env.functions.quirks import scan_calls
 from codearc_env.functions.spec import Example, HiddenFunction
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
-
-from codearc_env.errors import SandboxError
 
 # Upstream ran under Python's default limit on int -> str conversion; the sandbox lifts it.
 INT_DIGITS_MESSAGE = "Exceeds the limit (4300) for integer string conversion"

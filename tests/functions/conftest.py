@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from codearc_env.functions.raw import EXPECTED_PROBLEMS, RawExample, RawProblem
 from codearc_env.functions.spec import UPSTREAM_VARIANT_DIR, VARIANTS
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import ast
+from importlib import resources
 from types import SimpleNamespace
 
 import pytest
+
+from codearc_env.errors import DataError
 from codearc_env.functions import builtin_suite
-from codearc_env.functions.builtin_suite import anonymize, builtin_function, builtin_names
+from codearc_env.functions.builtin_suite import (
+    anonymize,
+    builtin_function,
+    builtin_names,
+    builtin_source,
+)
 from codearc_env.functions.verify import verify_all
 
 
@@ -95,6 +103,21 @@ def test_suite_covers_the_required_kinds_of_values() -> None:
         len([n for n in ast.parse(f.code).body if isinstance(n, ast.FunctionDef)]) > 1
         for f in suite
     )
+
+
+def test_source_folder_holds_exactly_one_module_per_function() -> None:
+    folder = resources.files("codearc_env.functions").joinpath("builtin")
+    files = sorted(f.name for f in folder.iterdir() if f.name.endswith(".py"))
+    assert files == sorted(f"{name}.py" for name in builtin_names())
+    fn = builtin_function("clamp_int")
+    assert fn.code == folder.joinpath("clamp_int.py").read_text("utf-8")
+    assert fn.code.startswith("def clamp_int(value: int, low: int, high: int) -> int:\n")
+
+
+def test_missing_source_file_is_a_data_error() -> None:
+    with pytest.raises(DataError) as err:
+        builtin_source("no_such_function")
+    assert str(err.value) == "built-in no_such_function: no source file builtin/no_such_function.py"
 
 
 def test_lookup_by_name() -> None:

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codearc_env.functions.calls import parse_call, parse_calls, render_call
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codearc_env.errors import CallParseError
+from codearc_env.functions.calls import parse_call, parse_calls, render_call
 
 # ---- round trip -----------------------------------------------------------------------------
 

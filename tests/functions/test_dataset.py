@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from codearc_env.errors import DataError
 from codearc_env.functions import Dataset, UnknownProblemError, load_dataset
 from codearc_env.functions.calls import ParsedCall
 from codearc_env.functions.dataset import SOURCE_RANGES, source_of
-
-from codearc_env.errors import DataError
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from codearc_env.errors import DataError
 from codearc_env.functions.dataset import Dataset
 from codearc_env.functions.loaders import detect_layout, load_directory, load_jsonl, load_upstream
 from codearc_env.functions.raw import RawProblem
-
-from codearc_env.errors import DataError
 
 
 def test_jsonl_and_upstream_layouts_load_the_same_problems(

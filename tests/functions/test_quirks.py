@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
+
 from codearc_env.functions.quirks import (
     LARGE_OUTPUT_CHARS,
     CallScan,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from codearc_env.functions.target import find_target
 
 from codearc_env.errors import DataError
+from codearc_env.functions.target import find_target
 
 CASES = [
     ("def f(x):\n    return x\n", "f"),

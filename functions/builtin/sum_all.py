@@ -1,0 +1,5 @@
+def sum_all(*numbers: int) -> int:
+    total = 0
+    for n in numbers:
+        total += n
+    return total
