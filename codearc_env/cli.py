@@ -1,26 +1,29 @@
-"""The `codearc` command: one parser, with subcommands contributed by each area.
+"""The `codearc` command: one parser, with subcommands contributed by each layer's CLI.
 
-Each area module exposes ``register(subparsers)`` and sets ``func`` on its parsers; heavy
-imports stay inside the handlers so that ``codearc --help`` is instant.
+Each layer's ``cli`` module exposes ``register(subparsers)`` and sets ``func`` on its parsers;
+heavy imports stay inside the handlers so that ``codearc --help`` is instant. This module sits
+above every layer (it imports all four CLIs), and it is the one place where an exception that
+ends a command becomes an exit code (:func:`codearc_env.errors.exit_code`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import logging
 import os
 import sys
 
 from codearc_env import __version__
-from codearc_env.errors import CodeARCError
+from codearc_env.agents import cli as agents_cli
+from codearc_env.errors import EXIT_ERROR, exit_code
+from codearc_env.functions import cli as functions_cli
+from codearc_env.oracle import cli as oracle_cli
+from codearc_env.sandbox import cli as sandbox_cli
 
-# Order is the order of `codearc --help`.
-AREA_MODULES = (
-    "codearc_env.functions.cli",  # data
-    "codearc_env.sandbox.cli",  # sandbox
-    "codearc_env.oracle.cli",  # oracle
-    "codearc_env.agents.cli",  # eval, traces, collect
-)
+# Order is the order of `codearc --help`: data, sandbox, oracle, then eval, collect, traces.
+LAYER_CLIS = (functions_cli, sandbox_cli, oracle_cli, agents_cli)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+log = logging.getLogger("codearc_env")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,10 +32,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="CodeARC inductive program synthesis: data, sandbox, oracle, evaluation.",
     )
     parser.add_argument("--version", action="version", version=f"codearc-env {__version__}")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="diagnostics on stderr (progress, retries, warnings) at this level and above",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in AREA_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for layer_cli in LAYER_CLIS:
+        layer_cli.register(subparsers)
     return parser
+
+
+_handler: logging.Handler | None = None
+
+
+def configure_logging(level: str) -> None:
+    """Diagnostics of the package go to stderr, one plain line each; results go to stdout.
+
+    The handler is made anew for each run, on the current ``sys.stderr``, replacing the last.
+    """
+    global _handler
+    if _handler is not None:
+        log.removeHandler(_handler)
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(logging.Formatter("codearc: %(message)s"))
+    log.addHandler(_handler)
+    log.setLevel(level.upper())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,18 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.log_level)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
-        return 2
+        return EXIT_ERROR
     try:
         return int(func(args) or 0)
-    except CodeARCError as exc:
-        print(f"codearc: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("codearc: interrupted", file=sys.stderr)
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        code = exit_code(exc)
+        if code is None:
+            raise  # a bug: its traceback is the useful report
+        message = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc}"
+        print(f"codearc: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

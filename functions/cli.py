@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 import time
 from typing import Any
+
+from codearc_env.errors import EXIT_ERROR, EXIT_FAIL, EXIT_OK
+
+log = logging.getLogger(__name__)
 
 _SPLITS = ("all", "clean", "humaneval+", "mbpp+", "apps", "builtin")
 _VARIANTS = ("annotated", "anonymized")
@@ -55,7 +59,7 @@ def register(subparsers: Any) -> None:
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
-    return 2
+    return EXIT_ERROR
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -97,7 +101,7 @@ def _summary(args: argparse.Namespace) -> int:
             examples = sum(x for x in values if type(x) is int)
             cells.append(f"{problems} [{examples}]" if examples else str(problems))
         print(f"{name:<20} " + " ".join(f"{c:>16}" for c in cells))
-    return 0
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- verify
@@ -153,7 +157,7 @@ def _verify(args: argparse.Namespace) -> int:
             out.write(json.dumps(asdict(outcome)) + "\n")
         if (i + 1) % 100 == 0 or i + 1 == len(functions):
             rate = (i + 1) / (time.perf_counter() - start)
-            print(f"verified {i + 1}/{len(functions)} ({rate:.1f}/s)", file=sys.stderr)
+            log.info("verified %d/%d (%.1f/s)", i + 1, len(functions), rate)
 
     aborted: VerifyAborted | None = None
     try:
@@ -165,9 +169,9 @@ def _verify(args: argparse.Namespace) -> int:
             out.close()
     _report(outcomes, summarize(outcomes), start)
     if aborted is not None:
-        print(f"\naborted: {aborted}", file=sys.stderr)
-        return 2
-    return 1 if any(o.unexplained for o in outcomes) else 0
+        log.error("aborted: %s", aborted)
+        return EXIT_ERROR
+    return EXIT_FAIL if any(o.unexplained for o in outcomes) else EXIT_OK
 
 
 def _report(outcomes: list[Any], groups: dict[Any, Any], start: float) -> None:

@@ -9,6 +9,7 @@ entry either is complete and verified or does not exist.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -22,11 +23,11 @@ import zlib
 from pathlib import Path
 from typing import IO
 
+from codearc_env.errors import DataError, DataUnavailableError
 from codearc_env.functions import integrity
 from codearc_env.functions.loaders import load_upstream
 
-from codearc_env.errors import DataError, DataUnavailableError
-
+log = logging.getLogger(__name__)
 URL_ENV = "CODEARC_DATA_URL"
 DEFAULT_URL = (
     f"https://codeload.github.com/{integrity.UPSTREAM_REPO}/tar.gz/{integrity.UPSTREAM_COMMIT}"
@@ -73,7 +74,7 @@ def cached_data_dir(commit: str = integrity.UPSTREAM_COMMIT) -> Path | None:
 
 
 class _Progress:
-    """Download progress on stderr: a live line on a terminal, a start and an end line otherwise."""
+    """Download progress: a live line on a terminal (for people), else a start and an end log."""
 
     def __init__(self, total: int | None, stream: IO[str] | None = None) -> None:
         self.total = total
@@ -82,7 +83,7 @@ class _Progress:
         self.last = 0.0
         size = f" ({total / 1e6:.1f} MB)" if total else ""
         if not self.live:
-            print(f"Downloading CodeARC data{size} ...", file=self.stream, flush=True)
+            log.info("Downloading CodeARC data%s ...", size)
 
     def update(self, done: int) -> None:
         now = time.monotonic()
@@ -98,7 +99,7 @@ class _Progress:
     def finish(self, done: int) -> None:
         if self.live:
             print("", file=self.stream)
-        print(f"Downloaded {done / 1e6:.1f} MB", file=self.stream, flush=True)
+        log.info("Downloaded %.1f MB", done / 1e6)
 
 
 def _fetch(url: str, dest: Path, timeout_s: float, progress: bool) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from codearc_env.functions import cli
 
 from codearc_env.errors import SandboxUnavailableError
+from codearc_env.functions import cli
 
 
 def _run(argv: list[str]) -> int:
@@ -100,6 +100,7 @@ def test_a_sandbox_that_fails_for_good_stops_the_run_with_partial_figures(
     monkeypatch: pytest.MonkeyPatch,
     fakes: SimpleNamespace,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from codearc_env.errors import SandboxError
 
@@ -115,7 +116,6 @@ def test_a_sandbox_that_fails_for_good_stops_the_run_with_partial_figures(
     captured = capsys.readouterr()
     rows = [line.split()[:4] for line in captured.out.splitlines() if line.startswith("builtin ")]
     assert rows == [["builtin", "annotated", "1", "10"]]
-    assert (
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         "aborted: verification stopped after 1 problems: the worker cannot be restarted"
-        in captured.err
-    )
+    ]

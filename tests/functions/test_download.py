@@ -10,12 +10,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from codearc_env.functions import download, integrity, load_dataset
-from codearc_env.functions.loaders import load_jsonl, load_upstream
-from codearc_env.functions.raw import RawProblem
-from codearc_env.functions.source import resolve_data_dir
 
 from codearc_env.errors import DataError, DataUnavailableError
+from codearc_env.functions import download, integrity, load_dataset
+from codearc_env.functions.loaders import load_directory, load_upstream
+from codearc_env.functions.raw import RawProblem
+from codearc_env.functions.source import resolve_data_dir
 
 
 @pytest.fixture
@@ -44,10 +44,11 @@ def test_good_archive_is_downloaded_verified_and_cached(
     isolated_env: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     url = _serve(http_root, datafiles.make_archive(synthetic_upstream, tmp_path / "good.tar.gz"))
     monkeypatch.setenv("CODEARC_DATA_URL", url)
+    caplog.set_level("INFO", logger="codearc_env.functions.download")
     ds = load_dataset()
     assert len(ds) == 2228
     expected = isolated_env / "codearc-env" / "data" / integrity.UPSTREAM_COMMIT
@@ -60,8 +61,9 @@ def test_good_archive_is_downloaded_verified_and_cached(
         "prompt_invocations",
     ]
     assert _leftovers(isolated_env) == [integrity.UPSTREAM_COMMIT]
-    err = capsys.readouterr().err
-    assert "Downloading CodeARC data" in err and "Downloaded 0." in err
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith("Downloading CodeARC data (") and messages[0].endswith(" MB) ...")
+    assert messages[-1].startswith("Downloaded 0.")
     # the next load uses the cache: the server is no longer asked
     monkeypatch.setenv("CODEARC_DATA_URL", "http://127.0.0.1:9/unreachable.tar.gz")
     assert load_dataset(allow_download=False).origin == str(expected)
@@ -234,7 +236,7 @@ def test_real_data_archive_passes_the_shipped_checksums(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    problems = load_jsonl(data_dir)
+    problems = load_directory(data_dir)
     tree = datafiles.write_upstream(problems, tmp_path / "CodeARC")
     url = _serve(http_root, datafiles.make_archive(tree, tmp_path / "codearc.tar.gz"))
     monkeypatch.setenv("CODEARC_DATA_URL", url)
