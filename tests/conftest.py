@@ -2,30 +2,75 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "codearc-data"
+from codearc_env.errors import DataUnavailableError  # noqa: E402
+from codearc_env.functions import download  # noqa: E402
+from codearc_env.functions.source import DATA_DIR_ENV  # noqa: E402
+
+# CI lays the data out beside the clone; a user's machine usually has no such folder.
+SIBLING_DATA = Path(__file__).resolve().parents[2] / "shared" / "codearc-data"
+# Every skip for missing data starts with this, so the hook below can tell it from a
+# missing service.
+NO_DATA_PREFIX = "no real CodeARC data"
+REQUIRE_DATA_ENV = "CODEARC_REQUIRE_DATA"
 
 
-def real_data_dir() -> Path | None:
-    """The real CodeARC data in JSON Lines form: $CODEARC_DATA_DIR, else ../shared/codearc-data."""
-    env = os.environ.get("CODEARC_DATA_DIR")
+def find_real_data(sibling: Path = SIBLING_DATA) -> Path:
+    """The real data, found as the CLI finds it, with CI's sibling folder second.
+
+    Order: ``$CODEARC_DATA_DIR``, ``sibling``, the user cache, else the pinned checksummed
+    download into that cache. Raises DataUnavailableError with the one line a test run shows
+    when none of them works. A download that arrives but fails its checks is a DataError and
+    propagates: that is a fault, not missing data.
+    """
+    env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env)
-    return _SHARED_DATA if (_SHARED_DATA / "problems.jsonl").exists() else None
+    if (sibling / "problems.jsonl").is_file():
+        return sibling
+    cached = download.cached_data_dir()
+    if cached is not None:
+        return cached
+    try:
+        return download.download_dataset(progress=False)
+    except DataUnavailableError as exc:
+        raise DataUnavailableError(
+            f"{NO_DATA_PREFIX} ({DATA_DIR_ENV} unset, no {sibling}, empty cache "
+            f"{download.cache_dir()}), so the realdata tests skip: {exc} Or run "
+            "`codearc data summary` once with network access to fill the cache."
+        ) from None
+
+
+@functools.cache
+def _session_data() -> Path | str:
+    """The data folder, or the reason there is none; looked up once per test run."""
+    try:
+        return find_real_data()
+    except DataUnavailableError as exc:
+        return str(exc)
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    path = real_data_dir()
-    if path is None:
-        pytest.skip("real CodeARC data not found (set CODEARC_DATA_DIR)")
-    return path
+    found = _session_data()
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
+
+
+@pytest.fixture(scope="session")
+def data_discovery() -> SimpleNamespace:
+    """The discovery and skip rules above, for the tests that check them."""
+    return SimpleNamespace(find=find_real_data, skip_is_failure=skip_is_failure)
 
 
 # Markers whose service CI installs and starts (scripts/test.sh): there a skip is a failure,
@@ -33,15 +78,28 @@ def data_dir() -> Path:
 _REQUIRED_SERVICE_MARKERS = ("docker", "bwrap", "localmodel")
 
 
+def skip_is_failure(
+    markers: set[str], skip_reason: str, environ: Mapping[str, str] = os.environ
+) -> bool:
+    """Whether a skipped test counts as failed under the run's requirements.
+
+    ``CODEARC_REQUIRE_SERVICES=1`` turns skips of docker/bwrap/local-model tests into failures,
+    except a skip for missing data, which only ``CODEARC_REQUIRE_DATA=1`` (CI) makes one.
+    """
+    if NO_DATA_PREFIX in skip_reason:
+        return environ.get(REQUIRE_DATA_ENV) == "1"
+    return environ.get("CODEARC_REQUIRE_SERVICES") == "1" and bool(
+        markers.intersection(_REQUIRED_SERVICE_MARKERS)
+    )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     outcome = yield
     report = outcome.get_result()
-    if (
-        report.skipped
-        and os.environ.get("CODEARC_REQUIRE_SERVICES") == "1"
-        and any(item.get_closest_marker(m) for m in _REQUIRED_SERVICE_MARKERS)
-        and not hasattr(report, "wasxfail")
-    ):
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    markers = {m.name for m in item.iter_markers()}
+    if skip_is_failure(markers, str(report.longrepr)):
         report.outcome = "failed"
-        report.longrepr = f"skipped, but CODEARC_REQUIRE_SERVICES=1 requires it to run: {report.longrepr}"
+        report.longrepr = f"skipped, but this run requires it to run: {report.longrepr}"

@@ -6,10 +6,11 @@ import ast
 from pathlib import Path
 
 import pytest
+
 from codearc_env.functions import Dataset, load_dataset
 from codearc_env.functions.dataset import is_clean
 from codearc_env.functions.integrity import compute, shipped
-from codearc_env.functions.loaders import load_jsonl
+from codearc_env.functions.loaders import load_directory
 from codearc_env.functions.quirks import scan_calls
 
 pytestmark = [
@@ -25,7 +26,7 @@ def real(data_dir: Path) -> Dataset:
 
 
 def test_shipped_checksums_describe_the_real_data(data_dir: Path) -> None:
-    assert compute(load_jsonl(data_dir)) == shipped()
+    assert compute(load_directory(data_dir)) == shipped()
 
 
 def test_counts_per_variant_and_source(real: Dataset) -> None:
