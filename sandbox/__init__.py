@@ -9,12 +9,11 @@ Importing this package starts nothing and contacts no docker engine.
 
 from __future__ import annotations
 
+from codearc_env.errors import SandboxUnavailableError
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.bwrap import BwrapSandbox
 from codearc_env.sandbox.docker_backend import DockerSandbox
 from codearc_env.sandbox.process import InsecureSandboxWarning, ProcessSandbox
-
-from codearc_env.errors import SandboxUnavailableError
 
 BACKENDS: dict[str, type[Sandbox]] = {
     "docker": DockerSandbox,

@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from codearc_env.sandbox import seccomp
+from codearc_env.errors import SandboxError, SandboxUnavailableError
+from codearc_env.sandbox import memcap, seccomp
+from codearc_env.sandbox.base import Limits
 from codearc_env.sandbox.channel import Channel
 from codearc_env.sandbox.local import LocalWorkerSandbox
 from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
 from codearc_env.sandbox.worker import launch_env
-
-from codearc_env.errors import SandboxUnavailableError
 
 SANDBOX_UID = 65534  # nobody
 TMPFS_BYTES = 64 * 1024 * 1024
@@ -92,7 +93,14 @@ class BwrapSandbox(LocalWorkerSandbox):
         return "/usr/bin/python3"
 
     def _worker_config(self) -> dict[str, object]:
-        return {"scratch": "/tmp", "nproc": True}
+        config: dict[str, object] = {"scratch": "/tmp", "nproc": True, "ipc_cleanup": True}
+        if self._cgroup is None:
+            config["memory_watchdog_mb"] = self._memory_mb()
+        return config
+
+    def _memory_mb(self) -> int:
+        """The whole sandbox's memory: one call's limit plus the worker's own."""
+        return self.limits.memory_mb + memcap.SANDBOX_BASE_MB
 
     def _command(self, worker_args: list[str]) -> list[str]:
         reason = self.unavailable_reason()
@@ -103,7 +111,9 @@ class BwrapSandbox(LocalWorkerSandbox):
         pairs = [
             # user (required, not "if possible"), pid, net, ipc, uts and cgroup namespaces
             ("--unshare-all", "--unshare-user", "--disable-userns"),
-            ("--die-with-parent", "--new-session", "--clearenv"),
+            # The worker is PID 1 of the sandbox: the kernel drops every signal a call sends it
+            # that it has no handler for, SIGKILL and SIGSTOP included.
+            ("--die-with-parent", "--new-session", "--clearenv", "--as-pid-1"),
             ("--cap-drop", "ALL"),
             ("--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"),
             ("--ro-bind", usr, "/usr"),
@@ -128,8 +138,21 @@ class BwrapSandbox(LocalWorkerSandbox):
         return [shutil.which("bwrap") or "bwrap"] + [a for p in pairs for a in p] + worker_args
 
     _seccomp_fd: int | None = None
+    _cgroup: memcap.MemoryCgroup | None = None
+
+    def __init__(self, limits: Limits | None = None, memory_cap: str | None = None) -> None:
+        """``memory_cap``: "cgroup" (fail to launch without one), "watchdog", or None (a
+        cgroup when the harness may create one, else the watchdog)."""
+        super().__init__(limits)
+        if memory_cap not in (None, "cgroup", "watchdog"):
+            raise ValueError(f"memory_cap must be 'cgroup' or 'watchdog', not {memory_cap!r}")
+        self.memory_cap = memory_cap
 
     def _launch(self) -> Channel:
+        if self.memory_cap != "watchdog":
+            self._cgroup = memcap.make_cgroup(self._memory_mb() * 1024 * 1024)
+            if self._cgroup is None and self.memory_cap == "cgroup":
+                raise SandboxError("the bwrap sandbox cannot create a memory cgroup here")
         self._seccomp_fd = seccomp.program_fd()
         try:
             return super()._launch()
@@ -137,6 +160,31 @@ class BwrapSandbox(LocalWorkerSandbox):
             if self._seccomp_fd is not None:
                 os.close(self._seccomp_fd)
                 self._seccomp_fd = None
+
+    def _terminate(self) -> None:
+        super()._terminate()
+        group, self._cgroup = self._cgroup, None
+        if group is not None:
+            group.remove()
+
+    def _preexec(self, run_as: int | None) -> Callable[[], None] | None:
+        group = self._cgroup
+        if group is None:
+            return None
+
+        def enter() -> None:  # in the launched child, before exec
+            group.join()
+            if run_as is not None:
+                os.setgroups([])
+                os.setgid(run_as)
+                os.setuid(run_as)
+
+        return enter
+
+    def memory_cap_in_force(self) -> str:
+        if self._cgroup is not None:
+            return f"cgroup v{self._cgroup.version}"
+        return memcap.WATCHDOG
 
     def _pass_fds(self) -> tuple[int, ...]:
         return (self._seccomp_fd,) if self._seccomp_fd is not None else ()
@@ -148,4 +196,8 @@ class BwrapSandbox(LocalWorkerSandbox):
 
     def _describe(self) -> dict[str, str]:
         root = self._root()
-        return {"root": str(root) if root else "host /usr", "seccomp": seccomp.seccomp_summary()}
+        return {
+            "root": str(root) if root else "host /usr",
+            "seccomp": seccomp.seccomp_summary(),
+            "memory_cap": f"{self.memory_cap_in_force()} ({self._memory_mb()} MB)",
+        }

@@ -50,10 +50,9 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 def _check(args: argparse.Namespace) -> int:
     import warnings
 
+    from codearc_env.errors import SandboxError
     from codearc_env.sandbox import make_sandbox
     from codearc_env.sandbox.conformance import CHECKS, run_checks
-
-    from codearc_env.errors import SandboxError
 
     unknown = sorted(set(args.only or ()) - {c.name for c in CHECKS})
     if unknown:
@@ -87,9 +86,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _build_image(args: argparse.Namespace) -> int:
-    from codearc_env.sandbox.image import build_image
-
     from codearc_env.errors import SandboxError
+    from codearc_env.sandbox.image import build_image
 
     try:
         report = build_image(offline=args.offline, force=args.force)
@@ -103,9 +101,8 @@ def _build_image(args: argparse.Namespace) -> int:
 def _build_rootfs(args: argparse.Namespace) -> int:
     import time
 
-    from codearc_env.sandbox.rootfs import build_rootfs, rootfs_dir, rootfs_ready
-
     from codearc_env.errors import SandboxError
+    from codearc_env.sandbox.rootfs import build_rootfs, rootfs_dir, rootfs_ready
 
     began = time.monotonic()
     if rootfs_ready():
@@ -123,6 +120,7 @@ def _build_rootfs(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from codearc_env.sandbox import BACKENDS, unavailable_reason
     from codearc_env.sandbox.image import image_tag
+    from codearc_env.sandbox.memcap import cap_kind
     from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
     from codearc_env.sandbox.seccomp import seccomp_summary
 
@@ -133,4 +131,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"image    {image_tag()}")
     print(f"rootfs   {root} ({'ready' if rootfs_ready(root) else 'missing'})")
     print(f"seccomp  {seccomp_summary()} (bwrap; docker applies its default profile)")
+    print(
+        f"memory   bwrap: {cap_kind()} caps each sandbox's processes together; "
+        "docker: the container's memory limit"
+    )
     return 0

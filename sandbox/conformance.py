@@ -397,6 +397,8 @@ def check_hostile_return_objects(box: Sandbox) -> tuple[bool, str]:
                 problems.append(f"{kind}: {r.value}")
         elif kind == "str" and r.timed_out:
             continue  # a __str__ that swallows the guard is killed by the wall clock: fine
+        elif kind == "int" and r.ok and (r.value or {}).get("type") == "__codearc__.FakeInt":
+            continue  # an int subclass keeps its base's structure, its own type recorded
         elif not r.ok or (r.value or {}).get("t") != "opaque":
             problems.append(f"{kind}: {_show(r)} value={r.value}")
     return not problems, "; ".join(problems) or "all hostile objects stayed opaque"
@@ -468,11 +470,293 @@ def check_worker_death_detected(box: Sandbox) -> tuple[bool, str]:
     )
     calls = [Invocation(args=(True,)), Invocation(args=(False,))]
     rs = box.run(kill_worker, "f", calls, CHECK_LIMITS)
-    # The in-flight call is an infrastructure error and the rest of the batch ran on a new
-    # worker; or the worker could not be killed at all (PID 1 of its namespace, in docker).
-    survived = rs[0].infra_error is None and rs[0].ok
-    ok = (rs[0].infra_error is not None or survived) and rs[1].ok and rs[1].value_str == "1"
+    # Either the worker cannot be killed (PID 1 of its namespace), or the call that killed
+    # it is graded (it kills a fresh worker too): never an infrastructure error. The rest
+    # of the batch runs either way.
+    survived = rs[0].ok and rs[0].value_str == "1"
+    graded = rs[0].error_type == "SandboxKilled" and rs[0].infra_error is None
+    ok = (survived or graded) and rs[1].ok and rs[1].value_str == "1"
     return ok, f"first: {_show(rs[0])}; second: {_show(rs[1])}"
+
+
+_SIGNAL_WORKER = (
+    "import os, signal, time\n"
+    "def f(names):\n"
+    "    sent = []\n"
+    "    for name in names:\n"
+    "        sig = signal.SIGRTMIN + 3 if name == 'SIGRTMIN+3' else getattr(signal, name)\n"
+    "        try:\n"
+    "            os.kill(os.getppid(), sig)\n"
+    "            sent.append(name)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "    time.sleep(0.3)\n"
+    "    return len(sent)\n"
+)
+_SIGNALS = [
+    *("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGPIPE", "SIGALRM"),
+    *("SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGABRT"),
+    *("SIGSEGV", "SIGBUS", "SIGTRAP", "SIGSYS", "SIGPWR", "SIGIO", "SIGRTMIN+3"),
+]
+
+
+def _same_worker(box: Sandbox, run: Callable[[], CallResult]) -> tuple[CallResult, bool]:
+    """Run something and say whether the sandbox kept its worker (no restart in between)."""
+    before = getattr(box, "restarts", 0)
+    r = run()
+    return r, getattr(box, "restarts", 0) == before
+
+
+def check_worker_survives_signals(box: Sandbox) -> tuple[bool, str]:
+    problems = []
+    for name in [*_SIGNALS, "SIGSTOP", "SIGKILL"]:
+        before = getattr(box, "restarts", 0)
+        r = _call(box, _SIGNAL_WORKER, [name])
+        kept = getattr(box, "restarts", 0) == before
+        if not (r.ok and r.value_str == "1" and kept):
+            problems.append(f"{name}: {_show(r)}" + ("" if kept else " (worker replaced)"))
+    return not problems, "; ".join(problems) or f"{len(_SIGNALS) + 2} signals sent to the worker"
+
+
+def check_worker_survives_kill_all(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import os, signal\n"
+        "def f():\n"
+        "    try:\n"
+        "        os.kill(-1, signal.SIGKILL)\n"  # every process the call may signal but itself
+        "    except OSError:\n"
+        "        pass\n"
+        "    return 'sent'\n"
+    )
+    r, kept = _same_worker(box, lambda: _call(box, source))
+    ok = r.ok and r.value_str == "sent"
+    return ok and kept, _show(r) + ("" if kept else " (worker replaced)")
+
+
+def check_deep_scratch_tree(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import os\n"
+        "def f(depth):\n"
+        "    for _ in range(depth):\n"
+        "        os.mkdir('d')\n"
+        "        os.chdir('d')\n"
+        "    open('leaf', 'w').write('x')\n"
+        "    os.chmod('.', 0)\n"
+        "    return depth\n"
+    )
+    # Deeper than shutil.rmtree's recursion allows (the default recursion limit is 1000).
+    r, kept = _same_worker(box, lambda: _call(box, source, 1500, timeout_s=10.0))
+    after = _call(box, "import os\ndef f():\n    return os.listdir('.')\n")
+    ok = r.ok and kept and after.ok and after.value_str == "[]"
+    return ok, f"{_show(r)}; next call sees {_show(after)}" + ("" if kept else " (worker replaced)")
+
+
+def check_scratch_survives_chmod(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import os\n"
+        "def f(phase):\n"
+        "    if phase == 'break':\n"
+        "        os.makedirs('a/b')\n"
+        "        os.chmod('a', 0)\n"
+        "        try:\n"
+        "            os.chmod(os.getcwd(), 0)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        return 'broken'\n"
+        "    open('probe', 'w').write('x')\n"
+        "    return sorted(os.listdir('.'))\n"
+    )
+    first = _call(box, source, "break")
+    rs = [_call(box, source, "use") for _ in range(2)]
+    ok = all(r.ok and r.value_str == "['probe']" for r in rs)
+    return ok, f"after {_show(first)}: " + "; ".join(_show(r) for r in rs)
+
+
+def check_memory_cap_per_sandbox(box: Sandbox) -> tuple[bool, str]:
+    # Eight processes of 200 MB each: every one within its own address-space limit, together
+    # far over what one sandbox may hold (one call's limit plus the worker's own).
+    source = (
+        "import os, time\n"
+        "def f(n, mb):\n"
+        "    pids = []\n"
+        "    for _ in range(n):\n"
+        "        pid = os.fork()\n"
+        "        if pid == 0:\n"
+        "            try:\n"
+        "                block = bytearray(mb << 20)\n"
+        "                for i in range(0, len(block), 4096):\n"
+        "                    block[i] = 1\n"
+        "                time.sleep(2)\n"
+        "            finally:\n"
+        "                os._exit(0)\n"
+        "        pids.append(pid)\n"
+        "    held = 0\n"
+        "    for pid in pids:\n"
+        "        held += os.waitpid(pid, 0)[1] == 0\n"
+        "    return held\n"
+    )
+    r = _call(box, source, 8, 200, timeout_s=8.0, cpu_s=8)
+    ok = r.infra_error is None and not (r.ok and r.value_str == "8")
+    return ok, f"8 x 200 MB: {_show(r)}"
+
+
+def check_no_ipc_between_calls(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import ctypes, os\n"
+        "KEY = 0x6361726\n"
+        "def f(phase):\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    libc.shmat.restype = ctypes.c_void_p\n"
+        "    found = []\n"
+        "    if phase == 'make':\n"
+        "        shm = libc.shmget(KEY, 1 << 20, 0o1600)\n"  # IPC_CREAT | 0600
+        "        if shm >= 0:\n"
+        "            addr = libc.shmat(shm, None, 0)\n"
+        "            ctypes.memset(addr, 7, 1 << 20)\n"
+        "            found.append('shm')\n"
+        "        if libc.semget(KEY + 1, 1, 0o1600) >= 0:\n"
+        "            found.append('sem')\n"
+        "        if libc.msgget(KEY + 2, 0o1600) >= 0:\n"
+        "            found.append('msg')\n"
+        "        try:\n"
+        "            rt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+        "            if rt.mq_open(b'/codearc-probe', 0o102, 0o600, None) >= 0:\n"  # O_CREAT|O_RDWR
+        "                found.append('mqueue')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        try:\n"
+        "            open('/dev/shm/codearc-probe', 'w').write('x')\n"
+        "            found.append('/dev/shm')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        return found\n"
+        "    if libc.shmget(KEY, 0, 0) >= 0:\n"
+        "        found.append('shm')\n"
+        "    if libc.semget(KEY + 1, 0, 0) >= 0:\n"
+        "        found.append('sem')\n"
+        "    if libc.msgget(KEY + 2, 0) >= 0:\n"
+        "        found.append('msg')\n"
+        "    try:\n"
+        "        rt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+        "        if rt.mq_open(b'/codearc-probe', 0) >= 0:\n"
+        "            found.append('mqueue')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "    if os.path.exists('/dev/shm/codearc-probe'):\n"
+        "        found.append('/dev/shm')\n"
+        "    for kind in ('shm', 'sem', 'msg'):\n"
+        "        try:\n"
+        "            with open('/proc/sysvipc/' + kind) as fh:\n"
+        "                if len(fh.read().splitlines()) > 1 and kind not in found:\n"
+        "                    found.append(kind)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return found\n"
+    )
+    made = _call(box, source, "make")
+    left = _call(box, source, "look")
+    ok = made.ok and left.ok and left.value_str == "[]"
+    return ok, f"made {_show(made)}; left for the next call: {_show(left)}"
+
+
+_STRAY_WRITER = (
+    "import json, os, threading, time\n"
+    "FORGED = json.dumps({'ok': True, 'value': {'t': 'str', 'v': 'forged'},\n"
+    "                     'value_str': 'forged', 'truncated': False}).encode()\n"
+    "FRAME = len(FORGED).to_bytes(4, 'big') + FORGED\n"
+    "def forge():\n"
+    "    time.sleep(0.4)\n"
+    "    for fd in range(3, 10):\n"
+    "        try:\n"
+    "            os.write(fd, FRAME)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "def f(kind):\n"
+    "    if kind == 'thread':\n"
+    "        threading.Thread(target=forge, daemon=True).start()\n"
+    "    elif kind == 'process' and os.fork() == 0:\n"
+    "        forge()\n"
+    "        os._exit(0)\n"
+    "    elif kind == 'genuine':\n"
+    "        time.sleep(0.8)\n"
+    "    return kind\n"
+)
+
+
+def check_batch_results_bound(box: Sandbox) -> tuple[bool, str]:
+    problems = []
+    for kind in ("thread", "process"):
+        calls = [Invocation(args=(kind,)), Invocation(args=("genuine",))]
+        rs = box.run(_STRAY_WRITER, "f", calls, CHECK_LIMITS, isolation="batch")
+        if not (rs[1].ok and rs[1].value_str == "genuine"):
+            problems.append(f"after a stray {kind}: {_show(rs[1])}")
+    return not problems, "; ".join(problems) or "each result came from its own invocation"
+
+
+_LABELS_SOURCE = (
+    "import os\n"
+    "def f(kind):\n"
+    "    if kind == 'close all':\n"
+    "        os.closerange(0, 1024)\n"
+    "        return 'closed'\n"
+    "    if kind == 'junk':\n"
+    "        os.write(3, b'\\xff\\xff\\xff\\xffjunk')\n"
+    "        return 'junk'\n"
+    "    if kind == 'bad frame':\n"
+    "        os.write(3, b'\\x00\\x00\\x00\\x04junk')\n"
+    "        return 'bad'\n"
+)
+
+
+def check_labels_deterministic(box: Sandbox) -> tuple[bool, str]:
+    want = {
+        "close all": ("ProcessExit", "the process exited with status 0"),
+        "junk": ("MalformedResult", "the call wrote to its own result channel"),
+        "bad frame": ("MalformedResult", "the call wrote to its own result channel"),
+    }
+    kinds = [k for k in want for _ in range(4)]
+    problems = set()
+    for isolation in ("call", "batch"):
+        invs = [Invocation(args=(k,)) for k in kinds]
+        rs = box.run(_LABELS_SOURCE, "f", invs, CHECK_LIMITS, isolation=isolation)
+        for k, r in zip(kinds, rs, strict=True):
+            if (r.error_type, r.error_message) != want[k]:
+                problems.add(f"{isolation} {k}: {_show(r)}")
+    return not problems, "; ".join(sorted(problems)) or "every outcome labelled the same way"
+
+
+def check_harness_hidden_from_call(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import os, resource, signal, sys\n"
+        "def f():\n"
+        "    main = sys.modules.get('__main__')\n"
+        "    limits = [resource.getrlimit(getattr(resource, name)) for name in\n"
+        "              ('RLIMIT_NOFILE', 'RLIMIT_FSIZE', 'RLIMIT_NPROC', 'RLIMIT_MSGQUEUE')]\n"
+        "    return {\n"
+        "        'harness modules': sorted(m for m in sys.modules if 'codearc' in m.lower()\n"
+        "                                  and not m.startswith('__editable__')),\n"
+        "        'main globals': sorted(k for k in vars(main) if not k.startswith('__')),\n"
+        "        'argv': sys.argv,\n"
+        "        'modules': sorted(sys.modules),\n"
+        "        'signals': [str(signal.getsignal(s)) for s in signal.valid_signals()\n"
+        "                    if s not in (signal.SIGKILL, signal.SIGSTOP)],\n"
+        "        'limits': limits,\n"
+        "        'cwd': os.getcwd(),\n"
+        "    }\n"
+    )
+    by_call = _call(box, source)
+    by_batch = box.run(source, "f", [Invocation()], CHECK_LIMITS, isolation="batch")[0]
+    if not (by_call.ok and by_batch.ok):
+        return False, f"call: {_show(by_call)}; batch: {_show(by_batch)}"
+    seen = by_call.value_str
+    leaks = [
+        part
+        for part in ("'harness modules': []", "'main globals': []", "'argv': ['-c']")
+        if part not in seen
+    ]
+    if by_call.value != by_batch.value:
+        leaks.append("a call in a batch sees something else than a call on its own")
+    return not leaks, "; ".join(leaks) + f" {seen[:200]}" if leaks else "nothing of the harness"
 
 
 def check_numpy(box: Sandbox) -> tuple[bool, str]:
@@ -651,8 +935,58 @@ CHECKS: list[Check] = [
     Check("resource_limits", "file size, open files, CPU time", check_resource_limits),
     Check(
         "worker_death_detected",
-        "a dead worker is an infra error, then replaced",
+        "a call that kills its worker is graded (never infra) and the rest still runs",
         check_worker_death_detected,
+    ),
+    Check(
+        "worker_survives_signals",
+        "every signal a call can send its worker, SIGKILL and SIGSTOP included, leaves it running",
+        check_worker_survives_signals,
+    ),
+    Check(
+        "worker_survives_kill_all",
+        "kill(-1, SIGKILL) from a call leaves the worker running",
+        check_worker_survives_kill_all,
+        touches_host_without_isolation=True,
+    ),
+    Check(
+        "deep_scratch_tree",
+        "a directory tree deeper than the recursion limit, made unreadable, is wiped",
+        check_deep_scratch_tree,
+    ),
+    Check(
+        "scratch_survives_chmod",
+        "a call that removes the scratch directory's permissions does not break later calls",
+        check_scratch_survives_chmod,
+    ),
+    Check(
+        "memory_cap_per_sandbox",
+        "many processes, each within its own limit, cannot together exceed the sandbox's",
+        check_memory_cap_per_sandbox,
+        touches_host_without_isolation=True,
+    ),
+    Check(
+        "no_ipc_between_calls",
+        "no SysV shared memory, semaphore, message queue, POSIX queue or /dev/shm file "
+        "outlives its call",
+        check_no_ipc_between_calls,
+        touches_host_without_isolation=True,
+    ),
+    Check(
+        "batch_results_bound",
+        "in a batch, a thread or process left by one invocation cannot write the next one's result",
+        check_batch_results_bound,
+    ),
+    Check(
+        "labels_deterministic",
+        "closing every descriptor, or writing to the result channel, gets one true label",
+        check_labels_deterministic,
+    ),
+    Check(
+        "harness_hidden_from_call",
+        "a call sees no module, global or argument of the worker, and sees the same alone "
+        "or in a batch",
+        check_harness_hidden_from_call,
     ),
     Check(
         "batch_matches_call",
@@ -685,6 +1019,10 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
             else {}
         ),
         "fork_bomb": "no pids cgroup, and RLIMIT_NPROC binds neither root nor other users' counts",
+        "worker_survives_signals": "no pid namespace: the call may SIGKILL or SIGSTOP its worker",
+        "worker_survives_kill_all": "no pid namespace: kill(-1) reaches every process of the user",
+        "memory_cap_per_sandbox": "no cgroup and no watchdog: only per-process limits",
+        "no_ipc_between_calls": "no IPC namespace: the host's objects cannot be told apart",
     },
 }
 """Checks a backend is expected to fail, with the reason. Secure backends have none."""

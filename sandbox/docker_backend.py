@@ -18,13 +18,12 @@ import os
 import socket
 from typing import Any
 
+from codearc_env.errors import SandboxError, SandboxUnavailableError
 from codearc_env.sandbox.base import Limits
 from codearc_env.sandbox.channel import Channel, DockerSocketTransport
 from codearc_env.sandbox.image import docker_client, image_present, image_tag
 from codearc_env.sandbox.worker import PYTHON_FLAGS, launch_env, launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
-
-from codearc_env.errors import SandboxError, SandboxUnavailableError
 
 LABEL = "codearc-env.sandbox"
 LABEL_OWNER_PID = "codearc-env.owner-pid"
@@ -71,14 +70,18 @@ def _owner_alive(labels: dict[str, str]) -> bool:
 
 
 def remove_stale_containers(client: Any) -> list[str]:
-    """Remove labelled sandbox containers whose owning harness process no longer exists."""
+    """Remove labelled sandbox containers whose owning harness process no longer exists.
+
+    One listing call, whose rows carry the labels: docker auto-removes exited sandboxes at
+    any moment, so asking about each container in turn could find one gone.
+    """
     removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        if _owner_alive(container.labels):
+    for row in client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+        if _owner_alive(row.get("Labels") or {}):
             continue
         try:
-            container.remove(force=True)
-            removed.append(container.short_id)
+            client.api.remove_container(row["Id"], force=True)
+            removed.append(row["Id"][:12])
         except Exception:  # already gone, or being auto-removed
             pass
     return removed
@@ -154,11 +157,11 @@ class DockerSandbox(WorkerSandbox):
         )
 
     def _launch(self) -> Channel:
-        client = self._connect()
-        api = client.api
         import json
 
         try:
+            client = self._connect()
+            api = client.api
             created = api.create_container(
                 self.image,
                 command=[
@@ -166,7 +169,7 @@ class DockerSandbox(WorkerSandbox):
                     *PYTHON_FLAGS,
                     "-c",
                     launch_source(),
-                    json.dumps({"scratch": "/tmp"}),
+                    json.dumps({"scratch": "/tmp", "ipc_cleanup": True}),
                 ],
                 user=SANDBOX_USER,
                 working_dir="/tmp",
@@ -187,7 +190,9 @@ class DockerSandbox(WorkerSandbox):
             )
             sock = getattr(response, "_sock", response)
             api.start(self._container_id)
-        except Exception as exc:  # docker.errors.* and connection failures
+        except SandboxError:
+            raise
+        except Exception as exc:  # docker.errors.* (the stale sweep's too), connection failures
             raise SandboxError(f"cannot start the docker sandbox: {exc}") from exc
         self._transport = DockerSocketTransport(sock)
         return Channel(self._transport)

@@ -15,9 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from codearc_env.sandbox import rootfs
-
 from codearc_env.errors import SandboxUnavailableError
+from codearc_env.sandbox import rootfs
 
 IMAGE_REPOSITORY = "codearc-sandbox"
 DOCKERFILE_DIR = Path(__file__).resolve().parent

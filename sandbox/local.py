@@ -9,14 +9,14 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
+from codearc_env.errors import SandboxError
 from codearc_env.sandbox.channel import Channel, PipeTransport
 from codearc_env.sandbox.worker import PYTHON_FLAGS, launch_env, launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
-
-from codearc_env.errors import SandboxError
 
 _LAUNCHER: ThreadPoolExecutor | None = None
 """Every worker is launched from this one long-lived thread. bwrap --die-with-parent and the
@@ -76,6 +76,10 @@ class LocalWorkerSandbox(WorkerSandbox):
         ]
         # Kept open for the worker's lifetime (closed in _terminate), so no context manager.
         self._stderr = tempfile.TemporaryFile(prefix="codearc-worker-stderr-")  # noqa: SIM115
+        run_as = self._run_as()
+        preexec = self._preexec(run_as)
+        if preexec is not None:  # it drops privileges itself, after what needs them
+            run_as = None
         try:
             self._proc = _launcher().submit(
                 subprocess.Popen,
@@ -88,9 +92,10 @@ class LocalWorkerSandbox(WorkerSandbox):
                 pass_fds=self._pass_fds(),
                 env=self._environment(),
                 cwd="/",
-                user=self._run_as(),
-                group=self._run_as(),
-                extra_groups=[] if self._run_as() is not None else None,
+                user=run_as,
+                group=run_as,
+                extra_groups=[] if run_as is not None else None,
+                preexec_fn=preexec,
             ).result()
         except OSError as exc:
             raise SandboxError(f"cannot launch the {self.name} sandbox: {exc}") from exc
@@ -105,6 +110,11 @@ class LocalWorkerSandbox(WorkerSandbox):
 
     def _run_as(self) -> int | None:
         """The uid (and gid) to launch as; None keeps the harness's."""
+        return None
+
+    def _preexec(self, run_as: int | None) -> Callable[[], None] | None:
+        """Code the launched process runs before exec, as the harness's user; it must then
+        drop to ``run_as`` itself. None: nothing to run."""
         return None
 
     def _environment(self) -> dict[str, str]:

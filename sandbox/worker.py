@@ -40,7 +40,6 @@ import math
 import os
 import resource
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -61,6 +60,12 @@ RENDER_GUARD_S = 1.0
 """Time allowed for each of encode() and str() of a returned value (hostile __repr__/__str__)."""
 DRAIN_S = 0.25
 """How long the worker keeps reading a call's stdout once its result is in."""
+TAMPERED = "the call wrote to its own result channel"
+"""Why a result frame no genuine child could have sent is refused."""
+SCRATCH_MODE = 0o700
+WATCHDOG_PERIOD_S = 0.02
+"""How often the memory watchdog (where no cgroup caps the sandbox) sums the processes' memory."""
+OVER_MEMORY = "the call's processes together used more memory than the sandbox allows"
 MODULE_NAME = "__codearc__"
 """``__name__`` of the executed module: not "__main__", so ``if __name__ == "__main__"`` blocks
 (which often read stdin) do not run."""
@@ -209,6 +214,8 @@ def _set_limits(limits, nproc, baseline_vm):
     lim(resource.RLIMIT_FSIZE, int(limits["file_size_mb"]) * mb)
     lim(resource.RLIMIT_NOFILE, int(limits["open_files"]))
     lim(resource.RLIMIT_CORE, 0)
+    # No POSIX message queue can be created: one would outlive the call in the IPC namespace.
+    lim(resource.RLIMIT_MSGQUEUE, 0)
     if nproc:
         lim(resource.RLIMIT_NPROC, int(nproc))
 
@@ -233,9 +240,8 @@ def _child_main(job, w_res, w_out):
         os.dup2(w_out, 2)
         os.dup2(w_res, 3)
         os.closerange(4, 1 << 16)
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead
+        _reset_signals()
+        _expendable()
         _set_limits(job["limits"], job["nproc"], _vm_bytes())
         os.chdir(job["scratch"])
         out = io.TextIOWrapper(
@@ -329,10 +335,26 @@ def _reset_stdio(out, stdin):
     sys.stdout = sys.__stdout__ = out  # type: ignore[misc]
     sys.stderr = sys.__stderr__ = out  # type: ignore[misc]
     sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD, signal.SIGXCPU):
+    _reset_signals()
+
+
+_WORKER_IGNORES: tuple[signal.Signals, ...] = ()
+"""Signals the worker ignores (filled by _prepare_parent); every child restores them."""
+
+
+def _reset_signals():
+    """A call's signal dispositions: the defaults, except oversized writes raise OSError."""
+    for sig in _WORKER_IGNORES:
         signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for sig in (signal.SIGALRM, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _expendable():
+    """Make this process the one the kernel's OOM killer picks before the worker."""
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
 
 
 def _cpu_used():
@@ -360,6 +382,7 @@ def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
             os.dup2(park + k, target)
         os.closerange(_NULL_FD + 1, 1 << 16)
         os.set_inheritable(_CTL_FD, False)  # processes a call starts do not steal the go bytes
+        _expendable()
         cpu_s = int(limits["cpu_s"])
         todo = sum(1 for item in items[start:] if "error_type" not in item)
         # The hard CPU limit covers the whole batch; each call gets cpu_s more as its soft limit.
@@ -374,7 +397,7 @@ def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
         stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
         state = _python_state()
         me = os.getpid()
-        for job in items[start:]:
+        for index, job in enumerate(items[start:], start):
             if "error_type" in job:
                 continue  # the parent reported it without a child
             if os.read(_CTL_FD, 1) != b"g":
@@ -391,6 +414,7 @@ def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
                 os._exit(0)  # a process the call forked returned here: it is not the batch
             with contextlib.suppress(BaseException):
                 out.flush()
+            result["i"] = index  # bound to its invocation: a frame left by an earlier one fails
             write_all(_RES_FD, frame(result))
             # Break the namespace's cycles (functions refer to it) so its memory goes now.
             _guarded(ns.clear, RENDER_GUARD_S, None, None)
@@ -461,31 +485,103 @@ def reap_descendants(budget_s=10.0):
 
 
 def _wipe(root):
-    """Remove everything under root (the call may have chmod-ed things to resist)."""
+    """Remove everything under root, whatever the call did to modes or depth.
 
-    def fix_and_retry(func, path, _exc):
-        try:
-            os.chmod(os.path.dirname(path), 0o700)
-            if os.path.isdir(path) and not os.path.islink(path):
-                os.chmod(path, 0o700)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
-        except OSError:
-            pass
-
+    Iterative and relative to directory descriptors: no recursion limit and no path length
+    limit, so a tree deeper than either cannot make the worker fail. Returns what was left
+    (an OSError's text), or None when root is empty.
+    """
     try:
-        entries = list(os.scandir(root))
-    except OSError:
-        return
-    for entry in entries:
+        top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        return f"cannot open {root}: {exc}"
+    problem = None
+    names: list[str] = []  # the path from root down to the directory `fd` is, as names
+    fd = top
+    try:
+        while True:
+            child = _empty_directory(fd)
+            if child is None:  # fd is empty: go back up and remove it
+                if not names:
+                    break
+                parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                name = names.pop()
+                try:
+                    os.rmdir(name, dir_fd=fd)
+                except OSError as exc:
+                    problem = f"cannot remove a directory: {exc}"
+                    break
+                continue
+            with contextlib.suppress(OSError):
+                os.chmod(child, SCRATCH_MODE, dir_fd=fd, follow_symlinks=False)
+            try:
+                sub = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                problem = f"cannot enter a directory: {exc}"
+                break
+            if fd != top:
+                os.close(fd)
+            fd = sub
+            names.append(child)
+    finally:
+        if fd != top:
+            os.close(fd)
+        os.close(top)
+    return problem
+
+
+def _empty_directory(fd):
+    """Unlink every non-directory in fd; return the name of a subdirectory left, else None."""
+    with contextlib.suppress(OSError):
+        os.chmod(fd, SCRATCH_MODE)
+    for entry in os.scandir(fd):
+        if entry.is_dir(follow_symlinks=False):
+            return entry.name
+        with contextlib.suppress(OSError):
+            os.unlink(entry.name, dir_fd=fd)
+    return None
+
+
+def _ready_scratch(root, mode):
+    """Empty root and give it back its mode; the reason when that fails (worker unusable)."""
+    try:
+        if os.stat(root).st_mode & 0o7777 != mode:
+            os.chmod(root, mode)
+        problem = _wipe(root)
+        if problem is None and os.listdir(root):
+            problem = "entries are left"
+    except OSError as exc:
+        problem = str(exc)
+    return None if problem is None else f"cannot prepare the scratch directory: {problem}"
+
+
+_IPC_KINDS = (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl"))
+
+
+def _remove_ipc():
+    """Remove every System V IPC object of this (private) IPC namespace."""
+    libc = None
+    for kind, ctl in _IPC_KINDS:
         try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, onerror=fix_and_retry)
-            else:
-                os.unlink(entry.path)
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
         except OSError:
-            pass
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 2:
+                continue
+            if libc is None:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+            ipc_id = int(fields[1])
+            if kind == "sem":
+                libc.semctl(ipc_id, 0, 0)  # IPC_RMID is 0
+            else:
+                getattr(libc, ctl)(ipc_id, 0, None)
 
 
 class Worker:
@@ -494,6 +590,12 @@ class Worker:
         self.fd_out = fd_out
         self.scratch = config["scratch"]
         self.nproc = bool(config.get("nproc"))
+        self.ipc_cleanup = bool(config.get("ipc_cleanup"))
+        self.memory_cap = int(config.get("memory_watchdog_mb") or 0) * 1024 * 1024
+        """Bytes all the sandbox's processes may hold together (0: a cgroup caps them)."""
+        self.scratch_mode = os.stat(self.scratch).st_mode & 0o7777
+        self.broken = None
+        """Why this worker cannot run another call (it then reports infra and exits)."""
         self.code_cache = {}
         self.pending_input = b""
         self.input_closed = False
@@ -547,7 +649,7 @@ class Worker:
                 self.send(self.hello())
             elif op == "run":
                 self.run(request)
-                if self.input_closed:
+                if self.input_closed or self.broken:
                     return
             else:
                 self.send({"op": "error", "message": f"unknown op {op!r}"})
@@ -605,7 +707,17 @@ class Worker:
             self.send({"op": "result", "id": rid, "i": i, "r": result})
             if self.input_closed:
                 return
+            if self.broken:  # the harness replaces this worker and runs the rest on the new one
+                self.send({"op": "broken", "id": rid, "message": self.broken})
+                return
         self.send({"op": "done", "id": rid})
+
+    def clean_up(self):
+        """After a call (or a batch): no process, file or IPC object of it is left."""
+        reap_descendants()
+        if self.ipc_cleanup:
+            _remove_ipc()
+        self.broken = _ready_scratch(self.scratch, self.scratch_mode)
 
     def run_one(self, code, function, inv, limits):
         job = self.prepare(code, function, inv, limits)
@@ -614,8 +726,7 @@ class Worker:
         try:
             return self.supervise(job, limits)
         finally:
-            reap_descendants()
-            _wipe(self.scratch)
+            self.clean_up()
 
     def prepare(self, code, function, inv, limits):
         """The job a child runs for one invocation, or an error result if its arguments fail."""
@@ -659,7 +770,7 @@ class Worker:
                         if child is None:
                             child = self.fork_batch_child(items, i, limits)
                         served = child["served"]
-                        result, healthy, died = self.collect(child, limits, i + 1 < len(items))
+                        result, healthy, died = self.collect(child, limits, i, len(items))
                         if not healthy:
                             self.end_batch_child(child)
                             reap_descendants()  # what the dead child started dies with it
@@ -674,12 +785,18 @@ class Worker:
                 self.send({"op": "result", "id": rid, "i": i, "r": result})
                 if self.input_closed:
                     return
+            if child is not None:
+                child, last = None, child
+                self.end_batch_child(last)
+            self.clean_up()
+            if self.broken:  # this request's results stand; the next one needs a new worker
+                self.send({"op": "broken", "id": rid, "message": self.broken})
+                return
             self.send({"op": "done", "id": rid})
         finally:
             if child is not None:
                 self.end_batch_child(child)
-            reap_descendants()
-            _wipe(self.scratch)
+                self.clean_up()
 
     def fork_batch_child(self, items, start, limits):
         import socket  # only batches need it: MSG_NOSIGNAL, so a dead child cannot SIGPIPE us
@@ -700,10 +817,7 @@ class Worker:
         ctl_child.close()
         with contextlib.suppress(OSError):  # the child does it too: either may run first
             os.setpgid(pid, pid)
-        try:
-            pidfd = os.pidfd_open(pid)  # readable when the child dies, even if its pipes live on
-        except (AttributeError, OSError):
-            pidfd = None
+        pidfd = _pidfd(pid)
         return {
             "pid": pid,
             "res": r_res,
@@ -723,13 +837,14 @@ class Worker:
             if fd is not None:
                 os.close(fd)
 
-    def collect(self, child, limits, more):
+    def collect(self, child, limits, index, count):
         """Let the child run its next invocation.
 
         Returns (result, whether the child can go on, whether it died without a byte of result).
         """
         import socket
 
+        more = index + 1 < count
         cap = int(limits["output_chars"])
         stdout_cap = int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
         start = time.monotonic()
@@ -742,13 +857,14 @@ class Worker:
             healthy = False  # more than one frame: the call wrote to the channel itself
         if healthy and more and select.select([child["res"]], [], [], 0)[0]:
             healthy = False
+        if healthy and more and _has_strays(child["pid"]):
+            healthy = False  # a thread or process it left could write the next one's result
+        if got.dead and not got.complete() and not _await_exit(child["pidfd"], hard_deadline):
+            got.timed_out = True  # closed its result channel, then kept running
         duration = time.monotonic() - start
         status_box: list[int] = []
 
         def status():
-            if child["pidfd"] is not None:  # closed its pipe but may be exiting: let it say how
-                remaining = max(0.0, min(1.0, hard_deadline - time.monotonic()))
-                select.select([child["pidfd"]], [], [], remaining)
             _kill_group(child["pid"])
             if not status_box:
                 try:
@@ -757,7 +873,9 @@ class Worker:
                     status_box.append(0)
             return status_box[0]
 
-        result = _outcome(got, status, duration, stdout_cap, cap)
+        result = _outcome(got, status, duration, stdout_cap, cap, index)
+        if result.get("error_type") == "MalformedResult":
+            healthy = False  # whatever else the call wrote may still be on its way
         if status_box:  # already reaped: end_batch_child must not wait for it again
             child["reaped"] = True
         child["served"] += 1
@@ -780,13 +898,18 @@ class Worker:
         os.close(w_out)
         with contextlib.suppress(OSError):  # the child does it too: either may run first
             os.setpgid(pid, pid)
+        pidfd = _pidfd(pid)
+        hard_deadline = _hard_deadline(start, limits)
         try:
-            got = self.read_child(r_res, r_out, None, _hard_deadline(start, limits), limits)
+            got = self.read_child(r_res, r_out, pidfd, hard_deadline, limits)
+            if got.dead and not got.complete() and not _await_exit(pidfd, hard_deadline):
+                got.timed_out = True  # closed its result channel, then kept running
         finally:
             _kill_group(pid)
             _, status = os.waitpid(pid, 0)
-            os.close(r_res)
-            os.close(r_out)
+            for fd in (r_res, r_out, pidfd):
+                if fd is not None:
+                    os.close(fd)
         duration = time.monotonic() - start
         return _outcome(got, lambda: status, duration, stdout_cap, cap)
 
@@ -794,7 +917,9 @@ class Worker:
         """Read one invocation's result frame and stdout from a child, until the frame is
         complete, the child dies (its result pipe closes, or its pidfd fires), the deadline
         passes, the frame announces more than the cap, or the harness goes away."""
-        got = _ChildOutput(8 * int(limits["output_chars"]) + 65536)  # tree + str(), escaped
+        # A frame's tree and str() are capped at output_chars characters each; ASCII JSON
+        # spends at most 12 bytes on one (a surrogate pair's escapes): more is not genuine.
+        got = _ChildOutput(26 * int(limits["output_chars"]) + 65536)
         out_room = 4 * int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
         watch = [r_res, r_out] + ([pidfd] if pidfd is not None else [])
         if not self.input_closed:
@@ -804,7 +929,12 @@ class Worker:
             if remaining <= 0:
                 got.timed_out = True
                 break
-            ready, _, _ = select.select(watch, [], [], remaining)
+            if self.memory_cap and _sandbox_rss() > self.memory_cap:
+                got.over_memory = True
+                _kill_calls()
+                break
+            wait = min(remaining, WATCHDOG_PERIOD_S) if self.memory_cap else remaining
+            ready, _, _ = select.select(watch, [], [], wait)
             if self.fd_in in ready and not self._buffer_harness_input(watch):
                 break
             if r_out in ready and not got.read_out(r_out, out_room):
@@ -820,7 +950,7 @@ class Worker:
                     if not got.read_result(r_res) or got.overflow:
                         break
                 break
-        if not (got.timed_out or got.overflow):
+        if not (got.timed_out or got.overflow or got.over_memory):
             # It flushed stdout before its frame (and may wait for our go): drain what is
             # there, for a moment only, since a process it left behind may write forever.
             drain_end = time.monotonic() + DRAIN_S
@@ -828,6 +958,59 @@ class Worker:
                 if not got.read_out(r_out, out_room) or time.monotonic() > drain_end:
                     break
         return got
+
+
+def _pidfd(pid):
+    """A descriptor readable once pid has exited, even if its pipes live on; None if absent."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _await_exit(pidfd, deadline):
+    """Wait until the child behind pidfd exits; False if it still runs at the deadline.
+
+    Its own exit status then says how it ended: killing it as soon as its result channel
+    closed would label the outcome by a race (its exit or our SIGKILL)."""
+    if pidfd is None:
+        return True
+    remaining = max(0.0, deadline - time.monotonic())
+    return bool(select.select([pidfd], [], [], remaining)[0])
+
+
+def _has_strays(pid):
+    """Whether a batch child has another thread, or a process besides it is alive."""
+    try:
+        if len(os.listdir(f"/proc/{pid}/task")) > 1:
+            return True
+    except OSError:
+        return True
+    return bool(_children_of(pid) or _children_of(os.getpid()) - {pid})
+
+
+def _sandbox_rss():
+    """Resident bytes of every process visible except the worker (its own pid namespace)."""
+    me = os.getpid()
+    total = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            try:
+                with open(f"/proc/{name}/statm", "rb") as f:
+                    total += int(f.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    return total * resource.getpagesize()
+
+
+def _kill_calls():
+    """Kill every process of the calls at once (they are reaped after the call)."""
+    if os.getpid() == 1:  # init of the sandbox's pid namespace: everything else is a call's
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
+        return
+    for kid in _children_of(os.getpid()):
+        _kill_group(kid)
 
 
 def _hard_deadline(start, limits):
@@ -844,7 +1027,7 @@ class _ChildOutput:
         self.expected = None
         self.out_buf = bytearray()
         self.out_total = 0
-        self.overflow = self.timed_out = self.dead = False
+        self.overflow = self.timed_out = self.dead = self.over_memory = False
 
     def complete(self):
         return self.expected is not None and len(self.res_buf) >= HEADER.size + self.expected
@@ -871,7 +1054,7 @@ class _ChildOutput:
         return bool(data)
 
 
-def _outcome(got, status, duration, stdout_cap, cap):
+def _outcome(got, status, duration, stdout_cap, cap, index=None):
     """The result of one invocation from what its child sent; status() gives its wait status."""
     timed_out, overflow, res_buf, expected = got.timed_out, got.overflow, got.res_buf, got.expected
     out_buf, out_total = got.out_buf, got.out_total
@@ -885,19 +1068,22 @@ def _outcome(got, status, duration, stdout_cap, cap):
     if timed_out:
         return dict(common, timed_out=True)
     if overflow:
-        return dict(
-            common, error_type="ResultTooLarge", error_message="the result exceeded the cap"
-        )
+        return dict(common, error_type="MalformedResult", error_message=TAMPERED)
+    if got.over_memory:
+        return dict(common, error_type="MemoryLimitExceeded", error_message=OVER_MEMORY)
     if expected is None or len(res_buf) < HEADER.size + expected:
         return dict(common, **_death(status()))
     body = bytes(res_buf[HEADER.size : HEADER.size + expected])
-    if body == b'{"timed_out":true}':
-        return dict(common, timed_out=True)
     try:
         reply = json.loads(body.decode("utf-8"))
+        if index is not None and (type(reply) is not dict or reply.pop("i", None) != index):
+            raise ValueError("a frame of another invocation")
+        if reply == {"timed_out": True}:
+            return dict(common, timed_out=True)
         return dict(common, **_sanitize(reply, cap))
-    except (ValueError, TypeError, KeyError, RecursionError, _codec.EncodeError) as exc:
-        return dict(common, error_type="MalformedResult", error_message=str(exc)[:200])
+    except (ValueError, TypeError, KeyError, RecursionError, _codec.EncodeError):
+        # A genuine child always sends a well-formed frame: this one is the call's own.
+        return dict(common, error_type="MalformedResult", error_message=TAMPERED)
 
 
 def _imported_names(code):
@@ -958,7 +1144,43 @@ def _sanitize(reply, cap):
     return {"error_type": error_type[:200], "error_message": message[:cap]}
 
 
+_KEPT_SIGNALS = ("SIGKILL", "SIGSTOP", "SIGCHLD", "SIGCONT", "SIGWINCH", "SIGURG")
+"""Signals the worker does not ignore: uncatchable ones, SIGCHLD (ignoring it would make
+children vanish before the worker reads their status) and ones that do nothing by default."""
+
+
+def _ignore_signals():
+    """Ignore every catchable signal: a call (same user) must not be able to end the worker."""
+    global _WORKER_IGNORES
+    kept = {getattr(signal, name) for name in _KEPT_SIGNALS}
+    ignored: list[signal.Signals] = []
+    for sig in signal.valid_signals():
+        if sig in kept:
+            continue
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+            ignored.append(sig)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    _WORKER_IGNORES = tuple(ignored)
+
+
+def _hide_harness():
+    """What a call sees of the worker: no modules, globals or arguments of ours (a call forks
+    from the worker, so without this it could tell it runs in the harness, and which one)."""
+    for name in ("_codearc_codec", "_codearc_worker"):
+        sys.modules.pop(name, None)
+    main_module = sys.modules.get("__main__")
+    if main_module is not None:
+        for name in ("_m", "_w", "sys", "types"):
+            main_module.__dict__.pop(name, None)
+    sys.argv[:] = ["-c"]
+
+
 def _prepare_parent():
+    _ignore_signals()
+    import socket  # noqa: F401  (batches need it: loaded now, every call sees the same modules)
+
     sys.set_int_max_str_digits(0)  # 3.11 refuses str() of ints over 4300 digits by default
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one thread: small address space
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -967,7 +1189,6 @@ def _prepare_parent():
     # PR_SET_DUMPABLE 0: a call (same uid, no capabilities) can then neither open our
     # descriptors through /proc/<pid>/fd (the harness channel) nor ptrace or read our memory.
     _prctl(4, 0)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     for name in _PRE_IMPORTS:
         with contextlib.suppress(Exception):
             __import__(name)
@@ -978,6 +1199,8 @@ def main(argv):
     config.setdefault("scratch", os.getcwd())
     os.makedirs(config["scratch"], exist_ok=True)
     _prepare_parent()
+    if _codec is sys.modules.get("_codearc_codec"):  # launched in a sandbox, not imported
+        _hide_harness()
     # Anything the worker itself might print must not corrupt the protocol on fd 1.
     devnull = os.open(os.devnull, os.O_WRONLY)
     fd_out = os.dup(1)
@@ -988,6 +1211,8 @@ def main(argv):
         worker.serve()
     finally:
         reap_descendants()
+        if worker.ipc_cleanup:
+            _remove_ipc()
         _wipe(config["scratch"])
 
 

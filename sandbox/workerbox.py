@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
+from codearc_env.errors import SandboxError
 from codearc_env.sandbox import codec
 from codearc_env.sandbox.base import (
     BackendInfo,
@@ -30,14 +31,19 @@ from codearc_env.sandbox.base import (
 )
 from codearc_env.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 
-from codearc_env.errors import SandboxError
-
 START_TIMEOUT_S = 30.0
 """How long a fresh worker may take to answer its first ping (container start included)."""
 REPLY_SLACK_S = 10.0
 """Beyond a call's own limits, how long the harness waits before declaring the worker hung."""
-MAX_RESTARTS_PER_RUN = 5
-"""After this many worker deaths in one run, the calls left are reported as infra errors."""
+MAX_RESTARTS_PER_RUN = 8
+"""After this many worker restarts in one run, the calls left are not run (see run)."""
+MAX_KILLS_PER_RUN = 3
+"""After this many calls of one run killed their worker, the rest are not run: each would
+cost two sandbox starts, and the verdict on such code is already a failure."""
+
+KILLED = "SandboxKilled"
+"""The error type of a call that killed (or hung) its sandbox's worker twice in a row."""
+KILLED_WHY = "the call killed its sandbox, and killed a fresh sandbox again"
 
 _LIVE: weakref.WeakSet[WorkerSandbox] = weakref.WeakSet()
 
@@ -95,6 +101,8 @@ class WorkerSandbox(Sandbox):
         self._request_id = 0
         self._hello: dict[str, Any] = {}
         self.restarts = 0
+        self.infra_replacements = 0
+        """Workers replaced because they reported they could not go on (not a call's fault)."""
         self.start_time_s: float | None = None
         """Seconds the last (re)start took, from launch to the worker's first reply."""
 
@@ -189,26 +197,40 @@ class WorkerSandbox(Sandbox):
         with self._lock:
             self.start()
             todo = list(range(len(encoded)))
-            restarts = 0
+            restarts = kills = 0
             while todo:
-                done = self._run_batch(
+                done, lost = self._run_batch(
                     source, function, encoded, todo, limits, per_call, results, isolation
                 )
                 todo = todo[done:]
-                if todo:  # the worker failed on todo[0]: that call is lost, the rest retried
-                    todo = todo[1:]
-                    restarts += 1
-                    self._restart()  # SandboxError here: the sandbox cannot come back
-                    if restarts >= MAX_RESTARTS_PER_RUN and todo:
-                        # Code that keeps killing its worker must not hold the harness hostage.
-                        lost = CallResult(
+                if lost is None:  # finished, or the worker asked to be replaced between calls
+                    continue
+                # The worker was lost during todo[0]: run that call again, alone, on a fresh
+                # worker. Lost again, the call is what killed it; else the loss was ours.
+                index, todo = todo[0], todo[1:]
+                restarts += 1
+                self._restart()  # SandboxError here: the sandbox cannot come back
+                again: list[CallResult | None] = [None]
+                self._run_batch(
+                    source, function, [encoded[index]], [0], limits, per_call, again, isolation
+                )
+                if again[0] is not None:
+                    results[index] = again[0]
+                    continue
+                restarts += 1
+                self._restart()
+                kills += 1
+                results[index] = CallResult(ok=False, error_type=KILLED, error_message=KILLED_WHY)
+                if todo and (kills >= MAX_KILLS_PER_RUN or restarts >= MAX_RESTARTS_PER_RUN):
+                    # Code that keeps killing its worker must not hold the harness hostage.
+                    for i in todo:
+                        results[i] = CallResult(
                             ok=False,
-                            infra_error=f"{self.name} worker died {restarts} times in this run; "
-                            "the remaining calls were not run",
+                            error_type=KILLED,
+                            error_message=f"not run: this code killed its sandbox {kills} "
+                            "times in this run",
                         )
-                        for i in todo:
-                            results[i] = lost
-                        todo = []
+                    todo = []
         return [r for r in results if r is not None]
 
     def _run_batch(
@@ -221,8 +243,13 @@ class WorkerSandbox(Sandbox):
         per_call: float,
         results: list[CallResult | None],
         isolation: Isolation = "call",
-    ) -> int:
-        """Send todo as one request; fill results; return how many completed (len on success)."""
+    ) -> tuple[int, str | None]:
+        """Send todo as one request and fill results.
+
+        Returns how many results arrived, and, when the worker was lost while it ran the
+        next one (it died, hung or broke the protocol), why. A worker that reports it cannot
+        go on (its scratch directory is unusable) is replaced here; its results stand.
+        """
         if self._channel is None:
             raise SandboxError(f"the {self.name} sandbox is not started")
         self._request_id += 1
@@ -240,24 +267,27 @@ class WorkerSandbox(Sandbox):
                     "isolation": isolation,
                 }
             )
-            while done < len(todo):
+            while True:
                 reply = self._channel.recv(time.monotonic() + per_call)
-                if reply.get("op") != "result" or reply.get("id") != rid or reply.get("i") != done:
+                op = reply.get("op")
+                if op == "broken" and reply.get("id") == rid:
+                    self.infra_replacements += 1
+                    self._restart()
+                    return done, None
+                if done == len(todo):
+                    break
+                if op != "result" or reply.get("id") != rid or reply.get("i") != done:
                     raise ChannelClosed(f"unexpected reply {str(reply)[:200]}")
                 results[todo[done]] = to_call_result(reply["r"])
                 done += 1
-            reply = self._channel.recv(time.monotonic() + per_call)
-            if reply.get("op") != "done":
+            if op != "done":
                 raise ChannelClosed(f"unexpected reply {str(reply)[:200]}")
-            return done
+            return done, None
         except (ChannelClosed, ChannelTimeout, TypeError, KeyError) as exc:
             detail = self._diagnostics()
             if done == len(todo):  # every result arrived; only the end marker was lost
                 self._restart()
-                return done
-            results[todo[done]] = CallResult(
-                ok=False,
-                infra_error=f"{self.name} worker failed: {exc}"
-                + (f" ({detail})" if detail else ""),
-            )
-            return done
+                return done, None
+            return done, f"{exc}" + (f" ({detail})" if detail else "")
+
+

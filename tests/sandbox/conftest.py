@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+
 from codearc_env.sandbox import make_sandbox, unavailable_reason
 from codearc_env.sandbox.base import Sandbox
 

@@ -11,6 +11,7 @@ import textwrap
 import time
 
 import pytest
+
 from codearc_env.sandbox import unavailable_reason
 
 HARNESS = textwrap.dedent(
@@ -123,6 +124,7 @@ def test_container_is_removed_when_the_harness_dies(sig: str) -> None:
 def test_stale_labelled_containers_are_removed_at_start() -> None:
     _require("docker")
     import docker
+
     from codearc_env.sandbox.docker_backend import owner_labels
     from codearc_env.sandbox.image import image_tag
 
@@ -176,11 +178,12 @@ def test_sandbox_outlives_the_thread_that_started_it(backend: str) -> None:
 
 
 @pytest.mark.docker
-def test_container_killed_from_outside_is_an_infra_error_and_replaced() -> None:
+def test_container_killed_from_outside_is_replaced_and_the_call_run_again() -> None:
     _require("docker")
     import threading
 
     import docker
+
     from codearc_env.sandbox import make_sandbox
     from codearc_env.sandbox.base import Invocation
 
@@ -197,6 +200,9 @@ def test_container_killed_from_outside_is_an_infra_error_and_replaced() -> None:
         finally:
             killer.join()
             client.close()
-        assert results[0].infra_error is not None
+        # The loss was not the call's doing: it ran again on a fresh container, where it met
+        # its own time limit, not a harness failure.
+        assert results[0].infra_error is None and results[0].timed_out
         assert results[1].ok and results[1].value_str == "1"
         assert box._container_id != first  # type: ignore[attr-defined]
+        assert box.restarts == 1  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 import pytest
+
 from codearc_env.sandbox.cli import register
 
 
@@ -24,6 +25,21 @@ def test_status_lists_every_backend(capsys: pytest.CaptureFixture[str]) -> None:
     from codearc_env.sandbox.seccomp import seccomp_summary
 
     assert f"seccomp  {seccomp_summary()}" in out
+
+
+def test_status_says_which_memory_cap_bwrap_uses(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codearc_env.sandbox import memcap
+
+    for kind in ("cgroup v1", "RSS watchdog"):
+        monkeypatch.setitem(memcap._probed, "kind", kind)
+        args = parse("sandbox", "status")
+        assert args.func(args) == 0
+        assert (
+            f"memory   bwrap: {kind} caps each sandbox's processes together; "
+            "docker: the container's memory limit"
+        ) in capsys.readouterr().out
 
 
 def test_check_passes_on_selected_checks(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from codearc_env.sandbox import codec
-from codearc_env.sandbox.base import Invocation, Sandbox
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from codearc_env.sandbox import codec
+from codearc_env.sandbox.base import Invocation, Sandbox
 
 hashable_atoms = st.one_of(
     st.none(),

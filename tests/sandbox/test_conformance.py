@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codearc_env.sandbox.base import Sandbox
 from codearc_env.sandbox.conformance import CHECKS, KNOWN_FAILURES, Check, run_check
 

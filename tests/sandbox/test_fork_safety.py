@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
+
 from codearc_env.sandbox import available_backends, make_sandbox
 from codearc_env.sandbox.base import Invocation
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from codearc_env.errors import SandboxUnavailableError
 from codearc_env.sandbox import (
     BACKENDS,
     InsecureSandboxWarning,
@@ -12,8 +14,6 @@ from codearc_env.sandbox import (
 )
 from codearc_env.sandbox.base import Invocation
 from codearc_env.sandbox.process import INSECURE_WARNING, ProcessSandbox
-
-from codearc_env.errors import SandboxUnavailableError
 
 
 def test_backends_map_names_to_classes() -> None:

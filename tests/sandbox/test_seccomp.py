@@ -6,6 +6,7 @@ import struct
 from collections.abc import Iterator
 
 import pytest
+
 from codearc_env.sandbox import make_sandbox, seccomp, unavailable_reason
 from codearc_env.sandbox.base import Invocation, Sandbox
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codearc_env.sandbox import codec
 from codearc_env.sandbox.base import Invocation, Limits, Sandbox
 from codearc_env.sandbox.worker import MODULE_NAME, launch_source
@@ -88,12 +89,18 @@ def test_source_the_compiler_rejects_is_an_error_not_a_crash(
 
 
 def test_code_that_keeps_killing_its_worker_cannot_stall_the_harness(process_box: Sandbox) -> None:
-    from codearc_env.sandbox.workerbox import MAX_RESTARTS_PER_RUN
+    from codearc_env.sandbox.workerbox import MAX_KILLS_PER_RUN
 
     source = "import os\ndef f(x):\n    os.kill(os.getppid(), 9)\n"
     results = process_box.run(source, "f", [Invocation(args=(i,)) for i in range(8)])
-    assert len(results) == 8 and all(r.infra_error for r in results)
-    assert "remaining calls were not run" in results[MAX_RESTARTS_PER_RUN].infra_error
+    assert len(results) == 8 and not any(r.infra_error for r in results)
+    killed = [(r.error_type, r.error_message) for r in results[:MAX_KILLS_PER_RUN]]
+    assert killed == [
+        ("SandboxKilled", "the call killed its sandbox, and killed a fresh sandbox again")
+    ] * MAX_KILLS_PER_RUN
+    assert {(r.error_type, r.error_message) for r in results[MAX_KILLS_PER_RUN:]} == {
+        ("SandboxKilled", f"not run: this code killed its sandbox {MAX_KILLS_PER_RUN} times in this run")
+    }
     assert process_box.run_one("def f():\n    return 1\n", "f", Invocation()).value_str == "1"
 
 
