@@ -59,11 +59,15 @@ def _session_data() -> Path | str:
         return str(exc)
 
 
+def _skip_for_missing_data(reason: str) -> None:
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     found = _session_data()
     if isinstance(found, str):
-        pytest.skip(found)
+        _skip_for_missing_data(found)
     return found
 
 
@@ -99,6 +103,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = outcome.get_result()
     if not report.skipped or hasattr(report, "wasxfail"):
         return
+    if isinstance(report.longrepr, tuple) and NO_DATA_PREFIX in report.longrepr[2]:
+        # one place for every such skip, so the summary folds them into one line
+        code = _skip_for_missing_data.__code__
+        report.longrepr = (code.co_filename, code.co_firstlineno, report.longrepr[2])
     markers = {m.name for m in item.iter_markers()}
     if skip_is_failure(markers, str(report.longrepr)):
         report.outcome = "failed"
