@@ -9,9 +9,8 @@ from codearc_env.agents.episode import Episode, EpisodeOver
 from codearc_env.agents.model import Model
 from codearc_env.agents.parsing import extract_code
 from codearc_env.agents.prompts import render
-from codearc_env.functions.calls import parse_call
-
 from codearc_env.errors import CallParseError, CodeARCError
+from codearc_env.functions.calls import parse_call
 
 MAX_TABLE_OUTPUT_CHARS = 10_000
 """Examples with longer outputs are left out of the lookup table (submissions are capped)."""

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 AGENTS = ("react", "text", "ground-truth", "examples-only")
 
@@ -62,7 +63,19 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         model_flag,
         dest="model",
         default="",
-        help="litellm model string, e.g. openai/gpt-4o-mini or local/smollm2",
+        help="litellm model string (openai/gpt-4o-mini, local/smollm2), or "
+        "py:package.module:factory for a Python function that returns a model",
+    )
+    p.add_argument("--api-base", default=None, help="the provider's base URL (e.g. a local server)")
+    p.add_argument(
+        "--model-arg",
+        dest="model_args",
+        action="append",
+        default=[],
+        type=_key_value,
+        metavar="KEY=VALUE",
+        help="extra argument for the model call (repeatable; VALUE read as JSON when it is "
+        "JSON), e.g. reasoning_effort=low, extra_body='{\"top_k\": 20}', mock_response=hi",
     )
     p.add_argument("--variant", choices=("annotated", "anonymized", "both"), default="annotated")
     p.add_argument(
@@ -70,7 +83,29 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         default="all",
         help="all, clean, humaneval+, mbpp+, apps or builtin (default: all)",
     )
-    p.add_argument("--limit", type=_positive, default=None, help="first N problems per variant")
+    p.add_argument(
+        "--problems",
+        default=None,
+        type=_problem_ids,
+        help="only these problems: ids separated by commas (annotated/12, or 12 in every "
+        "variant), or a file of ids, one per line",
+    )
+    p.add_argument(
+        "--limit",
+        type=_positive,
+        default=None,
+        help="first N problems per variant (after --problems and the --seed order)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="shuffle the problem order with this seed, and send it to the model as its "
+        "sampling seed where the provider takes one",
+    )
+    p.add_argument(
+        "--samples", type=_positive, default=1, help="episodes per problem; reports pass@k"
+    )
     p.add_argument("--concurrency", type=_positive, default=1)
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -79,11 +114,32 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         action="store_true",
         help="with --resume: run again episodes that ended in API/infra/agent errors",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --resume: continue under settings other than the recorded ones (the "
+        "change is recorded in run.json)",
+    )
     p.add_argument("--backend", default=None, help="sandbox backend: docker, bwrap or process")
     p.add_argument("--data-dir", default=None, help="CodeARC data folder")
     p.add_argument("--b-io", type=int, default=30, help="I/O budget incl. 10 examples")
     p.add_argument("--b-oracle", type=int, default=2)
-    p.add_argument("--max-turns", type=_positive, default=50)
+    p.add_argument(
+        "--max-turns",
+        type=_positive,
+        default=None,
+        help="actions per episode (default: 50; 12 for local/ models)",
+    )
+    p.add_argument(
+        "--max-invalid",
+        type=_positive,
+        default=3,
+        help="invalid actions in a row that end an episode as a failure (default: 3)",
+    )
+    p.add_argument("--oracle-seed", type=int, default=0)
+    p.add_argument(
+        "--oracle-strength", default="default", help="how many inputs the oracle generates"
+    )
     p.add_argument(
         "--max-attempts",
         type=_positive,
@@ -111,6 +167,26 @@ def _positive(text: str) -> int:
     return value
 
 
+def _key_value(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed: Any = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _problem_ids(text: str) -> tuple[str, ...]:
+    from codearc_env.agents.selection import read_problem_ids
+
+    try:
+        return read_problem_ids(text)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _config(args: argparse.Namespace, teacher: bool) -> Any:
     from codearc_env.agents.evaluate import EvalConfig
 
@@ -120,36 +196,54 @@ def _config(args: argparse.Namespace, teacher: bool) -> Any:
         model=args.model,
         variant=args.variant,
         split=args.split,
+        problems=args.problems,
         limit=args.limit,
+        seed=args.seed,
+        samples=args.samples,
         concurrency=args.concurrency,
         resume=args.resume,
+        retry_errors=args.retry_errors,
+        force=args.force,
         backend=args.backend,
         data_dir=args.data_dir,
         b_io=args.b_io,
         b_oracle=args.b_oracle,
         max_turns=args.max_turns,
+        max_invalid_in_a_row=args.max_invalid,
+        oracle_seed=args.oracle_seed,
+        oracle_strength=args.oracle_strength,
         max_attempts=args.max_attempts,
         teacher=teacher,
         force_tool_choice=args.force_tool_choice,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
         timeout_s=args.timeout,
+        api_base=args.api_base,
+        model_args=dict(args.model_args),
     )
 
 
 def _run(args: argparse.Namespace, teacher: bool) -> tuple[dict[str, Any], Any]:
-    from codearc_env.agents.evaluate import evaluate
-    from codearc_env.agents.summary import summary_table
     from rich.console import Console
+
+    from codearc_env.agents.evaluate import evaluate
+    from codearc_env.agents.model import FatalModelError
+    from codearc_env.agents.settings import RunDirError
+    from codearc_env.agents.summary import summary_table
 
     console = Console(stderr=True)
     try:
         summary = evaluate(
             _config(args, teacher), show_progress=not args.no_progress, console=console
         )
-    except ValueError as exc:
-        console.print(f"codearc: error: {exc}")
-        raise SystemExit(2) from None
+    except (ValueError, RunDirError) as exc:
+        _error(str(exc))
+    except FatalModelError as exc:
+        _error(
+            f"the model provider refused the request, so the run stopped: {exc}\n"
+            f"Finished episodes are kept in {args.out / 'results.jsonl'}; fix the cause and "
+            "continue with --resume."
+        )
     out = Console()
     if not out.is_terminal:  # logs and CI: do not squeeze the table to 80 columns
         out = Console(width=160)
@@ -157,9 +251,21 @@ def _run(args: argparse.Namespace, teacher: bool) -> tuple[dict[str, Any], Any]:
     return summary, console
 
 
+def _error(message: str) -> NoReturn:
+    # Plain print: rich would wrap long paths and messages mid-word.
+    print(f"codearc: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def _print_summary_path(args: argparse.Namespace) -> None:
+    """The last line of eval and collect: the summary's path, unwrapped, on stdout."""
+    print(f"summary: {args.out / 'summary.json'}", flush=True)
+
+
 def _eval(args: argparse.Namespace) -> int:
     summary, console = _run(args, teacher=False)
-    console.print(f"results: {args.out / 'results.jsonl'}  summary: {args.out / 'summary.json'}")
+    print(f"results: {args.out / 'results.jsonl'}", file=sys.stderr, flush=True)
+    _print_summary_path(args)
     return 0
 
 
@@ -175,10 +281,13 @@ def _collect(args: argparse.Namespace) -> int:
     bad = export(
         args.out, args.out / f"failed-{args.format}.jsonl", args.format, statuses=("failure",)
     )
-    console.print(
+    print(
         f"student traces: {good.written} -> {args.out / f'student-{args.format}.jsonl'}; "
-        f"failed traces kept apart: {bad.written} -> {args.out / f'failed-{args.format}.jsonl'}"
+        f"failed traces kept apart: {bad.written} -> {args.out / f'failed-{args.format}.jsonl'}",
+        file=sys.stderr,
+        flush=True,
     )
+    _print_summary_path(args)
     return 0
 
 

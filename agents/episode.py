@@ -9,7 +9,6 @@ harness failures become ``infra_error``, model API failures ``api_error``, bugs 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
 from collections.abc import Mapping
@@ -17,66 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from codearc_env import trace as tr
-from codearc_env.agents.model import ContextOverflowError, ModelError, ModelReply
+from codearc_env.agents.model import (
+    ContextOverflowError,
+    FatalModelError,
+    ModelError,
+    ModelReply,
+)
+from codearc_env.agents.results import EpisodeResult
+from codearc_env.errors import CodeARCError
 from codearc_env.functions.spec import HiddenFunction
 
-from codearc_env.errors import CodeARCError
-
 QUERY, SUBMIT = 0, 1
-GRADED = ("success", "failure")
 SHOWN_LINE_CHARS = 4_000
 """Longest line of an observation shown to a model; longer ones are clipped (None: never)."""
-
-
-@dataclass(frozen=True)
-class EpisodeResult:
-    """How one episode ended; one line of ``results.jsonl``."""
-
-    problem_id: str
-    status: tr.EpisodeStatus
-    agent: str = ""
-    model: str = ""
-    variant: str = ""
-    source: str = ""
-    index: int = -1
-    quirks: tuple[str, ...] = ()
-    n_io: int = 0
-    """Input/output pairs used, initial examples included."""
-    n_oracle: int = 0
-    paper_io: int = 0
-    paper_oracle: int = 0
-    turns: int = 0
-    invalid_replies: int = 0
-    """Model replies the agent could not turn into an action."""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    duration_s: float = 0.0
-    attempts: int = 1
-    message: str = ""
-    episode_id: str = ""
-    trace: str = ""
-    """Path of the trace file, relative to the run directory."""
-
-    @property
-    def success(self) -> bool:
-        return self.status == "success"
-
-    @property
-    def graded(self) -> bool:
-        return self.status in GRADED
-
-    def to_dict(self) -> dict[str, Any]:
-        out = tr.jsonable(self)
-        out["success"] = self.success
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EpisodeResult:
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in names}
-        kwargs["quirks"] = tuple(kwargs.get("quirks") or ())
-        return cls(**kwargs)
+MAX_INVALID_IN_A_ROW = 3
+"""Invalid actions in a row (unusable replies, or actions the environment rejects) after
+which an episode ends as a failure, whatever the agent or model."""
 
 
 class HarnessFailure(CodeARCError):
@@ -132,6 +87,11 @@ class Episode:
     b_io: int = 30
     b_oracle: int = 2
     shown_line_chars: int | None = SHOWN_LINE_CHARS
+    sample: int = 0
+    settings_hash: str = ""
+    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW
+    invalid_in_a_row: int = 0
+    replies: int = 0
 
     def emit(self, event: tr.Event) -> None:
         if self.writer is not None:
@@ -159,6 +119,7 @@ class Episode:
                 b_io=self.b_io,
                 b_oracle=self.b_oracle,
                 attempt=self.attempt,
+                meta={"sample": self.sample, "settings_hash": self.settings_hash},
             )
         )
         return self.obs
@@ -227,6 +188,7 @@ class Episode:
         obs, reward, terminated, truncated, info = _env_call(
             self.env.step, {"kind": kind, "text": text}
         )
+        invalid_before = int(self.info.get("invalid_actions") or 0)
         self.obs, self.info, self.reward = obs, info, float(reward)
         self.done = bool(terminated or truncated)
         feedback = str(obs.get("feedback", ""))
@@ -252,7 +214,17 @@ class Episode:
                     final=self.done,
                 )
             )
+        if int(info.get("invalid_actions") or 0) > invalid_before:
+            self._count_invalid("the environment rejected the action")
+        else:
+            self.invalid_in_a_row = 0
         return StepView(feedback, obs, info, float(reward), self.done)
+
+    def _count_invalid(self, what: str) -> None:
+        self.invalid_in_a_row += 1
+        cap = self.max_invalid_in_a_row
+        if cap is not None and self.invalid_in_a_row >= cap and not self.done:
+            raise EpisodeOver(f"{self.invalid_in_a_row} invalid actions in a row (last: {what})")
 
     # ---- conversation -------------------------------------------------------------------
     def say(self, role: tr.Role, content: str, *, privileged: bool = False, **extra: Any) -> None:
@@ -265,6 +237,7 @@ class Episode:
 
     def heard(self, reply: ModelReply) -> None:
         """Record a model reply and count its cost."""
+        self.replies += 1
         self.prompt_tokens += reply.prompt_tokens
         self.completion_tokens += reply.completion_tokens
         self.cost_usd += reply.cost_usd
@@ -284,6 +257,7 @@ class Episode:
     def invalid_reply(self, message: str) -> None:
         self.invalid_replies += 1
         self.emit(tr.Error(self.episode_id, kind="agent", message=message))
+        self._count_invalid(message)
 
     # ---- result -------------------------------------------------------------------------
     def outcome(self) -> tuple[tr.EpisodeStatus, str]:
@@ -326,6 +300,8 @@ class Episode:
             cost_usd=self.cost_usd,
             duration_s=time.monotonic() - self.started,
             attempts=self.attempt,
+            sample=self.sample,
+            settings_hash=self.settings_hash,
             message=message,
             episode_id=self.episode_id,
         )
@@ -371,9 +347,27 @@ def run_episode(
     model_name: str = "",
     writer: tr.TraceWriter | None = None,
     attempt: int = 1,
+    sample: int = 0,
+    settings_hash: str = "",
+    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW,
 ) -> EpisodeResult:
-    """Run ``agent`` on ``problem_id`` and account for every way the episode can end."""
-    episode = Episode(env, problem, problem_id, agent.name, model_name, writer, attempt)
+    """Run ``agent`` on ``problem_id`` and account for every way the episode can end.
+
+    A :class:`FatalModelError` (and a prompt that overflows the model's context before its
+    first reply) is recorded in the trace and raised: every other episode would fail alike.
+    """
+    episode = Episode(
+        env,
+        problem,
+        problem_id,
+        agent.name,
+        model_name,
+        writer,
+        attempt,
+        sample=sample,
+        settings_hash=settings_hash,
+        max_invalid_in_a_row=max_invalid_in_a_row,
+    )
     try:
         episode.reset()
         agent.play(episode)
@@ -381,10 +375,19 @@ def run_episode(
     except EpisodeOver as exc:
         return episode.finish("failure", str(exc))
     except ContextOverflowError as exc:
-        # The model's context is part of the agent: running out of it is a graded failure,
-        # recorded apart so it can be counted.
         episode.emit(tr.Error(episode.episode_id, kind="context_overflow", message=str(exc)))
+        if episode.replies == 0:
+            raise FatalModelError(
+                f"the first prompt does not fit the model's context window ({exc})"
+            ) from None
+        # The model's context is part of the agent: running out of it mid-episode is a
+        # graded failure, recorded apart so it can be counted.
         return episode.finish("failure", f"context overflow: {exc}")
+    except FatalModelError as exc:
+        episode.emit(
+            tr.Error(episode.episode_id, kind="api", message=str(exc), exc_type=type(exc).__name__)
+        )
+        raise
     except ModelError as exc:
         episode.emit(
             tr.Error(

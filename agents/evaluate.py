@@ -6,43 +6,70 @@ The command line (``codearc eval`` / ``codearc collect``) is a thin layer over
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codearc_env.agents.episode import Agent, EpisodeResult
+from codearc_env.agents.episode import MAX_INVALID_IN_A_ROW, Agent, EpisodeResult
 from codearc_env.agents.factory import NEEDS_MODEL, make_agent
 from codearc_env.agents.model import LiteLLMModel, Model
 from codearc_env.agents.runner import Progress, Task, all_results, prepare_run_dir, run_tasks
-from codearc_env.agents.summary import summarize
+from codearc_env.agents.selection import play_order, select_ids
+from codearc_env.agents.summary import paper_setting_gaps, summarize
 
 VARIANT_CHOICES = ("annotated", "anonymized", "both")
+DEFAULT_MAX_TURNS = 50
+LOCAL_MAX_TURNS = 12
+"""Turn cap for ``local/...`` models when none is given: keeps an episode of the embedded
+model to about a minute on two cores (docs/agents.md)."""
+PY_PREFIX = "py:"
 
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """What to evaluate and how. Every field that can change a result is pinned in the run's
+    ``run.json`` (:meth:`settings`); the others only say how the run is carried out."""
+
     out_dir: Path
     agent: str = "react"
     model: str = ""
-    """Provider string for litellm (e.g. ``openai/gpt-4o-mini``, ``local/smollm2``)."""
+    """litellm provider string (``openai/gpt-4o-mini``, ``local/smollm2``), or
+    ``py:package.module:factory``: a function called with ``model_args`` as keyword
+    arguments, once per episode, that returns a :class:`~codearc_env.agents.model.Model`."""
     variant: str = "annotated"
     """``annotated``, ``anonymized`` or ``both``."""
     split: str = "all"
+    problems: tuple[str, ...] | None = None
+    """Play only these problems of the split (``annotated/12``, or ``12`` in every variant)."""
     limit: int | None = None
-    """First N problems of the split, per variant."""
+    """First N problems of the split (after ``problems`` and the ``seed`` order), per variant."""
+    seed: int | None = None
+    """Shuffles the order problems are played in (so ``limit`` takes a random subset) and is
+    sent to the model as its sampling seed (plus the sample number) where the provider
+    takes one. None: split order, no model seed."""
+    samples: int = 1
+    """Episodes per problem; the summary gives pass@1 and pass@samples."""
     concurrency: int = 1
     resume: bool = False
     retry_errors: bool = False
     """With ``resume``: run again the episodes recorded as API, infra or agent errors."""
+    force: bool = False
+    """With ``resume``: continue under settings other than the recorded ones (recorded)."""
     backend: str | None = None
     data_dir: str | None = None
     b_io: int = 30
     b_oracle: int = 2
-    max_turns: int = 50
+    max_turns: int | None = None
+    """Actions per episode; None: 50, or 12 for ``local/...`` models."""
+    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW
+    """Invalid actions in a row that end an episode as a failure (None: no limit)."""
+    oracle_seed: int = 0
+    oracle_strength: str = "default"
     max_attempts: int = 3
     """Tries per episode when the API or the harness fails."""
     retry_wait_s: float = 5.0
@@ -52,28 +79,77 @@ class EvalConfig:
     temperature: float | None = None
     max_tokens: int | None = None
     timeout_s: float = 180.0
+    api_base: str | None = None
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for ``litellm.completion`` (``reasoning_effort``,
+    ``extra_body``, ``mock_response``...) or for a ``py:`` factory."""
 
     @property
     def variants(self) -> tuple[str, ...]:
         return ("annotated", "anonymized") if self.variant == "both" else (self.variant,)
 
-    def run_record(self) -> dict[str, Any]:
-        record = asdict(self)
-        record["out_dir"] = str(self.out_dir)
-        record["variants"] = list(self.variants)
-        del record["resume"], record["retry_errors"]
-        return record
+    @property
+    def turn_cap(self) -> int:
+        if self.max_turns is not None:
+            return self.max_turns
+        return LOCAL_MAX_TURNS if self.model.startswith("local/") else DEFAULT_MAX_TURNS
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting that can change an episode's outcome, as JSON data."""
+        return {
+            "agent": self.agent,
+            "model": self.model,
+            "variants": list(self.variants),
+            "split": self.split,
+            "problems": list(self.problems) if self.problems is not None else None,
+            "limit": self.limit,
+            "seed": self.seed,
+            "samples": self.samples,
+            "b_io": self.b_io,
+            "b_oracle": self.b_oracle,
+            "max_turns": self.turn_cap,
+            "max_invalid_in_a_row": self.max_invalid_in_a_row,
+            "oracle_seed": self.oracle_seed,
+            "oracle_strength": self.oracle_strength,
+            "teacher": self.teacher,
+            "force_tool_choice": self.force_tool_choice,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "timeout_s": self.timeout_s,
+            "api_base": self.api_base,
+            "model_args": json.loads(json.dumps(dict(self.model_args), sort_keys=True)),
+        }
+
+    def operational(self) -> dict[str, Any]:
+        """How the run is carried out; recorded, not compared on resume."""
+        return {
+            "out_dir": str(self.out_dir),
+            "concurrency": self.concurrency,
+            "max_attempts": self.max_attempts,
+            "backend": self.backend,
+            "data_dir": self.data_dir,
+        }
 
 
 def load_tasks(config: EvalConfig) -> list[Task]:
     from codearc_env.problems import load_problems
 
     tasks = []
+    unmatched: set[str] | None = None
     for variant in config.variants:
-        ids = load_problems(variant, config.split, config.data_dir).ids
+        ids = list(load_problems(variant, config.split, config.data_dir).ids)
+        if config.problems is not None:
+            ids, missing = select_ids(ids, variant, config.problems)
+            unmatched = missing if unmatched is None else unmatched & missing
+        ids = play_order(ids, config.seed, variant)
         if config.limit is not None:
             ids = ids[: config.limit]
-        tasks += [Task(pid, variant) for pid in ids]
+        tasks += [Task(pid, variant, s) for pid in ids for s in range(config.samples)]
+    if unmatched:
+        raise ValueError(
+            f"--problems names problems not in split {config.split!r} of "
+            f"{' or '.join(config.variants)}: {', '.join(sorted(unmatched))}"
+        )
     return tasks
 
 
@@ -88,21 +164,56 @@ def default_env_factory(config: EvalConfig) -> Callable[[str], Any]:
             backend=config.backend,
             b_io=config.b_io,
             b_oracle=config.b_oracle,
-            max_turns=config.max_turns,
+            max_turns=config.turn_cap,
+            oracle_seed=config.oracle_seed,
+            oracle_strength=config.oracle_strength,
         )
 
     return make
 
 
-def default_model_factory(config: EvalConfig) -> Callable[[], Model] | None:
+def python_model_factory(spec: str) -> Callable[..., Model]:
+    """The function ``py:package.module:factory`` names."""
+    target = spec[len(PY_PREFIX) :]
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"--model {spec!r}: expected py:package.module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"--model {spec!r}: cannot import {module_name!r}: {exc}") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"--model {spec!r}: {module_name} has no callable {attr!r}")
+    return factory
+
+
+def default_model_factory(config: EvalConfig) -> Callable[[int], Model] | None:
+    """Makes the model of one episode, given its sample number (None: no model named)."""
     if not config.model:
         return None
-    return lambda: LiteLLMModel(
-        config.model,
-        temperature=config.temperature,
-        max_tokens=config.max_tokens,
-        timeout_s=config.timeout_s,
-    )
+    if config.model.startswith(PY_PREFIX):
+        if config.api_base:
+            raise ValueError("--api-base applies to litellm models, not to a py: factory")
+        factory = python_model_factory(config.model)
+        return lambda sample: factory(**config.model_args)
+    extra = dict(config.model_args)
+
+    def make(sample: int) -> Model:
+        kwargs = dict(extra)
+        if config.seed is not None:
+            kwargs.setdefault("seed", config.seed + sample)
+            kwargs.setdefault("drop_params", True)  # providers without a seed ignore it
+        return LiteLLMModel(
+            config.model,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            timeout_s=config.timeout_s,
+            api_base=config.api_base,
+            completion_kwargs=kwargs,
+        )
+
+    return make
 
 
 def evaluate(
@@ -114,23 +225,40 @@ def evaluate(
     show_progress: bool = False,
     console: Any = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the evaluation described by ``config``; return its summary."""
+    """Run (or resume) the evaluation described by ``config``; return its summary.
+
+    ``model_factory`` (no arguments, called once per episode) replaces the model that
+    ``config.model`` names. Raises :class:`~codearc_env.agents.model.FatalModelError` when
+    the provider refuses the requests themselves (bad key, unknown model): the run stops at
+    once and resumes once the cause is fixed.
+    """
     if config.agent not in NEEDS_MODEL:
         raise ValueError(f"unknown agent {config.agent!r}; choose from {', '.join(NEEDS_MODEL)}")
-    model_factory = model_factory or default_model_factory(config)
-    if NEEDS_MODEL[config.agent] and model_factory is None:
+    if config.samples < 1:
+        raise ValueError(f"samples must be >= 1, got {config.samples}")
+    per_sample = default_model_factory(config) if model_factory is None else None
+    if model_factory is not None:
+        given = model_factory
+        per_sample = lambda sample: given()  # noqa: E731
+    if NEEDS_MODEL[config.agent] and per_sample is None:
         raise ValueError(f"the {config.agent!r} agent needs a model (--model)")
-    model_name = config.model or (model_factory().name if model_factory else "")
+    named_model = config.model if not config.model.startswith(PY_PREFIX) else ""
+    model_name = named_model or (per_sample(0).name if per_sample else "")
 
-    def new_agent() -> Agent:
-        model = model_factory() if model_factory else None
+    def new_agent(task: Task) -> Agent:
+        model = per_sample(task.sample) if per_sample else None
         return make_agent(
             config.agent, model, teacher=config.teacher, force_tool_choice=config.force_tool_choice
         )
 
     tasks = tasks if tasks is not None else load_tasks(config)
-    results = prepare_run_dir(
-        config.out_dir, config.run_record(), config.resume, config.retry_errors
+    results, digest = prepare_run_dir(
+        config.out_dir,
+        config.settings(),
+        config.resume,
+        config.retry_errors,
+        operational=config.operational(),
+        force=config.force,
     )
     start = time.monotonic()
     stop = threading.Event()
@@ -144,22 +272,30 @@ def evaluate(
         max_attempts=config.max_attempts,
         retry_wait_s=config.retry_wait_s,
         stop=stop,
+        settings_hash=digest,
+        max_invalid_in_a_row=config.max_invalid_in_a_row,
     )
     if show_progress:
         _run_with_progress(tasks, run, console)
     else:
         run_tasks(tasks, **run)
     finished = all_results(results, tasks)
-    main_setting = (config.b_io, config.b_oracle, config.split) == (30, 2, "all")
-    summary = summarize(finished, model=model_name, main_setting=main_setting)
+    summary = summarize(
+        finished,
+        model=model_name,
+        not_comparable=paper_setting_gaps(config.settings()),
+        samples=config.samples,
+    )
     summary["run"] = {
         "agent": config.agent,
         "split": config.split,
         "variants": list(config.variants),
+        "samples": config.samples,
         "tasks": len(tasks),
         "finished": len(finished),
         "wall_s": round(time.monotonic() - start, 3),
         "concurrency": config.concurrency,
+        "settings_hash": digest,
     }
     (config.out_dir / "summary.json").write_text(
         json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"

@@ -7,8 +7,13 @@ reply, which a trainer could not learn from.
 - ``openai``: ``{"messages": [...], "tools": [...]}`` as OpenAI chat fine-tuning reads it;
   tool-call arguments stay JSON strings, exactly as the model wrote them.
 - ``trl``: the conversational format with tools that TRL's SFT trainer reads; tool-call
-  arguments are objects (normalised to ``{"calls": ...}`` / ``{"code": ...}``), tool replies
-  carry the tool's name.
+  arguments are the objects the model wrote (text that is no JSON object: ``{"raw": ...}``),
+  tool replies carry the tool's name.
+
+Every record also holds ``metadata``: problem id, variant, source, status, reward, #I/O,
+#oracle, model, sample and the run's settings hash. Submitted code is byte-exact in both
+formats. Traces written by ``RecordEpisode`` (no model messages) export as the tool-calling
+conversation of their actions and observations.
 """
 
 from __future__ import annotations
@@ -21,9 +26,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codearc_env import trace as tr
-from codearc_env.agents.parsing import ParsedAction, parse_tool_call
-from codearc_env.agents.react import TOOLS
-
+from codearc_env.agents.results import GRADED
+from codearc_env.agents.vocabulary import TOOLS
 from codearc_env.errors import CodeARCError
 
 Format = Literal["openai", "trl"]
@@ -66,18 +70,84 @@ def episodes(paths: Iterable[Path]) -> Iterator[Episode]:
                 yield Episode(start, end, tuple(events))
 
 
-def _messages(ep: Episode) -> list[tr.ModelMessage]:
+def _conversation(ep: Episode) -> list[tr.ModelMessage]:
+    """The messages of an LLM agent's episode, or, for a trace without any (one recorded by
+    ``RecordEpisode`` around any agent), the actions and observations as a tool-calling
+    conversation: the first observation as the user's turn, each action as an assistant's
+    tool call, each response as the tool's reply."""
     msgs = [e for e in ep.events if isinstance(e, tr.ModelMessage) and not e.privileged]
+    if msgs or not any(isinstance(e, tr.ToolCall) for e in ep.events):
+        return msgs
+    out: list[tr.ModelMessage] = []
+    pending: tr.ToolCall | None = None
+    for e in ep.events:
+        if isinstance(e, tr.Observation) and e.step == 0 and not out:
+            out.append(tr.ModelMessage(ep.start.episode_id, role="user", content=e.text))
+        elif isinstance(e, tr.ToolCall):
+            key = "calls" if e.kind == "query" else "code"
+            call = tr.ToolCallRequest(
+                id=f"call_{e.step}",
+                name=e.kind,
+                arguments=json.dumps({key: e.text}, ensure_ascii=False),
+            )
+            out.append(
+                tr.ModelMessage(
+                    ep.start.episode_id, role="assistant", content="", tool_calls=(call,)
+                )
+            )
+            pending = e
+        elif isinstance(e, tr.Observation) and pending is not None:
+            out.append(
+                tr.ModelMessage(
+                    ep.start.episode_id,
+                    role="tool",
+                    content=e.text,
+                    tool_call_id=f"call_{pending.step}",
+                    name=pending.kind,
+                )
+            )
+            pending = None
+    return out
+
+
+def _messages(ep: Episode) -> list[tr.ModelMessage]:
+    msgs = _conversation(ep)
     while msgs and msgs[-1].role != "assistant":
         msgs.pop()
     return msgs
 
 
-def _trl_arguments(name: str, arguments: str) -> dict[str, Any]:
-    action = parse_tool_call(name, arguments)
-    if isinstance(action, ParsedAction):
-        return {"calls": action.text} if action.kind == "query" else {"code": action.text}
-    return {"raw": arguments}
+def _trl_arguments(arguments: str) -> dict[str, Any]:
+    # The model's own object, value for value (a program keeps its last newline); text that
+    # is not a JSON object is kept whole under "raw".
+    try:
+        data = json.loads(arguments)
+    except json.JSONDecodeError:
+        data = None
+    return data if isinstance(data, dict) else {"raw": arguments}
+
+
+def metadata(ep: Episode) -> dict[str, Any]:
+    """What a record says about its episode, to filter, weight or split a data set by."""
+    start, end = ep.start, ep.end
+    return {
+        "problem_id": start.problem_id,
+        "variant": start.variant,
+        "source": start.source,
+        "status": end.status,
+        "reward": end.reward,
+        "n_io": end.n_io,
+        "n_oracle": end.n_oracle,
+        "paper_io": end.paper_io,
+        "paper_oracle": end.paper_oracle,
+        "turns": end.turns,
+        "model": start.model,
+        "agent": start.agent,
+        "sample": start.meta.get("sample", 0),
+        "attempt": start.attempt,
+        "settings_hash": start.meta.get("settings_hash", ""),
+        "episode_id": start.episode_id,
+    }
 
 
 def to_record(ep: Episode, fmt: Format) -> dict[str, Any] | None:
@@ -99,7 +169,7 @@ def to_record(ep: Episode, fmt: Format) -> dict[str, Any] | None:
                         "name": tc.name,
                         "arguments": tc.arguments
                         if fmt == "openai"
-                        else _trl_arguments(tc.name, tc.arguments),
+                        else _trl_arguments(tc.arguments),
                     },
                 }
                 for tc in m.tool_calls
@@ -115,6 +185,7 @@ def to_record(ep: Episode, fmt: Format) -> dict[str, Any] | None:
     record: dict[str, Any] = {"messages": out}
     if uses_tools:
         record["tools"] = [dict(t) for t in TOOLS]
+    record["metadata"] = metadata(ep)
     return record
 
 
@@ -123,6 +194,9 @@ class ExportStats:
     episodes: int
     written: int
     skipped_unsuccessful: int
+    """Graded episodes left out by the status filter (failures, with only_successful)."""
+    skipped_errors: int
+    """Episodes that ended in an API, infra or agent error: not the agent's behaviour."""
     skipped_empty: int
 
 
@@ -145,7 +219,7 @@ def export(
         statuses = ("success",)
     elif statuses is None:  # API/infra failures are not the agent's behaviour: leave them out
         statuses = ("success", "failure")
-    n = written = unsuccessful = empty = 0
+    n = written = unsuccessful = errors = empty = 0
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -153,15 +227,18 @@ def export(
         for ep in episodes(trace_files(source)):
             n += 1
             if statuses is not None and ep.status not in statuses:
-                unsuccessful += 1
+                if ep.status in GRADED:
+                    unsuccessful += 1
+                else:
+                    errors += 1
                 continue
             record = to_record(ep, fmt)
             if record is None:
                 empty += 1
                 continue
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.write(tr.json_line(record) + "\n")
             written += 1
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, out)
-    return ExportStats(n, written, unsuccessful, empty)
+    return ExportStats(n, written, unsuccessful, errors, empty)

@@ -14,9 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from codearc_env.trace import ToolCallRequest
-
 from codearc_env.errors import CodeARCError
+from codearc_env.trace import ToolCallRequest
 
 Message = Mapping[str, Any]
 ToolChoice = str | Mapping[str, Any] | None
@@ -37,6 +36,13 @@ class ModelError(CodeARCError):
 
 class ContextOverflowError(ModelError):
     """The conversation no longer fits in the model's context window."""
+
+
+class FatalModelError(ModelError):
+    """A provider error that every later request would meet as well: a rejected key, a
+    missing permission, an unknown model, a request the provider cannot accept. Retrying
+    would only burn time, so an evaluation stops at the first one (exit code 2) and stays
+    resumable once the cause is fixed."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ class LiteLLMModel:
         completion_kwargs: Mapping[str, Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        api_base: str | None = None,
     ) -> None:
         if not model or not isinstance(model, str):
             raise ValueError("model must be a non-empty provider string, e.g. 'openai/gpt-4o'")
@@ -153,6 +160,8 @@ class LiteLLMModel:
         self.retry = retry or RetryPolicy()
         self._resolver = resolver
         self._extra = dict(completion_kwargs or {})
+        if api_base:
+            self._extra["api_base"] = api_base
         self._sleep = sleep
         self._rng = random.Random(seed)
         self.usage = Usage()
@@ -187,6 +196,13 @@ class LiteLLMModel:
         import openai  # litellm's exceptions all derive from openai's
 
         kwargs = self._request(messages, tools, tool_choice)
+        fatal = (
+            litellm.AuthenticationError,
+            litellm.PermissionDeniedError,
+            litellm.NotFoundError,
+            litellm.BadRequestError,  # includes UnsupportedParamsError
+            litellm.UnprocessableEntityError,
+        )
         transient = (
             litellm.RateLimitError,
             litellm.APIConnectionError,  # includes litellm.Timeout
@@ -201,22 +217,44 @@ class LiteLLMModel:
                 response = litellm.completion(**kwargs)
             except litellm.ContextWindowExceededError as exc:
                 raise ContextOverflowError(f"{self.name}: context window exceeded: {exc}") from None
+            except litellm.ContentPolicyViolationError as exc:
+                # About this conversation only: other problems may go through.
+                raise ModelError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+            except fatal as exc:
+                raise FatalModelError(f"{self.name}: {type(exc).__name__}: {exc}") from None
             except transient as exc:
                 if attempt >= self.retry.max_retries:
                     raise ModelError(
                         f"{self.name}: {type(exc).__name__} after {attempt + 1} attempts: {exc}",
                         retryable=True,
                     ) from None
-                self._sleep(self.retry.delay(attempt, self._rng))
+                self._sleep(self._wait(litellm, exc, attempt))
                 attempt += 1
                 continue
             except openai.OpenAIError as exc:
-                # Any other provider error (auth, bad request, unknown model): retrying the
-                # same request will not help, but a later run of the episode might.
+                # Any other provider error: retrying the same request at once will not help,
+                # but a later run of the episode might.
                 raise ModelError(f"{self.name}: {type(exc).__name__}: {exc}") from None
             reply = self._parse(litellm, response, time.monotonic() - start)
             self.usage.add(reply, attempt)
             return reply
+
+    def _wait(self, litellm: Any, exc: Exception, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt + 1``: the provider's Retry-After when it
+        sends one (read by litellm), else the policy's backoff with jitter."""
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        retry_after = None
+        if headers is not None:
+            try:
+                from litellm.utils import _get_retry_after_from_exception_header
+
+                retry_after = _get_retry_after_from_exception_header(headers)
+            except Exception:  # a header litellm cannot read: fall back to the policy
+                retry_after = None
+        if retry_after is not None and 0 < retry_after <= self.retry.max_s:
+            return float(retry_after)
+        return self.retry.delay(attempt, self._rng)
 
     def _parse(self, litellm: Any, response: Any, duration_s: float) -> ModelReply:
         choice = response.choices[0]

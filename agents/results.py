@@ -1,20 +1,90 @@
-"""``results.jsonl``: one line per finished episode, appended and fsynced as each one ends.
+"""Episode results and ``results.jsonl``: one line per finished episode, appended and fsynced
+as each one ends.
 
 The file is the run's ground truth. A run killed at any point (even by SIGKILL) leaves every
 finished episode in it, plus at most one torn line, which :meth:`ResultsFile.load` cuts off
-before the run continues; so a resumed run neither redoes nor loses an episode.
+before the run continues; so a resumed run neither redoes nor loses an episode. Episodes are
+keyed by (problem id, sample), so a run with several samples per problem resumes per sample.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from codearc_env.agents.episode import EpisodeResult
-
+from codearc_env import trace as tr
 from codearc_env.errors import CodeARCError
+
+GRADED = ("success", "failure")
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """How one episode ended; one line of ``results.jsonl``."""
+
+    problem_id: str
+    status: tr.EpisodeStatus
+    agent: str = ""
+    model: str = ""
+    variant: str = ""
+    source: str = ""
+    index: int = -1
+    quirks: tuple[str, ...] = ()
+    n_io: int = 0
+    """Input/output pairs used, initial examples included."""
+    n_oracle: int = 0
+    paper_io: int = 0
+    paper_oracle: int = 0
+    turns: int = 0
+    invalid_replies: int = 0
+    """Model replies the agent could not turn into an action."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    duration_s: float = 0.0
+    attempts: int = 1
+    sample: int = 0
+    """Which of the run's samples of this problem (0 .. samples - 1)."""
+    settings_hash: str = ""
+    """Digest of the run settings this episode ran under (see ``run.json``)."""
+    message: str = ""
+    episode_id: str = ""
+    trace: str = ""
+    """Path of the trace file, relative to the run directory."""
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.problem_id, self.sample)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def graded(self) -> bool:
+        return self.status in GRADED
+
+    def to_dict(self) -> dict[str, Any]:
+        out = tr.jsonable(self)
+        out["success"] = self.success
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EpisodeResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs["quirks"] = tuple(kwargs.get("quirks") or ())
+        return cls(**kwargs)
+
+
+def result_line(result: EpisodeResult) -> str:
+    return tr.json_line(result.to_dict())
 
 
 class ResultsFile:
@@ -22,8 +92,8 @@ class ResultsFile:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def load(self, *, repair: bool = False) -> dict[str, EpisodeResult]:
-        """Finished episodes by problem id (the first line wins if an id repeats).
+    def load(self, *, repair: bool = False) -> dict[tuple[str, int], EpisodeResult]:
+        """Finished episodes by (problem id, sample) (the first line wins if a key repeats).
 
         With ``repair``, a torn last line (no newline: the process died while writing it) is
         cut off so that appending continues on a line boundary.
@@ -37,7 +107,7 @@ class ResultsFile:
                 fh.truncate(len(complete))
                 fh.flush()
                 os.fsync(fh.fileno())
-        out: dict[str, EpisodeResult] = {}
+        out: dict[tuple[str, int], EpisodeResult] = {}
         for lineno, line in enumerate(complete.decode("utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -45,7 +115,7 @@ class ResultsFile:
                 result = EpisodeResult.from_dict(json.loads(line))
             except (json.JSONDecodeError, TypeError) as exc:
                 raise CodeARCError(f"{self.path}:{lineno}: not a result line ({exc})") from None
-            out.setdefault(result.problem_id, result)
+            out.setdefault(result.key, result)
         return out
 
     def drop(self, statuses: tuple[str, ...]) -> int:
@@ -59,14 +129,14 @@ class ResultsFile:
             with open(tmp, "w", encoding="utf-8") as fh:
                 for result in kept.values():
                     if result.status not in statuses:
-                        fh.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+                        fh.write(result_line(result) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
             return len(gone)
 
     def append(self, result: EpisodeResult) -> None:
-        line = json.dumps(result.to_dict(), ensure_ascii=False, allow_nan=False) + "\n"
+        line = result_line(result) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as fh:

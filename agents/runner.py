@@ -2,20 +2,21 @@
 
 Layout of a run directory::
 
-    run.json        what was run (checked on --resume so a run is never mixed with another)
+    run.json        the pinned settings (see :mod:`codearc_env.agents.settings`)
     results.jsonl   one line per finished episode (see :mod:`codearc_env.agents.results`)
-    traces/         one trace file per problem (all attempts of it)
+    traces/         one trace file per problem and sample (all attempts of it)
     summary.json    written at the end
 
 Each worker thread owns its environments (and so its sandboxes). API and infrastructure
 failures are retried up to ``max_attempts`` times with a pause, then recorded with their
-status: never dropped, never counted as wrong answers.
+status: never dropped, never counted as wrong answers. A :class:`FatalModelError` (bad key,
+unknown model) stops every worker and is raised: nothing is recorded for the episodes in
+flight, so the run resumes cleanly once the cause is fixed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -24,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from codearc_env import trace as tr
-from codearc_env.agents.episode import Agent, EpisodeResult, run_episode
+from codearc_env.agents.episode import MAX_INVALID_IN_A_ROW, Agent, EpisodeResult, run_episode
 from codearc_env.agents.results import ResultsFile
+from codearc_env.agents.settings import RunDirError, pin_settings
 
-from codearc_env.errors import CodeARCError
+__all__ = ["RunDirError", "Task", "prepare_run_dir", "run_tasks", "all_results", "trace_name"]
 
 RETRYABLE = ("api_error", "infra_error")
 ERRORS = ("api_error", "infra_error", "agent_error")
@@ -37,6 +39,11 @@ ERRORS = ("api_error", "infra_error", "agent_error")
 class Task:
     problem_id: str
     variant: str
+    sample: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.problem_id, self.sample)
 
 
 @dataclass
@@ -65,54 +72,55 @@ class Progress:
         return text
 
 
-def trace_name(problem_id: str) -> str:
-    return problem_id.replace("/", "__").replace("+", "plus") + ".jsonl"
-
-
-class RunDirError(CodeARCError):
-    """The output directory holds another run, or a run that --resume would not match."""
+def trace_name(problem_id: str, sample: int = 0) -> str:
+    stem = problem_id.replace("/", "__").replace("+", "plus")
+    return f"{stem}.jsonl" if sample == 0 else f"{stem}.s{sample}.jsonl"
 
 
 def prepare_run_dir(
-    out_dir: Path, config: dict[str, Any], resume: bool, retry_errors: bool = False
-) -> ResultsFile:
-    """Create or reopen ``out_dir``; refuse to mix runs. With ``retry_errors`` (resume only),
-    episodes recorded as API, infra or agent errors are removed so that they run again."""
+    out_dir: Path,
+    settings: dict[str, Any],
+    resume: bool,
+    retry_errors: bool = False,
+    *,
+    operational: dict[str, Any] | None = None,
+    force: bool = False,
+) -> tuple[ResultsFile, str]:
+    """Create or reopen ``out_dir``; refuse to mix runs; return the results file and the
+    settings hash new results carry. With ``retry_errors`` (resume only), episodes recorded
+    as API, infra or agent errors are removed so that they run again."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "traces").mkdir(exist_ok=True)
     results = ResultsFile(out_dir / "results.jsonl")
     run_json = out_dir / "run.json"
-    existing = results.load(repair=resume)
-    if not resume:
-        if existing or run_json.exists():
-            raise RunDirError(
-                f"{out_dir} already holds a run ({len(existing)} results); pass --resume to "
-                "continue it, or choose another --out"
-            )
-    elif run_json.exists():
-        before = json.loads(run_json.read_text(encoding="utf-8"))
-        keys = ("agent", "model", "variants", "split", "b_io", "b_oracle", "teacher")
-        changed = [k for k in keys if before.get(k) != config.get(k)]
-        if changed:
-            diff = ", ".join(f"{k}: {before.get(k)!r} -> {config.get(k)!r}" for k in changed)
-            raise RunDirError(f"--resume with different settings than {run_json} ({diff})")
+    existing = results.load()
+    if not resume and (existing or run_json.exists()):
+        raise RunDirError(
+            f"{out_dir} already holds a run ({len(existing)} results); pass --resume to "
+            "continue it, or choose another --out"
+        )
+    # Settings first: a refused resume leaves the folder exactly as it was.
+    digest = pin_settings(run_json, settings, operational or {}, resume=resume, force=force)
+    if resume:
+        results.load(repair=True)
     if retry_errors and resume:
         results.drop(ERRORS)
-    run_json.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return results
+    return results, digest
 
 
 def run_tasks(
     tasks: Sequence[Task],
     *,
     make_env: Callable[[str], Any],
-    make_agent: Callable[[], Agent],
+    make_agent: Callable[[Task], Agent],
     results: ResultsFile,
     traces_dir: Path,
     model_name: str = "",
     concurrency: int = 1,
     max_attempts: int = 3,
     retry_wait_s: float = 5.0,
+    settings_hash: str = "",
+    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW,
     on_result: Callable[[EpisodeResult | None, Progress], None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[EpisodeResult]:
@@ -130,12 +138,12 @@ def run_tasks(
     done = results.load()
     todo: queue.Queue[Task] = queue.Queue()
     for task in tasks:
-        if task.problem_id not in done:
+        if task.key not in done:
             todo.put(task)
     progress = Progress(total=len(tasks))
     for task in tasks:
-        if task.problem_id in done:
-            progress.add(done[task.problem_id])
+        if task.key in done:
+            progress.add(done[task.key])
     stop = stop or threading.Event()
     lock = threading.Lock()
     new: list[EpisodeResult] = []
@@ -145,7 +153,7 @@ def run_tasks(
         on_result(None, progress)
 
     def play(task: Task, envs: dict[str, Any]) -> EpisodeResult:
-        path = traces_dir / trace_name(task.problem_id)
+        path = traces_dir / trace_name(task.problem_id, task.sample)
         result: EpisodeResult | None = None
         for attempt in range(1, max_attempts + 1):
             if attempt > 1:
@@ -157,12 +165,15 @@ def run_tasks(
                     live_envs.append(env)
             with tr.TraceWriter(path, mode="w" if attempt == 1 else "a") as writer:
                 result = run_episode(
-                    make_agent(),
+                    make_agent(task),
                     env,
                     task.problem_id,
                     model_name=model_name,
                     writer=writer,
                     attempt=attempt,
+                    sample=task.sample,
+                    settings_hash=settings_hash,
+                    max_invalid_in_a_row=max_invalid_in_a_row,
                 )
             if result.status not in RETRYABLE or stop.is_set():
                 break
@@ -230,4 +241,4 @@ def _close_quietly(env: Any) -> None:
 def all_results(results: ResultsFile, tasks: Iterable[Task]) -> list[EpisodeResult]:
     """The recorded results of ``tasks``, in task order."""
     done = results.load()
-    return [done[t.problem_id] for t in tasks if t.problem_id in done]
+    return [done[t.key] for t in tasks if t.key in done]

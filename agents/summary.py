@@ -4,16 +4,25 @@ Only graded episodes (``success`` / ``failure``) enter success rates and means; 
 and agent errors are counted apart and never as wrong answers. #I/O and #Oracle follow the
 paper: a failed problem counts B_io and B_oracle, a solved one the extra queries and the
 oracle calls it used (computed per episode, see :class:`EpisodeResult`).
+
+With several samples per problem, pass@k is the unbiased estimator of Chen et al. (2021),
+``1 - C(n - c, k) / C(n, k)`` for a problem with n graded samples of which c succeeded,
+averaged over the problems with at least k graded samples.
+
+The paper's published success rate is shown only beside a run made in the paper's setting
+(the whole split, B_io 30, B_oracle 2, one of the paper's models); elsewhere the column is
+blank and a note says why.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from codearc_env.agents.episode import EpisodeResult
+from codearc_env.agents.results import EpisodeResult
 
 # Success % in the paper's main table (CODEARC-SPEC section 2): (annotated, anonymized).
 PUBLISHED: dict[str, tuple[float, float]] = {
@@ -60,7 +69,51 @@ def published_name(model: str) -> str | None:
     return None
 
 
-def _group(results: Sequence[EpisodeResult]) -> dict[str, Any]:
+PAPER_SETTING = {"split": "all", "b_io": 30, "b_oracle": 2, "problems": None, "limit": None}
+
+
+def paper_setting_gaps(settings: Mapping[str, Any]) -> list[str]:
+    """How a run's settings differ from the paper's main setting (empty: they match)."""
+    gaps = []
+    if settings.get("split") != "all":
+        gaps.append(f"split {settings.get('split')!r} (the paper used all 1114 problems)")
+    if settings.get("problems") is not None:
+        gaps.append("a chosen subset of problems (--problems)")
+    if settings.get("limit") is not None:
+        gaps.append(f"the first {settings.get('limit')} problems only (--limit)")
+    for name, paper in (("b_io", 30), ("b_oracle", 2)):
+        if settings.get(name) != paper:
+            gaps.append(f"{name} {settings.get(name)} (the paper's is {paper})")
+    if settings.get("teacher"):
+        gaps.append("a teacher that sees the hidden function")
+    return gaps
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k of one problem with ``n`` samples of which ``c`` succeeded."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def _pass_at(results: Sequence[EpisodeResult], ks: Sequence[int]) -> dict[str, Any]:
+    per_problem: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r in results:
+        if r.graded:
+            per_problem[r.problem_id][0] += 1
+            per_problem[r.problem_id][1] += int(r.success)
+    out: dict[str, Any] = {}
+    for k in ks:
+        counted = [(n, c) for n, c in per_problem.values() if n >= k]
+        value = sum(pass_at_k(n, c, k) for n, c in counted) / len(counted) if counted else None
+        out[f"pass@{k}"] = round(100.0 * value, 2) if value is not None else None
+        out[f"pass@{k}_problems"] = len(counted)
+    return out
+
+
+def _group(results: Sequence[EpisodeResult], ks: Sequence[int] = (1,)) -> dict[str, Any]:
     graded = [r for r in results if r.graded]
     solved = [r for r in graded if r.success]
     n = len(graded)
@@ -80,31 +133,52 @@ def _group(results: Sequence[EpisodeResult]) -> dict[str, Any]:
         "completion_tokens": sum(r.completion_tokens for r in results),
         "cost_usd": round(sum(r.cost_usd for r in results), 6),
         "duration_s": round(sum(r.duration_s for r in results), 3),
+        "problems": len({r.problem_id for r in results}),
+        **_pass_at(results, ks),
     }
 
 
 def summarize(
-    results: Iterable[EpisodeResult], *, model: str = "", main_setting: bool = True
+    results: Iterable[EpisodeResult],
+    *,
+    model: str = "",
+    not_comparable: Sequence[str] = (),
+    samples: int = 1,
 ) -> dict[str, Any]:
-    """Totals, per variant and per (variant, source), with the published rate beside ours.
+    """Totals, per variant and per (variant, source), with the published rate beside ours
+    when the run is comparable with it.
 
-    ``main_setting`` says the run used the paper's budgets over whole variants; otherwise
-    the published numbers are listed but marked as not comparable.
+    ``not_comparable`` lists how the run's setting differs from the paper's (see
+    :func:`paper_setting_gaps`); any entry blanks the published column.
     """
     results = list(results)
-    out: dict[str, Any] = {"model": model, "total": _group(results), "variants": {}}
+    ks = sorted({1, samples})
+    out: dict[str, Any] = {
+        "model": model,
+        "samples": samples,
+        "total": _group(results, ks),
+        "variants": {},
+        "settings_hashes": dict(Counter(r.settings_hash for r in results)),
+    }
     paper = published_name(model) if model else None
     out["published_model"] = paper
-    out["comparable_with_published"] = bool(paper) and main_setting
+    comparable = bool(paper) and not not_comparable
+    out["comparable_with_published"] = comparable
+    if comparable:
+        out["published_note"] = ""
+    elif not paper:
+        out["published_note"] = "the paper did not evaluate this model"
+    else:
+        out["published_note"] = f"not the paper's setting: {'; '.join(not_comparable)}"
     for variant in sorted({r.variant for r in results}):
         of_variant = [r for r in results if r.variant == variant]
-        row = _group(of_variant)
+        row = _group(of_variant, ks)
         column = VARIANT_COLUMN.get(variant)
         row["published_success_pct"] = (
-            PUBLISHED[paper][column] if paper and column is not None else None
+            PUBLISHED[paper][column] if comparable and paper and column is not None else None
         )
         row["sources"] = {
-            source: _group([r for r in of_variant if r.source == source])
+            source: _group([r for r in of_variant if r.source == source], ks)
             for source in sorted({r.source for r in of_variant})
         }
         out["variants"][variant] = row
@@ -121,14 +195,17 @@ def summary_table(summary: dict[str, Any]) -> Any:
 
     title = f"CodeARC results: {summary.get('model') or 'no model'}"
     if summary.get("published_model"):
-        note = "" if summary.get("comparable_with_published") else " (not the main setting)"
-        title += f" | published as {summary['published_model']}{note}"
-    table = Table(title=title)
+        title += f" | published as {summary['published_model']}"
+    note = summary.get("published_note") or ""
+    table = Table(title=title, caption=f"published %: blank because {note}" if note else None)
+    samples = int(summary.get("samples") or 1)
+    pass_columns = [f"pass@{k}" for k in sorted({1, samples})] if samples > 1 else []
     for column in (
         "variant",
         "source",
         "graded",
         "success %",
+        *pass_columns,
         "published %",
         "#I/O",
         "#Oracle",
@@ -144,7 +221,8 @@ def summary_table(summary: dict[str, Any]) -> Any:
             source,
             f"{g['solved']}/{g['graded']}",
             _pct(g["success_pct"]),
-            _pct(published),
+            *(_pct(g.get(c)) for c in pass_columns),
+            "" if published is None else _pct(published),
             _pct(g["paper_io"]),
             _pct(g["paper_oracle"]),
             f"{g['api_errors']}/{g['infra_errors']}/{g['agent_errors']}",

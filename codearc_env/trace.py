@@ -198,6 +198,21 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
+def json_line(data: Any) -> str:
+    """``data`` as one line of strict JSON that UTF-8 can always hold.
+
+    Text is written as it is, except when it holds something UTF-8 cannot encode (a lone
+    surrogate, as a decoded byte string can carry): then the line is written with ``\\u``
+    escapes, which JSON readers turn back into the very same string.
+    """
+    line = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(data, ensure_ascii=True, allow_nan=False)
+    return line
+
+
 def event_to_dict(event: Event) -> dict[str, Any]:
     out: dict[str, Any] = {"type": event.type, "v": SCHEMA_VERSION}
     for f in dataclasses.fields(event):
@@ -243,7 +258,7 @@ class TraceWriter:
         self._file: IO[str] | None = open(self.path, mode, encoding="utf-8")  # noqa: SIM115
 
     def write(self, event: Event) -> None:
-        line = json.dumps(event_to_dict(event), ensure_ascii=False, allow_nan=False)
+        line = json_line(event_to_dict(event))
         with self._lock:
             if self._file is None:
                 raise TraceError(f"trace writer for {self.path} is closed")

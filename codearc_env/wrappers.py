@@ -8,6 +8,8 @@ crash loses at most the line being written.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 import uuid
@@ -16,6 +18,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from codearc_env.errors import CodeARCError
 from codearc_env.trace import (
     EpisodeEnd,
     EpisodeStart,
@@ -26,7 +29,6 @@ from codearc_env.trace import (
     Verdict,
     jsonable,
 )
-from codearc_env.errors import CodeARCError
 
 _INFO_KEYS = (
     "action", "n_io_used", "n_oracle_used", "turn", "invalid_actions", "forced_final", "outcome",
@@ -75,6 +77,7 @@ class RecordEpisode(gym.Wrapper[dict[str, Any], dict[str, Any], dict[str, Any], 
         self._started_at = time.monotonic()
         base = self.env.unwrapped
         budgets = getattr(base, "budgets", None)
+        settings = env_settings(base)
         self.writer.write(
             EpisodeStart(
                 self.episode_id,
@@ -91,6 +94,8 @@ class RecordEpisode(gym.Wrapper[dict[str, Any], dict[str, Any], dict[str, Any], 
                     "env_id": self.env.spec.id if self.env.spec else None,
                     "max_turns": getattr(budgets, "max_turns", None),
                     "quirks": list(info.get("quirks", ())),
+                    "settings": settings,
+                    "settings_hash": settings_digest(settings),
                 },
             )
         )
@@ -183,6 +188,24 @@ class RecordEpisode(gym.Wrapper[dict[str, Any], dict[str, Any], dict[str, Any], 
                 self.writer.close()
 
 
+def env_settings(env: Any) -> dict[str, Any]:
+    """The environment's settings that can change an episode's outcome."""
+    budgets = getattr(env, "budgets", None)
+    return {
+        "variant": getattr(env, "variant", None),
+        "b_io": getattr(budgets, "b_io", None),
+        "b_oracle": getattr(budgets, "b_oracle", None),
+        "max_turns": getattr(budgets, "max_turns", None),
+        "oracle_seed": getattr(env, "oracle_seed", None),
+        "oracle_strength": getattr(env, "oracle_strength", None),
+    }
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    text = json.dumps(jsonable(settings), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def _describe(action: Any) -> tuple[Any, str]:
     """The action as (kind, text) for the trace, whatever shape the agent sent."""
     kind = "query"
@@ -196,10 +219,6 @@ def _describe(action: Any) -> tuple[Any, str]:
         text = action.get("text", "")
     if not isinstance(text, str):
         text = repr(text)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) > _ACTION_TEXT_CAP:
         text = text[:_ACTION_TEXT_CAP] + f"... [{len(text)} characters, clipped]"
     return kind, text

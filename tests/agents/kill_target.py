@@ -1,6 +1,6 @@
 """Run a slow scripted evaluation of the toy suite; test_runner.py kills it with SIGKILL.
 
-Usage: python kill_target.py OUT_DIR [--resume]
+Usage: python kill_target.py OUT_DIR [--resume] [--max-turns N]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import toys  # noqa: E402
+
 from codearc_env.agents.evaluate import EvalConfig, evaluate  # noqa: E402
 from codearc_env.agents.runner import Task  # noqa: E402
 from codearc_env.agents.scripted import ScriptedModel  # noqa: E402
@@ -29,7 +30,7 @@ def tasks() -> list[Task]:
     return [Task(p.problem_id, "annotated") for p in problems]
 
 
-def main(out: str, resume: bool) -> None:
+def main(out: str, resume: bool, max_turns: int | None = None) -> None:
     config = EvalConfig(
         out_dir=Path(out),
         agent="react",
@@ -37,6 +38,7 @@ def main(out: str, resume: bool) -> None:
         split="builtin",
         concurrency=3,
         resume=resume,
+        max_turns=max_turns,
     )
     evaluate(
         config,
@@ -47,4 +49,5 @@ def main(out: str, resume: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], "--resume" in sys.argv)
+    turns = int(sys.argv[sys.argv.index("--max-turns") + 1]) if "--max-turns" in sys.argv else None
+    main(sys.argv[1], "--resume" in sys.argv, turns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import toys
+
 from codearc_env import trace as tr
 from codearc_env.agents.baselines import ExamplesOnlyAgent, lookup_table_program
 from codearc_env.agents.episode import run_episode

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
+
 from codearc_env.agents.cli import register
 
 
@@ -82,18 +84,19 @@ def test_traces_export_command(tmp_path, capsys):
         main(["traces", "export", "--format", "openai", str(path), str(tmp_path / "o.jsonl")]) == 0
     )
     assert json.loads(capsys.readouterr().out)["written"] == 1
-    assert json.loads((tmp_path / "o.jsonl").read_text()) == {
-        "messages": [
-            {"role": "user", "content": "hi"},
-            {"role": "assistant", "content": "IMPLEMENTATION"},
-        ]
-    }
+    record = json.loads((tmp_path / "o.jsonl").read_text())
+    assert record["messages"] == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "IMPLEMENTATION"},
+    ]
+    assert (record["metadata"]["problem_id"], record["metadata"]["status"]) == ("p", "success")
 
 
 def test_eval_and_collect_commands_end_to_end(tmp_path, monkeypatch, capsys):
     """The commands' wiring, with the toy environment and a scripted teacher in place of
     the real sandboxes and of litellm."""
     import toys
+
     from codearc_env.agents import evaluate as ev
     from codearc_env.agents.runner import Task
     from codearc_env.agents.scripted import ScriptedModel
@@ -107,7 +110,7 @@ def test_eval_and_collect_commands_end_to_end(tmp_path, monkeypatch, capsys):
         ev,
         "default_model_factory",
         lambda config: (
-            lambda: ScriptedModel([toys.solving_script], repeat_last=True, name=config.model)
+            lambda sample: ScriptedModel([toys.solving_script], repeat_last=True, name=config.model)
         ),
     )
 
@@ -153,6 +156,107 @@ def test_eval_and_collect_commands_end_to_end(tmp_path, monkeypatch, capsys):
     )
     summary = json.loads((run / "summary.json").read_text())
     assert summary["total"]["solved"] == 3
-    assert summary["variants"]["annotated"]["published_success_pct"] == 37.8
-    assert summary["comparable_with_published"] is False  # builtin split, not the main setting
-    assert "published as gpt-4o" in capsys.readouterr().out
+    # A subset of problems is not the paper's setting: no published rate beside ours.
+    assert summary["variants"]["annotated"]["published_success_pct"] is None
+    assert summary["comparable_with_published"] is False
+    out_text = capsys.readouterr().out
+    assert "published as gpt-4o" in out_text and "37.8" not in out_text
+
+
+# Every option of eval and collect, a non-default value for it, and where it must land in
+# the EvalConfig. A new option that is missing here, or that the command line does not
+# pass on, fails test_every_flag_reaches_the_configuration.
+FLAGS = {
+    "--agent": (["--agent", "text"], "agent", "text"),
+    "--api-base": (["--api-base", "http://127.0.0.1:9/v1"], "api_base", "http://127.0.0.1:9/v1"),
+    "--model-arg": (
+        ["--model-arg", "reasoning_effort=low", "--model-arg", 'extra_body={"k": 1}'],
+        "model_args",
+        {"reasoning_effort": "low", "extra_body": {"k": 1}},
+    ),
+    "--variant": (["--variant", "both"], "variant", "both"),
+    "--split": (["--split", "clean"], "split", "clean"),
+    "--problems": (["--problems", "annotated/1,7"], "problems", ("annotated/1", "7")),
+    "--limit": (["--limit", "4"], "limit", 4),
+    "--seed": (["--seed", "11"], "seed", 11),
+    "--samples": (["--samples", "5"], "samples", 5),
+    "--concurrency": (["--concurrency", "3"], "concurrency", 3),
+    "--out": (["--out", "elsewhere"], "out_dir", Path("elsewhere")),
+    "--resume": (["--resume"], "resume", True),
+    "--retry-errors": (["--retry-errors"], "retry_errors", True),
+    "--force": (["--force"], "force", True),
+    "--backend": (["--backend", "bwrap"], "backend", "bwrap"),
+    "--data-dir": (["--data-dir", "/data"], "data_dir", "/data"),
+    "--b-io": (["--b-io", "20"], "b_io", 20),
+    "--b-oracle": (["--b-oracle", "3"], "b_oracle", 3),
+    "--max-turns": (["--max-turns", "7"], "max_turns", 7),
+    "--max-invalid": (["--max-invalid", "5"], "max_invalid_in_a_row", 5),
+    "--oracle-seed": (["--oracle-seed", "4"], "oracle_seed", 4),
+    "--oracle-strength": (["--oracle-strength", "strong"], "oracle_strength", "strong"),
+    "--max-attempts": (["--max-attempts", "9"], "max_attempts", 9),
+    "--force-tool-choice": (["--force-tool-choice"], "force_tool_choice", True),
+    "--temperature": (["--temperature", "0.5"], "temperature", 0.5),
+    "--max-tokens": (["--max-tokens", "77"], "max_tokens", 77),
+    "--timeout": (["--timeout", "9.5"], "timeout_s", 9.5),
+}
+MODEL_FLAG = {"eval": "--model", "collect": "--teacher"}
+NOT_CONFIG = {"--no-progress", "--format", "--help"}
+"""Options that configure the command itself; each has its own test below."""
+
+
+def _options(command):
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices[command]
+    return {opt for action in sub._actions for opt in action.option_strings if opt != "-h"}
+
+
+def _captured_config(monkeypatch, argv):
+    import codearc_env.agents.evaluate as ev
+    import codearc_env.agents.export as ex
+    from codearc_env.agents.summary import summarize
+
+    seen = {}
+
+    def fake_evaluate(config, *, show_progress=False, console=None):
+        seen["config"], seen["show_progress"] = config, show_progress
+        return summarize([], model=config.model)
+
+    def fake_export(source, out_path, fmt, **kwargs):
+        seen.setdefault("formats", []).append(fmt)
+        return ex.ExportStats(0, 0, 0, 0, 0)
+
+    monkeypatch.setattr(ev, "evaluate", fake_evaluate)
+    monkeypatch.setattr(ex, "export", fake_export)
+    assert main(argv) == 0
+    return seen
+
+
+@pytest.mark.parametrize("command", ["eval", "collect"])
+def test_every_flag_reaches_the_configuration(command, monkeypatch, capsys):
+    model_flag = MODEL_FLAG[command]
+    table = dict(FLAGS)
+    table[model_flag] = ([model_flag, "openai/some-model"], "model", "openai/some-model")
+    if command == "collect":
+        table["--agent"] = (["--agent", "text"], "agent", "text")
+    assert _options(command) - NOT_CONFIG == set(table), "every option needs a row in FLAGS"
+
+    base = [command, model_flag, "openai/base", "--out", "o"]
+    default = _captured_config(monkeypatch, base)["config"]
+    assert default.teacher is (command == "collect")
+    for flag, (argv, field, expected) in table.items():
+        config = _captured_config(monkeypatch, [*base, *argv])["config"]
+        assert getattr(default, field) != expected, f"{flag}: pick a non-default value"
+        assert getattr(config, field) == expected, f"{flag} does not reach EvalConfig.{field}"
+    capsys.readouterr()
+
+
+def test_no_progress_and_format_reach_their_code(monkeypatch, capsys):
+    shown = _captured_config(monkeypatch, ["eval", "--model", "m", "--out", "o"])
+    assert shown["show_progress"] is True
+    hidden = _captured_config(monkeypatch, ["eval", "--model", "m", "--out", "o", "--no-progress"])
+    assert hidden["show_progress"] is False
+    seen = _captured_config(
+        monkeypatch, ["collect", "--teacher", "m", "--out", "o", "--format", "trl"]
+    )
+    assert seen["formats"] == ["trl", "trl"]
+    assert capsys.readouterr().out.rstrip("\n").split("\n")[-1] == "summary: o/summary.json"

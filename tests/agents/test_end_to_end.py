@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from codearc_env.agents.evaluate import EvalConfig, evaluate
 from codearc_env.agents.generic_script import generic_model
 

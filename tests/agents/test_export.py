@@ -6,11 +6,11 @@ import json
 
 import pytest
 import toys
+
 from codearc_env.agents.evaluate import EvalConfig, evaluate
 from codearc_env.agents.export import export
 from codearc_env.agents.runner import Task
 from codearc_env.agents.scripted import ScriptedModel, tool_reply
-
 from codearc_env.errors import CodeARCError
 
 F = "```"
@@ -79,7 +79,7 @@ def test_trl_export_only_successful(tmp_path):
     assert msgs[3]["name"] == "query"
     assert msgs[-1]["tool_calls"][0]["function"]["arguments"] == {"code": toys.solution("add0", 0)}
     ds = datasets.load_dataset("json", data_files=str(out), split="train")
-    assert ds.num_rows == 2 and ds.column_names == ["messages", "tools"]
+    assert ds.num_rows == 2 and ds.column_names == ["messages", "tools", "metadata"]
 
 
 def test_teacher_prefix_never_reaches_student_traces(tmp_path):

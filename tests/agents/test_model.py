@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from codearc_env.agents.model import (
     ContextOverflowError,
     LiteLLMModel,

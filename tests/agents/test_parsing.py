@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from codearc_env.agents.parsing import (
     ParsedAction,
     Unreadable,

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import toys
+
 from codearc_env import trace as tr
 from codearc_env.agents.evaluate import EvalConfig, evaluate
 from codearc_env.agents.model import ModelError
 from codearc_env.agents.results import ResultsFile
 from codearc_env.agents.runner import RunDirError, Task
 from codearc_env.agents.scripted import ScriptedModel, tool_reply
-
 from codearc_env.errors import CodeARCError
 
 HERE = Path(__file__).parent
@@ -144,6 +144,22 @@ def test_results_file_rejects_corruption_in_the_middle(tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_gives_exactly_one_result_per_episode(tmp_path):
     out = tmp_path / "run"
+    before = _kill_mid_run(out)
+
+    # Resuming under another setting is refused, and leaves the run as the kill left it.
+    changed = subprocess.run(
+        [sys.executable, str(HERE / "kill_target.py"), str(out), "--resume", "--max-turns", "7"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert changed.returncode != 0
+    assert "SettingsMismatchError" in changed.stderr and "max_turns: 50 -> 7" in changed.stderr
+    assert (out / "results.jsonl").read_bytes() == before
+    _resume_and_check(out, before)
+
+
+def _kill_mid_run(out):
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "kill_target.py"), str(out)],
         start_new_session=True,
@@ -167,6 +183,11 @@ def test_sigkill_mid_run_then_resume_gives_exactly_one_result_per_episode(tmp_pa
     before = results.read_bytes()
     n_before = before.count(b"\n")
     assert 3 <= n_before < 12, "the kill must land mid-run"
+    return before
+
+
+def _resume_and_check(out, before):
+    results = out / "results.jsonl"
 
     done = subprocess.run(
         [sys.executable, str(HERE / "kill_target.py"), str(out), "--resume"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from codearc_env import trace as tr
 
 
@@ -93,3 +94,53 @@ def test_split_episodes_groups_by_start():
     ]
     episodes = tr.split_episodes(events)
     assert [len(e) for e in episodes] == [8, 2]
+
+
+def test_text_utf8_cannot_hold_is_escaped_and_round_trips(tmp_path):
+    path = tmp_path / "t.jsonl"
+    odd = "lone \udcff and \ud800 surrogates, é and \u2603 as they are"
+    with tr.TraceWriter(path) as w:
+        w.write(tr.EpisodeStart("e", problem_id="p"))
+        w.write(tr.Observation("e", text=odd, info={"out": odd}))
+        w.write(tr.ModelMessage("e", role="user", content="é plain"))
+    raw = path.read_bytes()
+    raw.decode("utf-8")  # the file is valid UTF-8
+    assert b"\\udcff" in raw and "é plain".encode() in raw  # escaped only where needed
+    events = tr.read_trace(path)
+    assert events[1].text == odd and events[1].info == {"out": odd}
+    assert events[2].content == "é plain"
+
+
+def test_lone_surrogate_in_a_query_output_is_recorded_not_an_agent_error(tmp_path):
+    from codearc_env.agents.episode import run_episode
+    from codearc_env.agents.results import ResultsFile
+    from codearc_env.env import CodeARCEnv
+    from codearc_env.testing import CallableSandbox, TableOracle, toy_function
+
+    def odd(a):
+        return "x\udcff" * a
+
+    problem = toy_function("odd", odd, [(i,) for i in range(10)])
+    env = CodeARCEnv(
+        problems=[problem],
+        reference_sandbox=CallableSandbox({"odd": odd}),
+        candidate_sandbox=CallableSandbox({"odd": odd}),
+        oracle=TableOracle({}),
+    )
+
+    class QueryOnce:
+        name = "query-once"
+
+        def play(self, ep):
+            ep.query("odd(3)")
+
+    path = tmp_path / "t.jsonl"
+    with tr.TraceWriter(path) as writer:
+        result = run_episode(QueryOnce(), env, problem.problem_id, writer=writer)
+    env.close()
+    assert result.status == "failure"  # graded: the agent stopped; not an agent_error
+    shown = [e.text for e in tr.read_trace(path) if isinstance(e, tr.Observation)]
+    assert any("x\udcffx\udcffx\udcff" in text for text in shown)
+    results = ResultsFile(tmp_path / "results.jsonl")
+    results.append(result)
+    assert results.load()[result.key] == result

@@ -65,3 +65,45 @@ def target_of(messages: list[dict[str, Any]]) -> str:
         if found:
             return found.group(0)
     raise ValueError("no toy function name in the conversation")
+
+
+# ---- models named on the command line (``--model py:toys:<factory>``) ----------------------
+def solving_model(**kwargs: Any) -> Any:
+    """Solves every toy problem; ``name=`` renames it (to test published-model lookup)."""
+    from codearc_env.agents.scripted import ScriptedModel
+
+    return ScriptedModel([solving_script], repeat_last=True, name=kwargs.get("name", "toy/solver"))
+
+
+def switchable_model(**kwargs: Any) -> Any:
+    """Down (a retryable API error) while $TOY_MODEL_DOWN is set, else a solver: the same
+    settings give different outcomes, as a provider outage does."""
+    import os
+
+    from codearc_env.agents.model import ModelError
+    from codearc_env.agents.scripted import ScriptedModel
+
+    if os.environ.get("TOY_MODEL_DOWN"):
+        return ScriptedModel([ModelError("503 from provider", retryable=True)], name="toy/switch")
+    return ScriptedModel([solving_script], repeat_last=True, name="toy/switch")
+
+
+def invalid_query_model(**kwargs: Any) -> Any:
+    """Sends a call the environment cannot parse, forever (what a tiny model does when a
+    tool call is forced on it)."""
+    from codearc_env.agents.scripted import ScriptedModel, tool_reply
+
+    return ScriptedModel(
+        [tool_reply(("query", {"calls": "add0(1,"}))], repeat_last=True, name="toy/invalid"
+    )
+
+
+def newline_model(**kwargs: Any) -> Any:
+    """Solves, submitting a program that ends with a newline and a tab-indented line."""
+    from codearc_env.agents.scripted import ScriptedModel, tool_reply
+
+    def step(messages: list[dict[str, Any]], tools: Any) -> Any:
+        name = target_of(messages)
+        return tool_reply(("submit", {"code": solution(name, int(name[3:])) + "\n"}))
+
+    return ScriptedModel([step], repeat_last=True, name="toy/newline")

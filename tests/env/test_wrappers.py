@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from codearc_env.errors import SandboxError
+from codearc_env.testing import TOY_SOLUTIONS, make_toy_env
 from codearc_env.trace import (
     EpisodeEnd,
     EpisodeStart,
@@ -16,9 +19,6 @@ from codearc_env.trace import (
     Verdict,
     read_trace,
 )
-
-from codearc_env.errors import SandboxError
-from codearc_env.testing import TOY_SOLUTIONS, make_toy_env
 from codearc_env.wrappers import RecordEpisode
 
 ADD = "builtin/annotated/add"
@@ -73,7 +73,7 @@ def test_malformed_actions_are_recorded_readably(tmp_path: Path) -> None:
     env.close()
     calls = [e for e in read_trace(path) if isinstance(e, ToolCall)]
     assert [(c.kind, c.text) for c in calls] == [
-        ("query", "b'\\xff'"), ("query", "ok\\udcff"), ("query", "None")]
+        ("query", "b'\\xff'"), ("query", "ok\udcff"), ("query", "None")]
     end = read_trace(path)[-1]
     assert isinstance(end, EpisodeEnd) and end.message == "closed before the episode ended"
 
