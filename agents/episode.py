@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from codearc_env import trace as tr
+from codearc_env.agents import vocabulary
 from codearc_env.agents.model import (
     ContextOverflowError,
     FatalModelError,
@@ -23,12 +24,11 @@ from codearc_env.agents.model import (
     ModelReply,
 )
 from codearc_env.agents.results import EpisodeResult
+from codearc_env.agents.vocabulary import SHOWN_LINE_CHARS
 from codearc_env.errors import CodeARCError
 from codearc_env.functions.spec import HiddenFunction
 
 QUERY, SUBMIT = 0, 1
-SHOWN_LINE_CHARS = 4_000
-"""Longest line of an observation shown to a model; longer ones are clipped (None: never)."""
 MAX_INVALID_IN_A_ROW = 3
 """Invalid actions in a row (unusable replies, or actions the environment rejects) after
 which an episode ends as a failure, whatever the agent or model."""
@@ -133,38 +133,15 @@ class Episode:
         return bool(self.obs.get("must_submit", 0))
 
     def status_line(self) -> str:
-        o = self.obs
-        line = (
-            f"Queries left: {o.get('io_left')}. Submissions left: {o.get('oracle_left')}. "
-            f"Turns left: {o.get('turns_left')}."
-        )
-        if self.must_submit and not self.done:
-            line += " No queries are left: your next action must be a submission."
-        return line
+        return vocabulary.status_line(self.obs, self.done)
 
     def feedback_text(self, view: StepView) -> str:
-        """The env's feedback followed by one line of budgets (replacing its own count), each
-        line clipped to ``shown_line_chars``."""
-        lines = view.feedback.rstrip().splitlines()
-        if lines and lines[-1].startswith("Queries left:"):
-            lines.pop()
-        return self.shown("\n".join([*lines, self.status_line()]).strip())
+        """The answer to a tool call, as :func:`vocabulary.tool_observation` words it."""
+        return vocabulary.tool_observation(view.obs, self.done, self.shown_line_chars)
 
     def shown(self, text: str) -> str:
-        """``text`` as a model sees it: every line clipped to ``shown_line_chars``.
-
-        One huge value (annotated/1002 returns 312,224 dice rolls) would otherwise fill a
-        model's whole context; clipping per line keeps the other examples and results in view.
-        The environment's observations and the traces' observation events stay complete.
-        """
-        cap = self.shown_line_chars
-        lines = text.split("\n")  # not splitlines(): \r or \x0c in a value stay as they are
-        if cap is None or all(len(line) <= cap for line in lines):
-            return text
-        return "\n".join(
-            line if len(line) <= cap else f"{line[:cap]} [... {len(line) - cap} more characters]"
-            for line in lines
-        )
+        """``text`` as a model sees it: every line clipped to ``shown_line_chars``."""
+        return vocabulary.clip_lines(text, self.shown_line_chars)
 
     def query(self, text: str, call_id: str | None = None) -> StepView:
         return self._step(QUERY, text, call_id)

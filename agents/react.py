@@ -9,40 +9,15 @@ from codearc_env.agents.episode import Episode, EpisodeOver
 from codearc_env.agents.model import Model, ModelReply
 from codearc_env.agents.parsing import ParsedAction, parse_tool_call
 from codearc_env.agents.prompts import render
+from codearc_env.agents.vocabulary import (
+    EPISODE_OVER,
+    TOOLS,
+    first_user_prompt,
+    system_prompt,
+    tool_error,
+)
 from codearc_env.trace import Role
 
-TOOLS: tuple[dict[str, Any], ...] = (
-    {
-        "type": "function",
-        "function": {
-            "name": "query",
-            "description": "Run the hidden function on inputs of your choice and see the results.",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "calls": {
-                        "type": "string",
-                        "description": "One or more calls of the hidden function with literal "
-                        "arguments, one per line, e.g. f(3, 'ab').",
-                    }
-                },
-                "required": ["calls"],
-            },
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "submit",
-            "description": "Submit a complete Python program that defines the hidden function.",
-            "parameters": {
-                "type": "object",
-                "properties": {"code": {"type": "string", "description": "The complete program."}},
-                "required": ["code"],
-            },
-        },
-    },
-)
 _FORCE_SUBMIT = {"type": "function", "function": {"name": "submit"}}
 
 
@@ -90,17 +65,8 @@ class ReactAgent:
 
         if self.config.teacher:
             send("system", teacher_prefix(ep), privileged=True)
-        obs = ep.obs
-        send(
-            "system",
-            render(
-                "react_system.md",
-                name=ep.target,
-                queries=obs.get("io_left"),
-                submissions=obs.get("oracle_left"),
-            ),
-        )
-        send("user", render("react_start.md", observation=ep.shown(obs.get("text", ""))))
+        send("system", system_prompt(ep.obs))
+        send("user", first_user_prompt(ep.obs, ep.shown_line_chars))
         invalid_in_a_row = 0
         for _ in range(self.config.max_model_calls):
             reply = self.model.complete(messages, tools=TOOLS, tool_choice=self._tool_choice(ep))
@@ -117,7 +83,7 @@ class ReactAgent:
             for tc in reply.tool_calls:
                 # Every call gets an answer, so the conversation stays valid for the API.
                 if ep.done:
-                    content = "Not run: the episode is already over."
+                    content = EPISODE_OVER
                 else:
                     action = parse_tool_call(tc.name, tc.arguments)
                     if isinstance(action, ParsedAction):
@@ -125,7 +91,7 @@ class ReactAgent:
                         content = self._act(ep, action, tc.id)
                     else:
                         ep.invalid_reply(action.reason)
-                        content = f"Error: {action.reason}"
+                        content = tool_error(action.reason)
                 send("tool", content, tool_call_id=tc.id, name=tc.name)
             if ep.done:
                 return
