@@ -69,7 +69,31 @@ def test_good_archive_is_downloaded_verified_and_cached(
     assert load_dataset(allow_download=False).origin == str(expected)
 
 
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "message"),
+    [
+        (
+            "dataset/annotated/5.py",
+            "x + 5",
+            "x + 6",
+            "integrity check failed: dataset/annotated/5.py does not match the shipped checksum "
+            f"(commit {integrity.UPSTREAM_COMMIT[:12]})",
+        ),
+        (
+            "prompt_invocations/anonymous/num_invocations=10/llm/invocations.json",
+            '"Result 1: 0"',
+            '"Result 1: 1"',
+            "integrity check failed: prompt_invocations/anonymous/.../invocations.json does not "
+            "match the shipped checksum",
+        ),
+    ],
+    ids=["module", "examples"],
+)
 def test_tampered_archive_fails_the_integrity_check_and_caches_nothing(
+    relative: str,
+    old: str,
+    new: str,
+    message: str,
     synthetic_checksums: None,
     synthetic_upstream: Path,
     datafiles: SimpleNamespace,
@@ -79,38 +103,14 @@ def test_tampered_archive_fails_the_integrity_check_and_caches_nothing(
 ) -> None:
     tree = tmp_path / "tampered"
     shutil.copytree(synthetic_upstream, tree)
-    module = tree / "dataset" / "annotated" / "5.py"
-    module.write_text(module.read_text().replace("x + 5", "x + 6"))
+    path = tree / relative
+    path.write_text(path.read_text().replace(old, new, 1))
     url = _serve(http_root, datafiles.make_archive(tree, tmp_path / "tampered.tar.gz"))
     with pytest.raises(DataError) as info:
         download.download_dataset(url=url, progress=False)
-    assert str(info.value) == (
-        "integrity check failed: dataset/annotated/5.py does not match the shipped checksum "
-        f"(commit {integrity.UPSTREAM_COMMIT[:12]})"
-    )
+    assert str(info.value) == message
     assert _leftovers(isolated_env) == []
     assert download.cached_data_dir() is None
-
-
-def test_tampered_examples_fail_the_integrity_check(
-    synthetic_checksums: None,
-    synthetic_upstream: Path,
-    datafiles: SimpleNamespace,
-    http_root: tuple[Path, str],
-    isolated_env: Path,
-    tmp_path: Path,
-) -> None:
-    tree = tmp_path / "tampered"
-    shutil.copytree(synthetic_upstream, tree)
-    inv = tree / "prompt_invocations/anonymous/num_invocations=10/llm/invocations.json"
-    inv.write_text(inv.read_text().replace('"Result 1: 0"', '"Result 1: 1"', 1))
-    url = _serve(http_root, datafiles.make_archive(tree, tmp_path / "tampered.tar.gz"))
-    with pytest.raises(DataError) as info:
-        download.download_dataset(url=url, progress=False)
-    assert str(info.value) == (
-        "integrity check failed: prompt_invocations/anonymous/.../invocations.json does not "
-        "match the shipped checksum"
-    )
 
 
 def test_archive_with_the_wrong_layout_is_rejected(
