@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from codearc_env.errors import CallParseError
+from codearc_env.sandbox.codec import MAX_DEPTH
 
 MAX_CALL_CHARS = 100_000
+TOO_DEEP = f"arguments are nested more than {MAX_DEPTH} levels deep"
+"""The sandbox's codec carries values up to MAX_DEPTH containers deep; deeper is refused here,
+as an invalid call, rather than failing later on the way into the sandbox."""
 MAX_NODES = 20_000
 _SPECIAL_FLOATS = {"inf", "-inf", "nan", "+inf", "infinity", "-infinity"}
 
@@ -31,54 +35,57 @@ class ParsedCall:
     text: str
 
 
-def _literal(node: ast.AST) -> Any:
+def _literal(node: ast.AST, depth: int = 0) -> Any:
+    """The literal value of node, which sits ``depth`` containers deep in an argument."""
+    if depth > MAX_DEPTH:
+        raise CallParseError(TOO_DEEP)
     if isinstance(node, ast.Constant):
         if node.value is Ellipsis:
             raise CallParseError("'...' is not a supported literal")
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        operand = _literal(node.operand)
+        operand = _literal(node.operand, depth)
         if type(operand) not in (int, float, complex):
             raise CallParseError("a sign must precede a number")
         return -operand if isinstance(node.op, ast.USub) else +operand
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
         # only the complex form  a + bj / a - bj
-        left, right = _literal(node.left), _literal(node.right)
+        left, right = _literal(node.left, depth), _literal(node.right, depth)
         if type(left) in (int, float) and type(right) is complex:
             return left + right if isinstance(node.op, ast.Add) else left - right
         raise CallParseError("arithmetic is not allowed in arguments (only a+bj complex numbers)")
     if isinstance(node, ast.List):
-        return [_literal(e) for e in node.elts]
+        return [_literal(e, depth + 1) for e in node.elts]
     if isinstance(node, ast.Tuple):
-        return tuple(_literal(e) for e in node.elts)
+        return tuple(_literal(e, depth + 1) for e in node.elts)
     if isinstance(node, ast.Set):
-        return _hashable_set(node.elts, set)
+        return _hashable_set(node.elts, set, depth + 1)
     if isinstance(node, ast.Dict):
         out: dict[Any, Any] = {}
         for k, v in zip(node.keys, node.values, strict=True):
             if k is None:
                 raise CallParseError("'**' unpacking is not allowed in a dict literal")
-            key = _literal(k)
+            key = _literal(k, depth + 1)
             try:
-                out[key] = _literal(v)
+                out[key] = _literal(v, depth + 1)
             except TypeError as exc:
                 raise CallParseError(f"unhashable dict key: {exc}") from None
         return out
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-        return _constructor(node.func.id, node.args)
+        return _constructor(node.func.id, node.args, depth)
     raise CallParseError(f"not a literal: {type(node).__name__} at column {getattr(node, 'col_offset', '?')}")
 
 
-def _hashable_set(elts: list[ast.expr], kind: type) -> Any:
+def _hashable_set(elts: list[ast.expr], kind: type, depth: int) -> Any:
     try:
-        return kind(_literal(e) for e in elts)
+        return kind(_literal(e, depth) for e in elts)
     except TypeError as exc:
         raise CallParseError(f"unhashable set element: {exc}") from None
 
 
-def _constructor(name: str, args: list[ast.expr]) -> Any:
+def _constructor(name: str, args: list[ast.expr], depth: int) -> Any:
     if name == "float" and len(args) == 1:
-        text = _literal(args[0])
+        text = _literal(args[0], depth)
         if isinstance(text, str) and text.strip().lower() in _SPECIAL_FLOATS:
             return float(text)
         raise CallParseError("float(...) is allowed only as float('inf'), float('-inf') or float('nan')")
@@ -88,7 +95,7 @@ def _constructor(name: str, args: list[ast.expr]) -> Any:
             return kind()
         inner = args[0]
         if isinstance(inner, ast.List | ast.Tuple | ast.Set):
-            return _hashable_set(inner.elts, kind)
+            return _hashable_set(inner.elts, kind, depth + 1)
         raise CallParseError(f"{name}(...) takes a list, tuple or set literal")
     raise CallParseError(f"calls are not allowed inside arguments: {name}(...)")
 
@@ -152,7 +159,7 @@ def _parse_call_node(node: ast.expr, text: str, target: str | None) -> ParsedCal
                 raise CallParseError("'**' unpacking is not allowed; write the arguments out")
             kwargs.append((kw.arg, _literal(kw.value)))
     except RecursionError:
-        raise CallParseError("arguments are nested too deeply") from None
+        raise CallParseError(TOO_DEEP) from None
     segment = ast.get_source_segment(text, node) or ast.unparse(node)
     return ParsedCall(name=name, args=tuple(args), kwargs=tuple(kwargs), text=segment)
 
