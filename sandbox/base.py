@@ -88,7 +88,8 @@ class CallResult:
     truncated: bool = False
     """The value or its rendering exceeded ``Limits.output_chars``."""
     infra_error: str | None = None
-    """Set when the sandbox failed (worker died, container gone); the code may be innocent."""
+    """Set when the sandbox failed for a reason no call caused; a call that kills its own
+    sandbox gets the error ``SandboxKilled`` instead."""
     stdout: str = ""
     """What the call printed (capped); usually ignored."""
     stdout_truncated: bool = False
@@ -111,8 +112,9 @@ class Sandbox(abc.ABC):
 
     ``run`` executes ``source`` (a whole module) and calls ``function`` once per invocation,
     each in a fresh child process, and returns one result per invocation in order. It raises
-    :class:`codearc_env.errors.SandboxError` only when the sandbox cannot be (re)started; a
-    worker that dies mid-call yields ``CallResult(infra_error=...)`` and is replaced.
+    :class:`codearc_env.errors.SandboxError` only when the sandbox cannot be (re)started. A
+    worker lost mid-call is replaced and the call run again on the new one; a call that loses
+    that one too is what kills it, and its result is the error ``SandboxKilled``.
     """
 
     name: str = "abstract"

@@ -12,8 +12,16 @@ pickle). Requests:
      "invocations": [{"args": [tree], "kwargs": [[name, tree]], "expression": str|null}],
      "limits": {...Limits fields...},
      "isolation": "call" | "batch"}                 -> one {"op": "result", "id", "i", "r"} per
-                                                       invocation, streamed, then {"op": "done"}
+                                                       invocation, streamed, then {"op": "done"},
+                                                       or {"op": "broken", "id", "message"} when
+                                                       the worker cannot run another call (it then
+                                                       exits, and the harness replaces it)
     {"op": "exit"}                                  -> the worker exits
+
+The worker ignores every catchable signal (a call runs as the same user and could otherwise
+end it); on docker and bwrap it is also PID 1 of the sandbox's pid namespace, which SIGKILL
+and SIGSTOP from inside do not reach. After every call it removes the call's processes, the
+System V IPC objects of its (private) IPC namespace and everything in the scratch directory.
 
 Each invocation runs in a fresh forked child (new process group, rlimits, wiped scratch
 directory as cwd) that executes the module in a fresh namespace and calls the function, so no
