@@ -20,21 +20,23 @@ import contextlib
 import hashlib
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
-from codearc_env.functions.calls import ParsedCall, render_call
+from codearc_env.functions.calls import ParsedCall
 from codearc_env.functions.spec import HiddenFunction
+from codearc_env.oracle.call_input import CallInput
+from codearc_env.oracle.edges import edge_inputs
+from codearc_env.oracle.examples import example_inputs
 from codearc_env.oracle.hints import HINT_TEXT, Param, hint_strategy, read_signature
 from codearc_env.oracle.mutate import mutate_args
 from codearc_env.oracle.shapes import Shape
-from codearc_env.sandbox.codec import EncodeError, canonical, encode
 
-GENERATOR_VERSION = f"3/hypothesis-{hypothesis.__version__}"
+__all__ = ["CallInput", "STRENGTHS", "generate_inputs"]
+
+GENERATOR_VERSION = f"4/hypothesis-{hypothesis.__version__}"
 STRENGTHS: dict[str, int] = {"fast": 100, "default": 300, "strong": 1000}
 """Target number of inputs per strength preset (known inputs included)."""
 MUTATION_SHARE = 0.2
@@ -46,26 +48,6 @@ DRAW_MAX_CHOICES = 2000
 """Bound on the random choices behind one drawn value (larger draws are rejected)."""
 
 
-@dataclass(frozen=True)
-class CallInput:
-    """One call of the target with literal arguments, and where it came from."""
-
-    args: tuple[Any, ...]
-    kwargs: tuple[tuple[str, Any], ...] = ()
-    origin: str = "drawn"
-    """``example``, ``query``, ``mutation``, ``shape``, ``hint`` or ``llm``."""
-
-    def call_text(self, target: str) -> str:
-        return render_call(target, self.args, self.kwargs)
-
-    def key(self) -> str | None:
-        """Canonical identity of the arguments; None when they cannot be encoded."""
-        try:
-            return canonical([encode(self.args), encode(tuple(self.kwargs))])
-        except (EncodeError, RecursionError):
-            return None
-
-
 def strength_size(strength: str) -> int:
     if strength not in STRENGTHS:
         names = ", ".join(STRENGTHS)
@@ -74,18 +56,16 @@ def strength_size(strength: str) -> int:
 
 
 def known_inputs(fn: HiddenFunction) -> list[CallInput]:
-    """The initial examples that are literal calls of the target (others cannot be replayed)."""
-    out = []
-    for ex in fn.examples:
-        if ex.call is not None and ex.call.name == fn.target:
-            out.append(CallInput(ex.call.args, ex.call.kwargs, "example"))
-    return out
+    """The initial examples as inputs: literal calls of the target, and examples that wrap the
+    call (``list(f(3))``, ``f(d)['a']``) both as their own expression and as the inner call."""
+    return example_inputs(fn)
 
 
 def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[CallInput]:
     """The base input set of ``fn`` for a seed and strength (extra inputs excluded)."""
     size = strength_size(strength)
-    known = known_inputs(fn)
+    examples = known_inputs(fn)
+    known = [x for x in examples if x.expression is None]  # what mutations and shapes read
     rng = random.Random(f"codearc-oracle:{GENERATOR_VERSION}:{seed}:{fn.target}")
     n_mut = int(size * MUTATION_SHARE)
     # twice as many as needed: some mutations repeat an input
@@ -98,7 +78,8 @@ def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[Cal
     n_hint = int(n_draw * HINT_SHARE) if hinted is not None else 0
     shaped = _shape_strategy(known, signature)
     seen: set[str] = set()
-    out = _take(known, len(known), seen)
+    out = _take(examples, len(examples), seen)
+    out += _take(edge_inputs(known, signature), size, seen)
     out += _take(mutations, n_mut, seen)
     n_shape = n_draw - n_hint
     out += _take(_drawn(shaped, n_shape, seed, "shape"), n_shape, seen)

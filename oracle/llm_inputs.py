@@ -60,7 +60,7 @@ class LLMInputs:
         cache_dir: str | Path | None = None,
         completion: Completion | None = None,
     ) -> None:
-        from codearc_env.oracle.reference import default_cache_dir
+        from codearc_env.oracle.cache import default_cache_dir
 
         self.model = model
         self.n = n

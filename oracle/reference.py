@@ -1,36 +1,36 @@
-"""Reference results: the hidden function run once on every input, cached on disk as JSON.
+"""Reference results: the hidden function run on every input (cached by :mod:`cache`).
 
 The reference runs in its own sandbox. Inputs on which it times out are dropped (no verdict
 can rest on them), and generated inputs beyond a per-problem time budget are dropped too;
-inputs on which it raises are kept (the candidate must raise too). Its
-measured runtime per input sets the candidate's time limit. Nondeterministic targets are
-run several times, and an input whose runs disagree is marked unstable (see ``compare``).
+inputs on which it raises are kept (the candidate must raise too), except edge inputs
+(:mod:`edges`), which are proposals the reference must accept. Its measured runtime per
+input sets the candidate's time limit. Nondeterministic targets are run several times; an
+input whose runs disagree is unstable and is run more times, so the weaker rule for it
+(:func:`compare.plausible`) has a range to go by. Finally the reference is run over the
+whole input set in one process (:mod:`sequence`), the condition candidates are held to as well.
 
-Cache files are keyed by a SHA-256 of everything that determines their content: the module
+Tables are keyed by a SHA-256 of everything that determines their content: the module
 source, the target, the generator version, the seed, the strength and the input set's kind
 (the base set, or a set of extra inputs, whose key covers those inputs).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from codearc_env.errors import SandboxError
 from codearc_env.functions.spec import Comparison, HiddenFunction
+from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.compare import results_match
-from codearc_env.oracle.inputs import CallInput
+from codearc_env.oracle.limits import limits_for
+from codearc_env.oracle.sequence import kept, run_driver
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
-from codearc_env.sandbox.codec import decode, encode
 from codearc_env.sandbox.worker import BUDGET_SPENT
 
-CACHE_VERSION = 3  # 3: generated inputs under a time budget; only resource errors rerun
+CACHE_VERSION = 4  # 4: structured values, edge inputs, wrapped examples, sequence runs
 REFERENCE_TIMEOUT_S = 2.0
 """Per-input limit of the reference; inputs it cannot finish in this time are dropped."""
 GENERATED_FLOOR_S = 0.25
@@ -42,6 +42,11 @@ DRAWN_CHUNK = 50
 """Generated inputs per sandbox call; the limit can tighten between chunks."""
 KNOWN_ORIGINS = frozenset({"example", "query", "llm"})
 NONDETERMINISTIC_RUNS = 3
+UNSTABLE_RUNS = 12
+"""Runs of an input on which the first runs of a nondeterministic reference disagree."""
+SEQUENCE_FLOOR_S = 2.0
+SEQUENCE_FACTOR = 10.0
+"""A sequence run may take 10x the summed single-call times of the reference, 2 s at least."""
 TIME_FLOOR_S = 1.0
 TIME_FACTOR = 10.0
 TIME_BUCKETS_S = (1.0, 2.0, 5.0, 10.0, 20.0)
@@ -92,7 +97,13 @@ class ReferenceTable:
     key: str
     expected: tuple[Expected, ...]
     dropped: int
-    """Inputs removed because the reference timed out on them."""
+    """Inputs removed because the reference timed out on them (or rejected an edge input)."""
+    sequence: tuple[CallResult, ...] | None = None
+    """The reference's results when run over ``expected`` in order in one process (values
+    only where :func:`sequence.kept`); None when that run did not complete."""
+    namespaced: tuple[CallResult, ...] | None = None
+    """Its results with each input in a fresh namespace of that same process (the driver's
+    second pass); None when the run did not complete."""
 
 
 def cache_key(fn: HiddenFunction, **parts: object) -> str:
@@ -105,7 +116,10 @@ def cache_key(fn: HiddenFunction, **parts: object) -> str:
         "source": fn.code,
         "target": fn.target,
         "reference_timeout_s": [
-            REFERENCE_TIMEOUT_S, GENERATED_FLOOR_S, TIGHT_FLOOR_S, DRAWN_BUDGET_S
+            REFERENCE_TIMEOUT_S,
+            GENERATED_FLOOR_S,
+            TIGHT_FLOOR_S,
+            DRAWN_BUDGET_S,
         ],
         "runs": reference_runs(fn),
         **parts,
@@ -133,7 +147,7 @@ def compute(
     than every example is out of the problem's intended range, and a reference that loops
     forever on part of the generated inputs must not cost minutes per problem.
     """
-    limits = reference_limits(sandbox, REFERENCE_TIMEOUT_S)
+    limits = limits_for(sandbox, REFERENCE_TIMEOUT_S)
     probe = sandbox.run_one(fn.code, fn.target, load_probe(fn.target), limits)
     raise_on_infra([probe])
     if not (probe.ok and probe.value == {"t": "bool", "v": True}):
@@ -158,12 +172,57 @@ def compute(
             budget.spend([runs[i][-1] for i in part])
         # later runs only repeat what this run kept: a dropped input stays dropped
         drawn = [i for i in drawn if runs[i] and not runs[i][-1].timed_out]
-    expected = tuple(
-        Expected(x, tuple(rs))
-        for x, rs in zip(inputs, runs, strict=True)
+    complete = [
+        i
+        for i, rs in enumerate(runs)
         if len(rs) == reference_runs(fn) and not any(r.timed_out for r in rs)
-    )
-    return ReferenceTable(key, expected, len(inputs) - len(expected))
+        and not (inputs[i].origin == "edge" and any(r.raised for r in rs))
+    ]  # fmt: skip
+    if reference_runs(fn) > 1:
+        _rerun_unstable(sandbox, fn, inputs, complete, limits, runs)
+    expected = tuple(Expected(inputs[i], tuple(runs[i])) for i in complete)
+    drive = reference_driver(sandbox, fn, expected)
+    return ReferenceTable(key, expected, len(inputs) - len(expected), drive[0], drive[1])
+
+
+def sequence_timeout(expected: Sequence[Expected]) -> float:
+    """Time allowed for one driver run over ``expected`` (two passes), reference or candidate."""
+    total = sum(max(r.duration_s for r in e.runs) for e in expected)
+    return max(SEQUENCE_FLOOR_S, 2 * SEQUENCE_FACTOR * total)
+
+
+def reference_driver(
+    sandbox: Sandbox, fn: HiddenFunction, expected: Sequence[Expected]
+) -> tuple[tuple[CallResult, ...] | None, tuple[CallResult, ...] | None]:
+    """The reference's (sequence, fresh namespace) results over its table in one process;
+    (None, None) when that run did not complete."""
+    if not expected:
+        return None, None
+    keep = kept([e.result for e in expected])
+    inputs = [e.input for e in expected]
+    every = [True] * len(inputs)
+    run = run_driver(sandbox, fn.code, fn.target, inputs, keep, every, sequence_timeout(expected))
+    return run.sequence, run.fresh
+
+
+def _rerun_unstable(
+    sandbox: Sandbox,
+    fn: HiddenFunction,
+    inputs: Sequence[CallInput],
+    indices: list[int],
+    limits: Limits,
+    runs: list[list[CallResult]],
+) -> None:
+    """More runs of the inputs whose first runs disagree (a range for the weaker rule)."""
+    unstable = [i for i in indices if not Expected(inputs[i], tuple(runs[i])).stable]
+    for _ in range(UNSTABLE_RUNS - reference_runs(fn)):
+        if not unstable:
+            return
+        _run_into(sandbox, fn, inputs, unstable, limits, runs)
+        # a run that timed out now adds no information; keep the entry's earlier runs
+        for i in unstable:
+            if runs[i][-1].timed_out:
+                runs[i].pop()
 
 
 class DrawnBudget:
@@ -194,9 +253,7 @@ class DrawnBudget:
             yield indices[start : start + DRAWN_CHUNK]
 
     def limits(self, sandbox: Sandbox) -> Limits:
-        return dataclasses.replace(
-            reference_limits(sandbox, self.limit_s), batch_budget_s=self.room_s
-        )
+        return limits_for(sandbox, self.limit_s, batch_budget_s=self.room_s)
 
     def spend(self, results: Sequence[CallResult]) -> None:
         for r in results:
@@ -231,9 +288,7 @@ def _run_into(
         # An error in a batch may be an artifact of sharing one process (the memory limit
         # covers the whole batch; descriptors or processes left by earlier calls): confirm it
         # in a fresh process unless its type depends only on the input.
-        raised = [
-            j for j, r in enumerate(results) if r.raised and r.error_type not in PURE_ERRORS
-        ]
+        raised = [j for j, r in enumerate(results) if r.raised and r.error_type not in PURE_ERRORS]
         if raised:
             again = sandbox.run(fn.code, fn.target, [invocations[j] for j in raised], limits)
             raise_on_infra(again)
@@ -244,11 +299,9 @@ def _run_into(
             runs[i].append(r)
 
 
-def reference_limits(sandbox: Sandbox, timeout_s: float) -> Limits:
-    return dataclasses.replace(sandbox.limits, timeout_s=timeout_s, cpu_s=int(timeout_s) + 2)
-
-
 def to_invocation(x: CallInput) -> Invocation:
+    if x.expression is not None:
+        return Invocation(expression=x.expression)
     return Invocation(args=x.args, kwargs=x.kwargs)
 
 
@@ -257,88 +310,3 @@ def raise_on_infra(results: Sequence[CallResult]) -> None:
     for r in results:
         if r.infra_error is not None:
             raise SandboxError(f"sandbox failure during an oracle check: {r.infra_error}")
-
-
-class ReferenceCache:
-    """Reference tables in memory and, when a directory is given, as JSON files on disk."""
-
-    def __init__(self, directory: Path | None) -> None:
-        self.directory = directory
-        self._memory: dict[str, ReferenceTable] = {}
-
-    def get(self, key: str) -> ReferenceTable | None:
-        table = self._memory.get(key)
-        if table is None and self.directory is not None:
-            table = self._read(self.directory / f"{key}.json", key)
-            if table is not None:
-                self._memory[key] = table
-        return table
-
-    def put(self, table: ReferenceTable) -> None:
-        self._memory[table.key] = table
-        if self.directory is not None:
-            self._write(self.directory / f"{table.key}.json", table)
-
-    def _read(self, path: Path, key: str) -> ReferenceTable | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("cache") != CACHE_VERSION or data.get("key") != key:
-                return None
-            expected = tuple(
-                Expected(
-                    CallInput(
-                        tuple(decode(e["args"])),
-                        tuple(tuple(kv) for kv in decode(e["kwargs"])),
-                        e["origin"],
-                    ),
-                    tuple(CallResult(**r) for r in e["runs"]),
-                )
-                for e in data["expected"]
-            )
-            return ReferenceTable(key, expected, int(data["dropped"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # a corrupt or foreign cache file is recomputed, never trusted
-
-    def _write(self, path: Path, table: ReferenceTable) -> None:
-        data = {
-            "cache": CACHE_VERSION,
-            "key": table.key,
-            "dropped": table.dropped,
-            "expected": [
-                {
-                    "args": encode(e.input.args),
-                    "kwargs": encode(tuple(e.input.kwargs)),
-                    "origin": e.input.origin,
-                    "runs": [_result_dict(r) for r in e.runs],
-                }
-                for e in table.expected
-            ],
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, separators=(",", ":"))
-            os.replace(tmp, path)  # atomic: readers never see half a file
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _result_dict(r: CallResult) -> dict:
-    d = dataclasses.asdict(r)
-    d["stdout"] = ""  # never needed for a verdict
-    return d
-
-
-def default_cache_dir() -> Path:
-    """``$CODEARC_CACHE_DIR/oracle``, else ``$XDG_CACHE_HOME/codearc-env/oracle``, else
-    ``~/.cache/codearc-env/oracle``."""
-    root = os.environ.get("CODEARC_CACHE_DIR")
-    if root:
-        return Path(root) / "oracle"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "codearc-env" / "oracle"

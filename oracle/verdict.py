@@ -23,12 +23,28 @@ class Counterexample:
     """``"ValueError: message"`` when the reference raised."""
     actual_error: str | None = None
     """``"ValueError: message"`` when the candidate raised, or a timeout notice."""
+    expected_value: str | None = None
+    """The reference's value with its types (``Counter({'a': 1})``, ``True (bool)``), set only
+    when both sides print the same ``str()`` although the values differ."""
+    actual_value: str | None = None
+    """The candidate's value rendered the same way (set together with ``expected_value``)."""
+    context: str | None = None
+    """How the call was made when that matters, e.g. after other calls in the same process."""
 
     def feedback(self) -> str:
         """The text shown to an agent: the input, then expected and actual output."""
         expected = self.expected_error if self.expected_error is not None else self.expected
         actual = self.actual_error if self.actual_error is not None else self.actual
-        return f"Input: {self.call_text}\nExpected output: {expected}\nYour output: {actual}"
+        lines = [f"Input: {self.call_text}"]
+        if self.context:
+            lines.append(f"Called: {self.context}")
+        lines += [f"Expected output: {expected}", f"Your output: {actual}"]
+        if self.expected_value is not None and self.actual_value is not None:
+            lines += [
+                f"Expected value (repr and type): {self.expected_value}",
+                f"Your value (repr and type): {self.actual_value}",
+            ]
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from codearc_env.sandbox import make_sandbox, unavailable_reason
-from codearc_env.sandbox.base import Sandbox
 
 from codearc_env.oracle import inputs
+from codearc_env.sandbox import make_sandbox, unavailable_reason
+from codearc_env.sandbox.base import Sandbox
 
 sys.path.insert(0, str(Path(__file__).parent))
 

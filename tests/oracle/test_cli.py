@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from codearc_env.functions import builtin_suite
 
+from codearc_env.functions import builtin_suite
 from codearc_env.oracle.cli import register
 
 FN = builtin_suite("annotated")[0]

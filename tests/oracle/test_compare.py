@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from codearc_env.functions.spec import Comparison
+from codearc_env.oracle.compare import results_match, skeleton, values_match
 from codearc_env.sandbox.base import CallResult
 from codearc_env.sandbox.codec import Opaque, encode
-
-from codearc_env.oracle.compare import results_match, skeleton, values_match
 
 DEFAULT = Comparison()
 

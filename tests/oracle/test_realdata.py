@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from codearc_env.functions import load_dataset
 
+from codearc_env.functions import load_dataset
 from codearc_env.oracle import Oracle
 
 pytestmark = pytest.mark.realdata

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from codearc_env.sandbox.base import CallResult
-from codearc_env.sandbox.worker import BUDGET_SPENT
 from oracle_helpers import make_fn
 
 from codearc_env.oracle import reference as ref
 from codearc_env.oracle.inputs import CallInput
+from codearc_env.sandbox.base import CallResult
+from codearc_env.sandbox.worker import BUDGET_SPENT
 
 
 def finished(duration_s: float) -> CallResult:
@@ -37,7 +37,9 @@ def test_no_chunk_after_the_budget_is_spent() -> None:
     budget = ref.DrawnBudget(0.0)
     chunks = budget.chunks(list(range(3 * ref.DRAWN_CHUNK)))
     assert next(chunks) == list(range(ref.DRAWN_CHUNK))
-    budget.spend([finished(0.001), CallResult(ok=False, timed_out=True, error_message=BUDGET_SPENT)])
+    budget.spend(
+        [finished(0.001), CallResult(ok=False, timed_out=True, error_message=BUDGET_SPENT)]
+    )
     assert budget.room_s == 0.0
     assert list(chunks) == []
 

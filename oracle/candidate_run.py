@@ -1,0 +1,222 @@
+"""Run one candidate in the candidate sandbox: load probe, driver, fresh runs, shrinking.
+
+The driver (:mod:`sequence`) judges a correct candidate in one sandbox call. Fresh runs, the
+reference's own conditions and the source of counterexamples, use the sandbox's batch isolation: one child process runs the inputs in turn,
+each in a fresh module namespace with the interpreter state reset, under its own time
+limit; about 10-20x cheaper than a process per input. An error whose type an input alone
+cannot cause (``MemoryError``, ``OSError``...) is confirmed in a process of its own, as for
+the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from codearc_env.functions.spec import HiddenFunction
+from codearc_env.oracle import reference as ref
+from codearc_env.oracle.call_input import CallInput
+from codearc_env.oracle.judge import agrees, counterexample, error_text, reason
+from codearc_env.oracle.limits import limits_for
+from codearc_env.oracle.reference import Expected, ReferenceTable
+from codearc_env.oracle.sequence import DriverRun, kept, run_driver
+from codearc_env.oracle.shrink import shrink
+from codearc_env.oracle.verdict import Counterexample
+from codearc_env.sandbox.base import CallResult, Sandbox
+from codearc_env.sandbox.worker import BUDGET_SPENT
+
+if TYPE_CHECKING:
+    from codearc_env.oracle.oracle import Oracle
+
+FRESH_BUDGET_S = 3.0
+"""Time one fresh run may spend in all before its remaining inputs wait for the next run:
+a candidate that hangs on every input costs a few limits, not one per input."""
+CONFIRM_RUNS = 40
+"""Reference runs that must still agree before a nondeterministic target's input on which
+the first runs agreed (by chance, perhaps) fails a candidate by exact comparison."""
+
+
+class CandidateRun:
+    """Runs one candidate on chosen inputs in the candidate sandbox."""
+
+    def __init__(self, oracle: Oracle, fn: HiddenFunction, source: str) -> None:
+        self.oracle, self.fn, self.source = oracle, fn, source
+        self._fresh_seconds = 0.0
+
+    @property
+    def sandbox(self) -> Sandbox:
+        return self.oracle.candidate_sandbox
+
+    def load_problem(self) -> str | None:
+        """Why the candidate module cannot be used, or None when it loads and is callable."""
+        limits = limits_for(self.sandbox, ref.TIME_BUCKETS_S[1])
+        probe = self.sandbox.run_one(
+            self.source, self.fn.target, ref.load_probe(self.fn.target), limits
+        )
+        ref.raise_on_infra([probe])
+        if probe.timed_out:
+            return f"candidate did not finish loading within {limits.timeout_s:g} s"
+        if probe.raised:
+            return f"candidate failed to load: {error_text(probe)}"
+        if not (probe.ok and probe.value == {"t": "bool", "v": True}):
+            return f"{self.fn.target!r} is not callable in the candidate"
+        return None
+
+    def results(self, entries: Sequence[Expected]) -> list[CallResult]:
+        """Fresh results in entry order; inputs grouped by their time limit."""
+        out: dict[int, CallResult] = {}
+        by_limit: dict[float, list[int]] = {}
+        for i, e in enumerate(entries):
+            by_limit.setdefault(e.time_limit_s, []).append(i)
+        for limit, idx in sorted(by_limit.items()):
+            out.update(self._fresh([entries[i].input for i in idx], idx, limit))
+        return [out[i] for i in range(len(entries))]
+
+    @property
+    def fresh_seconds(self) -> float:
+        """Time the candidate took in all on its fresh runs so far."""
+        return self._fresh_seconds
+
+    def _fresh(
+        self, inputs: list[CallInput], idx: list[int], limit_s: float
+    ) -> dict[int, CallResult]:
+        out: dict[int, CallResult] = {}
+        pending = list(range(len(inputs)))
+        limits = limits_for(self.sandbox, limit_s, batch_budget_s=FRESH_BUDGET_S)
+        while pending:
+            invs = [ref.to_invocation(inputs[j]) for j in pending]
+            got = self.sandbox.run(self.source, self.fn.target, invs, limits, isolation="batch")
+            ref.raise_on_infra(got)
+            confirm = [
+                k for k, r in enumerate(got) if r.raised and r.error_type not in ref.PURE_ERRORS
+            ]
+            if confirm:  # an error sharing a process may have caused: rerun alone
+                again = self.sandbox.run(
+                    self.source, self.fn.target, [invs[k] for k in confirm], limits
+                )
+                ref.raise_on_infra(again)
+                got = list(got)
+                for k, r in zip(confirm, again, strict=True):
+                    got[k] = r
+            unrun = [
+                j
+                for j, r in zip(pending, got, strict=True)
+                if r.timed_out and r.error_message == BUDGET_SPENT
+            ]
+            for j, r in zip(pending, got, strict=True):
+                self._fresh_seconds += r.duration_s
+                if j not in unrun:
+                    out[idx[j]] = r
+            if len(unrun) == len(pending):  # no progress: cannot happen, but never loop
+                out.update({idx[j]: CallResult(ok=False, timed_out=True) for j in unrun})
+                break
+            pending = unrun
+        return out
+
+    def confirmed(self, entries: Sequence[Expected]) -> list[Expected]:
+        """``entries`` of a nondeterministic target, each input the first runs agreed on run
+        ``CONFIRM_RUNS`` more times: a few agreeing runs may be chance (a coin flip)."""
+        todo = [i for i, e in enumerate(entries) if len(e.runs) > 1 and e.stable]
+        if not todo:
+            return list(entries)
+        rs = self.oracle.reference_sandbox
+        invs = [ref.to_invocation(entries[i].input) for i in todo for _ in range(CONFIRM_RUNS)]
+        got = rs.run(self.fn.code, self.fn.target, invs, limits_for(rs, ref.REFERENCE_TIMEOUT_S),
+                     isolation="batch")  # fmt: skip
+        ref.raise_on_infra(got)
+        out = list(entries)
+        for n, i in enumerate(todo):
+            more = [r for r in got[n * CONFIRM_RUNS : (n + 1) * CONFIRM_RUNS] if not r.timed_out]
+            out[i] = Expected(entries[i].input, entries[i].runs + tuple(more))
+        return out
+
+    def shrunk(self, e: Expected, r: CallResult) -> tuple[Expected, CallResult]:
+        """A simpler disagreeing input, when the failure can be reproduced on one."""
+        if r.timed_out or len(e.runs) > 1 or e.input.expression is not None:
+            return e, r  # hangs are slow to shrink; nondeterministic references cannot judge
+
+        def evaluate(batch: Sequence[CallInput]) -> list[tuple[Expected, CallResult] | None]:
+            rs = self.oracle.reference_sandbox
+            limits = limits_for(rs, ref.REFERENCE_TIMEOUT_S)
+            got = rs.run(
+                self.fn.code, self.fn.target, [ref.to_invocation(x) for x in batch], limits
+            )
+            ref.raise_on_infra(got)
+            keep = [
+                Expected(x, (g,))
+                for x, g in zip(batch, got, strict=True)
+                if not g.timed_out and g.ok == e.result.ok  # same kind of expected outcome
+            ]
+            actual = dict(zip((id(k) for k in keep), self.results(keep), strict=True))
+            out: list[tuple[Expected, CallResult] | None] = []
+            for x in batch:
+                k = next((k for k in keep if k.input is x), None)
+                a = actual.get(id(k)) if k is not None else None
+                bad = k is not None and a is not None and not a.timed_out
+                out.append((k, a) if bad and not agrees(self.fn, k, a) else None)
+            return out
+
+        _, found = shrink(e.input, evaluate, max_evaluations=self.oracle.shrink_evaluations)
+        return found if found is not None else (e, r)
+
+    def drive(self, entries: Sequence[Expected], n_base: int, timeout_s: float) -> DriverRun:
+        """The driver over ``entries``: the first ``n_base`` in sequence, all fresh."""
+        inputs = [e.input for e in entries]
+        keep = kept([e.result for e in entries])
+        in_sequence = [i < n_base for i in range(len(entries))]
+        return run_driver(
+            self.sandbox, self.source, self.fn.target, inputs, keep, in_sequence, timeout_s
+        )
+
+    def driver_problem(
+        self, table: ReferenceTable, entries: list[Expected], n_base: int, run: DriverRun
+    ) -> tuple[str, Counterexample | None] | None:
+        """The first disagreement of a completed driver run (in sequence first, then fresh
+        namespaces), as a reason and counterexample; None when every result agrees.
+
+        ``entries[:n_base]`` are the base table's entries in its order; a result also counts
+        as agreeing when it equals the reference's own result in the same pass."""
+        assert run.sequence is not None and run.fresh is not None
+        keep = kept([e.result for e in entries])
+        theirs_seq = table.sequence or (None,) * n_base
+        theirs_fresh = (table.namespaced or (None,) * n_base) + (None,) * (len(entries) - n_base)
+        for i, got in enumerate(run.sequence):
+            if not self._driver_agrees(entries, i, got, theirs_seq[i], keep[i]):
+                context = (
+                    f"after {i} other calls in the same process"
+                    if i
+                    else "first in a process that then runs the other inputs"
+                )
+                return self._disagreement(entries[i], got, context)
+        for i, got in enumerate(run.fresh):
+            if not self._driver_agrees(entries, i, got, theirs_fresh[i], keep[i]):
+                context = "in a fresh module namespace of a process that ran other inputs"
+                return self._disagreement(entries[i], got, context)
+        return None
+
+    def _disagreement(
+        self, e: Expected, got: CallResult, context: str
+    ) -> tuple[str, Counterexample]:
+        return reason(self.fn, e, got, f" when called {context}"), counterexample(
+            self.fn, e, got, context
+        )
+
+    def _driver_agrees(
+        self,
+        entries: list[Expected],
+        i: int,
+        got: CallResult,
+        theirs: CallResult | None,
+        keep: bool,
+    ) -> bool:
+        e = entries[i]
+        if not keep and got.ok:  # the value was not sent back: only that there was one
+            return any(run.ok for run in e.runs) or (theirs is not None and theirs.ok)
+        if agrees(self.fn, e, got):
+            return True
+        if theirs is not None and agrees(self.fn, Expected(e.input, (theirs,)), got):
+            return True
+        if self.fn.quirks.nondeterministic:
+            entries[i] = e = self.confirmed([e])[0]
+            return agrees(self.fn, e, got)
+        return False

@@ -1,0 +1,205 @@
+"""Run a program on many inputs in one sandbox call: in sequence, and each in a fresh namespace.
+
+One invocation carries a small driver (our text, not the candidate's), evaluated in the
+program's module namespace inside the sandbox. It makes two passes over the inputs:
+
+- in sequence: the already loaded module's target called on every input in order, as a user
+  calling it repeatedly would; state kept between calls (a mutable default argument, a
+  global counter, a cache that changes answers) shows here;
+- fresh: for every input, the module executed again in a new namespace and its target
+  called once; no module state carries over from one input to the next.
+
+Each call's exception is caught and recorded by type. Both passes return every value in one
+reply, so a correct program is judged with one sandbox call. The reference is run the same
+way (its results are cached with its table), so a target that legitimately keeps state, or
+behaves differently deeper in a call stack, is judged under the same conditions.
+
+The driver needs the builtins ``exec``, ``eval``, ``compile`` and ``__import__`` in the module's
+namespace:
+a module that rebinds them cannot be run this way, and the oracle then fails it when the
+reference could be run.
+"""
+
+from __future__ import annotations
+import __future__
+
+import marshal
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from codearc_env.oracle.call_input import CallInput
+from codearc_env.oracle.limits import limits_for
+from codearc_env.sandbox.base import CallResult, Invocation, Sandbox
+from codearc_env.sandbox.codec import canonical
+
+DRIVER_OUTPUT_CHARS = 8_000_000
+"""Reply cap of one driver run; the values kept total at most a quarter of it per pass."""
+KEPT_VALUE_CHARS = DRIVER_OUTPUT_CHARS // 8
+_LAZY_ANNOTATIONS = __future__.annotations.compiler_flag  # as the sandbox compiles modules
+
+_DRIVER = """
+def run(f, target, make_calls, g, source, flags):
+    def call(func, ns, is_expression, args):
+        return eval(args, ns) if is_expression else func(*args[0], **args[1])
+
+    def guarded(thunk, keep):
+        try:
+            value = thunk()
+            return (True, value if keep else None)
+        except BaseException as e:
+            if type(e).__name__ == "_Overtime":
+                raise
+            return (False, type(e).__name__)
+
+    sequence = [
+        guarded(lambda: call(f, g, x, a), k) for x, a, k, in_sequence in make_calls() if in_sequence
+    ]
+    code = compile(source, "<module>", "exec", flags, True)
+
+    def fresh(is_expression, args):
+        ns = {"__name__": g.get("__name__"), "__builtins__": g.get("__builtins__")}
+        exec(code, ns)
+        return call(ns[target], ns, is_expression, args)
+
+    def same(a, b, depth=0):  # exact builtin types only: never a value's own __eq__
+        t = type(a)
+        if t is not type(b) or depth > 50:
+            return False
+        if t in (int, str, bytes, bool) or a is None:
+            return a == b
+        if t is float:
+            return a == b or (a != a and b != b)
+        if t in (list, tuple):
+            return len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b))
+        if t is dict:
+            return list(a) == list(b) and all(same(a[k], b[k], depth + 1) for k in a)
+        return False
+
+    fresh_pass = []
+    in_sequence = iter(sequence)
+    for x, a, k, s in make_calls():
+        first = next(in_sequence) if s else None
+        result = guarded(lambda: fresh(x, a), k)
+        # the same result as in sequence: say so instead of sending the value twice
+        fresh_pass.append(None if first is not None and same(first, result) else result)
+    return (sequence, fresh_pass)
+"""
+
+
+@dataclass(frozen=True)
+class DriverRun:
+    """What one driver run returned."""
+
+    sequence: tuple[CallResult, ...] | None
+    """One result per input marked for the sequence pass; None when the run did not complete."""
+    fresh: tuple[CallResult, ...] | None
+    """One result per input, each in a fresh namespace; None when the run did not complete."""
+    problem: str | None = None
+    """Why the run did not complete (a timeout, an error escaping the driver...)."""
+    timed_out: bool = False
+
+
+def driver_expression(
+    target: str,
+    source: str,
+    inputs: Sequence[CallInput],
+    keep: Sequence[bool],
+    in_sequence: Sequence[bool],
+) -> str:
+    """One expression that defines the driver in a private namespace and runs both passes.
+
+    The calls travel as one ``marshal`` blob (plain literals only, a format stable across
+    Python versions for such data): compiling them as source would cost more than running
+    them. The blob is loaded once per pass, so no pass sees arguments an earlier call mutated.
+    """
+    items = [
+        (True, x.expression, k, s)
+        if x.expression is not None
+        else (False, (tuple(x.args), dict(x.kwargs)), k, s)
+        for x, k, s in zip(inputs, keep, in_sequence, strict=True)
+    ]
+    blob = marshal.dumps(items, 4)
+    return (
+        f"(lambda ns: (exec({_DRIVER!r}, ns), ns['run'])[1])({{}})"
+        f"({target}, {target!r}, lambda: __import__('marshal').loads({blob!r}), "
+        f"(lambda: 0).__globals__, {source!r}, {_LAZY_ANNOTATIONS})"
+    )
+
+
+def kept(values: Sequence[CallResult]) -> list[bool]:
+    """Which values a driver run sends back: not truncated ones, within the reply cap."""
+    out, room = [], KEPT_VALUE_CHARS
+    for r in values:
+        size = len(canonical(r.value)) if r.ok and not r.truncated else 0
+        keep = r.ok and not r.truncated and size <= room
+        room -= size if keep else 0
+        out.append(keep)
+    return out
+
+
+def run_driver(
+    sandbox: Sandbox,
+    source: str,
+    target: str,
+    inputs: Sequence[CallInput],
+    keep: Sequence[bool],
+    in_sequence: Sequence[bool],
+    timeout_s: float,
+) -> DriverRun:
+    """Run ``target`` of ``source`` on ``inputs`` in sequence (those marked) and fresh."""
+    from codearc_env.oracle.reference import raise_on_infra
+
+    limits = limits_for(sandbox, timeout_s, output_chars=DRIVER_OUTPUT_CHARS)
+    expression = driver_expression(target, source, inputs, keep, in_sequence)
+    r = sandbox.run_one(source, target, Invocation(expression=expression), limits)
+    raise_on_infra([r])
+    if r.timed_out:
+        return DriverRun(None, None, f"did not finish within {timeout_s:g} s", timed_out=True)
+    if r.raised:
+        return DriverRun(None, None, f"stopped with {r.error_type}: {r.error_message}")
+    if r.truncated:
+        return DriverRun(None, None, "returned more output than the reference")
+    passes = _tuple_items(r.value)
+    n_sequence = sum(1 for s in in_sequence if s)
+    if passes is None or len(passes) != 2:
+        return DriverRun(None, None, "the driver returned something else")
+    sequence = _results(passes[0])
+    fresh = _results(passes[1], sequence or ())
+    if (
+        sequence is None
+        or fresh is None
+        or len(sequence) != n_sequence
+        or len(fresh) != len(inputs)
+    ):
+        return DriverRun(None, None, "the driver returned something else")
+    return DriverRun(sequence, fresh)
+
+
+def _tuple_items(tree: object) -> list | None:
+    if isinstance(tree, dict) and tree.get("t") in ("tuple", "list"):
+        v = tree.get("v")
+        return v if isinstance(v, list) else None
+    return None
+
+
+def _results(tree: object, same_as: Sequence[CallResult] = ()) -> tuple[CallResult, ...] | None:
+    """Results of one pass; an item ``None`` stands for the result at the same position of
+    ``same_as`` (the fresh pass refers to the sequence pass so)."""
+    items = _tuple_items(tree)
+    if items is None:
+        return None
+    out = []
+    for i, item in enumerate(items):
+        if item == {"t": "none"} and i < len(same_as):
+            out.append(same_as[i])
+            continue
+        pair = _tuple_items(item)
+        if pair is None or len(pair) != 2:
+            return None
+        ok_tree, payload = pair
+        if ok_tree == {"t": "bool", "v": True}:
+            out.append(CallResult(ok=True, value=payload))
+        else:
+            name = payload.get("v") if isinstance(payload, dict) else None
+            out.append(CallResult(ok=False, error_type=str(name)))
+    return tuple(out)

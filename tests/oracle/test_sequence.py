@@ -1,0 +1,89 @@
+"""The driver: a correct candidate costs one sandbox call; state kept between calls fails."""
+
+from __future__ import annotations
+
+from oracle_helpers import CountingSandbox
+from test_oracle import CORRECT, FN
+
+from codearc_env.oracle import Oracle
+from codearc_env.oracle.sequence import driver_expression
+
+
+def counting(boxes, tmp_path):  # type: ignore[no-untyped-def]
+    cand = CountingSandbox(boxes[1])
+    oracle = Oracle(boxes[0], cand, strength="tiny", cache_dir=tmp_path)
+    oracle.base_table(FN)  # fill the cache first: only candidate calls are counted
+    return oracle, cand
+
+
+def test_correct_candidate_needs_one_sandbox_invocation(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    oracle, cand = counting(boxes, tmp_path)
+    v = oracle.check(FN, CORRECT)
+    assert v.passed and v.n_inputs >= 25
+    assert cand.invocations == 1
+
+
+def test_reference_table_keeps_its_own_sequence_and_fresh_runs(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    oracle, _ = counting(boxes, tmp_path)
+    table = oracle.base_table(FN)
+    assert table.sequence is not None and table.namespaced is not None
+    assert len(table.sequence) == len(table.namespaced) == len(table.expected)
+    assert [r.ok for r in table.sequence] == [e.result.ok for e in table.expected]
+
+
+def test_state_kept_between_calls_fails_with_how_the_call_was_made(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # right on the first call of a process only: fresh runs agree, the sequence does not
+    first_only = "_seen = []\n" + CORRECT.replace(
+        "    if bonus < 0:",
+        "    _seen.append(1)\n    if len(_seen) > 1:\n        return -999\n    if bonus < 0:",
+    )
+    oracle, _ = counting(boxes, tmp_path)
+    v = oracle.check(FN, first_only)
+    assert not v.passed and v.counterexample is not None
+    assert v.reason == (
+        "wrong result on score([], 0) when called after 1 other calls in the same process"
+    )
+    assert v.counterexample.context == "after 1 other calls in the same process"
+    assert v.counterexample.actual == "-999"
+    assert "Called: after 1 other calls in the same process" in v.counterexample.feedback()
+
+
+def test_mutable_default_argument_fails(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    source = CORRECT.replace("def score(xs, bonus):", "def score(xs, bonus, _memo=[]):").replace(
+        "    if bonus < 0:",
+        "    _memo.append(bonus)\n    bonus += len(_memo) > 40\n    if bonus < 0:",
+    )
+    oracle, _ = counting(boxes, tmp_path)
+    v = oracle.check(FN, source)
+    assert not v.passed
+    assert v.reason.endswith("when called after 40 other calls in the same process")
+
+
+def test_wrong_on_the_first_call_of_a_process_fails(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    warm_only = "_seen = []\n" + CORRECT.replace(
+        "    if bonus < 0:",
+        "    _seen.append(1)\n    if len(_seen) == 1:\n        return -999\n    if bonus < 0:",
+    )
+    oracle, _ = counting(boxes, tmp_path)
+    v = oracle.check(FN, warm_only)
+    assert not v.passed and v.counterexample is not None
+    assert v.counterexample.actual == "-999"
+    assert v.counterexample.context is None  # a fresh run shows it: no sequence needed
+
+
+def test_rebinding_what_the_driver_needs_fails(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    oracle, _ = counting(boxes, tmp_path)
+    v = oracle.check(FN, "exec = None\n" + CORRECT)
+    assert not v.passed
+    assert v.reason.startswith("failed when run on ")
+    assert v.reason.endswith(
+        " inputs in one process: stopped with TypeError: 'NoneType' object is not callable"
+    )
+
+
+def test_driver_sends_the_calls_as_one_blob_not_as_source() -> None:
+    from codearc_env.oracle.call_input import CallInput
+
+    text = driver_expression("f", "def f(x):\n    return x\n", [CallInput((1,))], [True], [True])
+    assert "__import__('marshal').loads(b" in text
+    assert "f(1)" not in text
