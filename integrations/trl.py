@@ -121,6 +121,7 @@ class CodeARCToolEnv:
     def __init__(self, config: TRLEnvFactory | None = None) -> None:
         self._config = config or TRLEnvFactory()
         self._env: Any = None
+        self._finalizer: Any = None
         self._problem_id: str | None = None
         self._obs: Mapping[str, Any] = {}
         self._done = False
@@ -175,9 +176,19 @@ class CodeARCToolEnv:
     def _environment(self) -> Any:
         if self._env is None:
             env = gymnasium.make(self._config.env_id, **self._config.env_kwargs)
-            weakref.finalize(self, _close_quietly, env)
+            self._finalizer = weakref.finalize(self, _close_quietly, env)
             self._env = env
         return self._env
+
+    def _release(self) -> None:
+        """Close the environment now (servers that know when a session ends call this)."""
+        if self._env is not None:
+            self._finalizer()
+            self._env = None
+            self._problem_id = None
+
+    def _problem_ids(self) -> list[str]:
+        return list(self._environment().unwrapped.problem_set.ids)
 
     @staticmethod
     def _check_system_prompt(prompt: Any, expected: str) -> None:
