@@ -7,7 +7,6 @@ malformed, the text may be bytes, megabytes long or not encodable. Every problem
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 
 from codearc_env.errors import CallParseError
 from codearc_env.functions.calls import ParsedCall, parse_calls
+from codearc_env.oracle.candidate import check_candidate
 from codearc_env.spaces import MAX_ACTION_CHARS, QUERY, SUBMIT
 
 
@@ -97,41 +97,8 @@ def _text(value: Any) -> tuple[str, str | None]:
 def check_submission(source: str, target: str) -> str | None:
     """Why ``source`` cannot be a submission for ``target``, or None when it can.
 
-    Checked with ``ast`` only: the program must parse and bind ``target`` at top level (a
-    ``def``, a class, an assignment or an import). Whether it is *right* is the oracle's job.
+    The oracle's own static check (:func:`codearc_env.oracle.candidate.check_candidate`),
+    so a program the env accepts is never rejected by the oracle as unusable. Whether it is
+    *right* is the oracle's job.
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        where = f" (line {exc.lineno})" if exc.lineno else ""
-        return f"the submission is not valid Python: {exc.msg}{where}"
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return f"the submission cannot be parsed: {type(exc).__name__}"
-    if target not in _top_level_names(tree):
-        return f"the submission does not define {target!r} at top level"
-    return None
-
-
-def _top_level_names(tree: ast.Module) -> set[str]:
-    return _bound_names(tree.body)
-
-
-def _bound_names(body: list[ast.stmt]) -> set[str]:
-    """Names bound by module-level statements, including inside if/try/with/for blocks."""
-    names: set[str] = set()
-    for node in body:
-        if isinstance(node, ast.If | ast.For | ast.While | ast.With | ast.Try | ast.TryStar):
-            for block in ("body", "orelse", "finalbody"):
-                names |= _bound_names(getattr(node, block, []))
-            for handler in getattr(node, "handlers", []):
-                names |= _bound_names(handler.body)
-            continue
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for t in targets:
-                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names
+    return check_candidate(source, target, what="the submission")

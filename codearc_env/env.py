@@ -27,6 +27,7 @@ from codearc_env.actions import Invalid, Query, Submit, parse_action
 from codearc_env.errors import SandboxError
 from codearc_env.functions.calls import ParsedCall
 from codearc_env.functions.spec import HiddenFunction
+from codearc_env.oracle.verdict import Verdict
 from codearc_env.problems import ProblemSet, load_problems
 from codearc_env.protocol import Budgets, EpisodeState
 from codearc_env.query import initial_pairs, run_calls
@@ -46,7 +47,9 @@ INFRA_ERROR_MODES = ("raise", "truncate")
 
 
 class OracleLike(Protocol):
-    def check(self, fn: HiddenFunction, candidate_source: str, extra_inputs: Any = ()) -> Any: ...
+    def check(
+        self, fn: HiddenFunction, candidate_source: str, extra_inputs: Any = ()
+    ) -> Verdict: ...
 
 
 class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
@@ -246,6 +249,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             "verdict_reason": str(verdict.reason),
             "counterexample": cx,
             "oracle_inputs": int(verdict.n_inputs),
+            "oracle_verdict": verdict,
         }
 
     def render(self) -> str | None:
@@ -333,6 +337,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             "verdict_reason": verdict.get("verdict_reason"),
             "counterexample": verdict.get("counterexample"),
             "oracle_inputs": verdict.get("oracle_inputs", 0),
+            "oracle_verdict": verdict.get("oracle_verdict"),
             "paper_io": state.paper_io(),
             "paper_oracle": state.paper_oracle(),
             "infra_error": infra_error,

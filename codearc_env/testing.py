@@ -9,11 +9,11 @@ of accepted programs. Never use these to run agent code.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from codearc_env.functions.calls import parse_call, render_call
 from codearc_env.functions.spec import Example, HiddenFunction, Variant
+from codearc_env.oracle.verdict import Counterexample, Verdict
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
 
 
@@ -65,25 +65,8 @@ class CallableSandbox(Sandbox):
         return out
 
 
-@dataclass(frozen=True)
-class FakeCounterexample:
-    call_text: str
-    expected: str
-    actual: str
-    expected_error: str | None = None
-    actual_error: str | None = None
-
-    def feedback(self) -> str:
-        return f"Input: {self.call_text}\nExpected: {self.expected}\nGot: {self.actual}"
-
-
-@dataclass(frozen=True)
-class FakeVerdict:
-    passed: bool
-    reason: str
-    counterexample: FakeCounterexample | None
-    n_inputs: int
-    duration_s: float = 0.0
+FakeCounterexample = Counterexample
+"""The oracle's own counterexample type (the name is kept for tests that build one)."""
 
 
 class TableOracle:
@@ -93,13 +76,13 @@ class TableOracle:
         self.accepted = {k: {s.strip() for s in v} for k, v in accepted.items()}
         self.checks: list[tuple[str, str, tuple[Any, ...]]] = []
 
-    def check(self, fn: HiddenFunction, candidate_source: str, extra_inputs: Any = ()) -> FakeVerdict:
+    def check(self, fn: HiddenFunction, candidate_source: str, extra_inputs: Any = ()) -> Verdict:
         self.checks.append((fn.problem_id, candidate_source, tuple(extra_inputs)))
         if candidate_source.strip() in self.accepted.get(fn.problem_id, set()):
-            return FakeVerdict(True, "equivalent on all inputs", None, 10)
+            return Verdict(True, "equivalent on all inputs", None, 10, 0.0)
         ex = fn.examples[0]
         cx = FakeCounterexample(ex.expression or ex.call_text, ex.output, "something else")
-        return FakeVerdict(False, "outputs differ", cx, 10)
+        return Verdict(False, "outputs differ", cx, 10, 0.0)
 
 
 def toy_function(

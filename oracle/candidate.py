@@ -1,10 +1,14 @@
 """Static checks of a candidate program, by ``ast`` on the host (nothing is executed).
 
-A candidate is rejected before any sandbox call when it is empty, binary, too long, does not
-parse, or does not bind the target name at top level. A name is bound by a ``def``, ``async
-def``, ``class``, an assignment (plain, annotated, augmented or in a tuple) or an import alias.
-When it is bound more than once, the last binding wins, exactly as when Python runs the
-module; the oracle then simply tests whatever that last binding does.
+The one submission check of the package: the env runs it on every submit action (a program
+it rejects costs a turn, not a submission) and the oracle runs it before any sandbox call,
+so the two can never disagree. A candidate is rejected when it is empty, binary, too long,
+does not parse, or does not bind the target name at top level. A name is bound by a ``def``,
+``async def``, ``class``, an assignment with a value (plain, annotated, augmented, in a
+tuple, or a ``with ... as`` target) or an import alias, also inside top-level ``if``, ``for``,
+``while``, ``with`` and ``try`` blocks; a bare annotation (``f: int``) binds nothing. When a
+name is bound more than once, the last binding wins, exactly as when Python runs the module;
+the oracle then simply tests whatever that last binding does.
 """
 
 from __future__ import annotations
@@ -16,31 +20,34 @@ MAX_CANDIDATE_CHARS = 200_000
 """Real candidates are a few kilobytes; anything this long is a mistake or an attack."""
 
 
-def check_candidate(source: object, target: str) -> str | None:
-    """The reason the candidate is rejected before running, or None when it may run."""
+def check_candidate(source: object, target: str, what: str = "candidate") -> str | None:
+    """The reason the candidate is rejected before running, or None when it may run.
+
+    ``what`` names the program in the message (the env says "the submission")."""
     if isinstance(source, bytes | bytearray):
         try:
             source = bytes(source).decode("utf-8")
         except UnicodeDecodeError:
-            return "candidate is binary data, not UTF-8 Python source"
+            return f"{what} is binary data, not UTF-8 Python source"
     if not isinstance(source, str):
-        return f"candidate must be Python source text, not {type(source).__name__}"
+        return f"{what} must be Python source text, not {type(source).__name__}"
     if not source.strip():
-        return "candidate is empty"
+        return f"{what} is empty"
     if "\x00" in source:
-        return "candidate is binary data (it contains NUL bytes)"
+        return f"{what} is binary data (it contains NUL bytes)"
     if len(source) > MAX_CANDIDATE_CHARS:
-        return f"candidate is {len(source)} characters long; the limit is {MAX_CANDIDATE_CHARS}"
+        return f"{what} is {len(source)} characters long; the limit is {MAX_CANDIDATE_CHARS}"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences are not our concern
             tree = ast.parse(source)
     except SyntaxError as exc:
-        return f"candidate does not parse: {exc.msg} (line {exc.lineno})"
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        return f"{what} does not parse: {exc.msg}{where}"
     except (ValueError, RecursionError, MemoryError) as exc:
-        return f"candidate does not parse: {type(exc).__name__}"
+        return f"{what} does not parse: {type(exc).__name__}"
     if target not in top_level_bindings(tree):
-        return f"candidate does not define {target!r} at top level"
+        return f"{what} does not define {target!r} at top level"
     return None
 
 
@@ -61,6 +68,10 @@ def top_level_bindings(tree: ast.Module) -> set[str]:
             for alias in node.names:
                 if alias.name != "*":
                     names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.With):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    names.update(_target_names(item.optional_vars))
     return names
 
 
@@ -73,7 +84,7 @@ def _top_level_statements(body: list[ast.stmt]):
             yield from _top_level_statements(node.orelse)
         elif isinstance(node, ast.With):
             yield from _top_level_statements(node.body)
-        elif isinstance(node, ast.Try):
+        elif isinstance(node, ast.Try | ast.TryStar):
             yield from _top_level_statements(node.body)
             for h in node.handlers:
                 yield from _top_level_statements(h.body)

@@ -1,7 +1,8 @@
 """``codearc oracle check``: judge a candidate file against one hidden function.
 
 Importing this module is cheap: the dataset, the sandboxes and Hypothesis load in handlers.
-Exit codes: 0 pass, 1 fail, 2 usage or harness error (raised as CodeARCError to the main CLI).
+Exit codes: 0 pass, 1 fail, 2 anything else: a usage or harness error, or a crash of the tool
+itself (its traceback goes to stderr). Only a failing verdict exits 1.
 """
 
 from __future__ import annotations
@@ -66,6 +67,21 @@ def _problem(args: argparse.Namespace) -> Any:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Exit 0 or 1 only for a verdict; every error, expected or not, exits 2."""
+    try:
+        return _run_check(args)
+    except Exception as exc:  # a crash must never read as a FAIL verdict
+        import traceback
+
+        from codearc_env.errors import EXIT_ERROR, CodeARCError
+
+        if not isinstance(exc, CodeARCError):
+            traceback.print_exc(file=sys.stderr)
+        print(f"codearc: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _run_check(args: argparse.Namespace) -> int:
     import warnings
 
     from codearc_env.oracle.oracle import Oracle

@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from codearc_env.errors import SandboxError
 from codearc_env.functions import builtin_suite
 from codearc_env.oracle.cli import register
 
@@ -64,6 +65,23 @@ def test_missing_file_exits_2(tmp_path, capsys) -> None:  # type: ignore[no-unty
     argv[-1] = str(tmp_path / "nope.py")
     assert run(argv) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "traceback_shown"),
+    [(RuntimeError("bug in the tool"), True), (SandboxError("sandbox gone"), False)],
+)
+def test_a_crash_exits_2_never_1(tmp_path, capsys, monkeypatch, error, traceback_shown) -> None:  # type: ignore[no-untyped-def]
+    from codearc_env.oracle.oracle import Oracle
+
+    def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise error
+
+    monkeypatch.setattr(Oracle, "check", crash)
+    assert run(check_args(tmp_path, FN.code)) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f"codearc: error: {error}\n")
+    assert ("Traceback (most recent call last)" in err) is traceback_shown
 
 
 def test_oracle_without_action_prints_usage(capsys) -> None:  # type: ignore[no-untyped-def]
