@@ -34,14 +34,14 @@ from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
-from codearc_env.functions import load_dataset
-from codearc_env.functions.spec import HiddenFunction
-from codearc_env.sandbox import available_backends, make_sandbox
 from variant_diff import explain
 
 from codearc_env.errors import CodeARCError
+from codearc_env.functions import load_dataset
+from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle import Oracle
 from codearc_env.oracle.oracle import agrees
+from codearc_env.sandbox import available_backends, make_sandbox
 
 N_PROBLEMS = 1114
 OTHER = {"annotated": "anonymized", "anonymized": "annotated"}
@@ -168,28 +168,32 @@ def renamed(fn: HiddenFunction, other: HiddenFunction) -> str:
     return ast.unparse(tree)
 
 
-def false_failures(dataset, oracle: Oracle, indices: list[int]) -> dict:  # type: ignore[no-untyped-def]
+def false_failures(dataset, oracle: Oracle, indices: list[int], itself: bool = False) -> dict:  # type: ignore[no-untyped-def]
+    """Each variant against the other's module renamed; with ``itself``, against its own
+    source too (the ground-truth property: every reference passes its own oracle)."""
     rows = []
     for i in indices:
-        for variant in ("annotated", "anonymized"):
+        for variant, candidate in (("annotated", "other"), ("anonymized", "other")) + (
+            (("annotated", "self"), ("anonymized", "self")) if itself else ()
+        ):
             fn = dataset.get(variant, i)
             other = dataset.get(OTHER[variant], i)
             start = time.perf_counter()
             try:
-                v = oracle.check(fn, renamed(fn, other))
+                v = oracle.check(fn, fn.code if candidate == "self" else renamed(fn, other))
                 row = {"passed": v.passed, "reason": v.reason, "n_inputs": v.n_inputs}
                 if v.counterexample is not None:
                     row["counterexample"] = v.counterexample.feedback()
             except CodeARCError as exc:
                 row = {"passed": None, "reason": f"harness error: {exc}"}
-            row.update(problem=fn.problem_id, quirks=list(fn.quirks.flags()))
+            row.update(problem=fn.problem_id, quirks=list(fn.quirks.flags()), candidate=candidate)
             row["seconds"] = round(time.perf_counter() - start, 2)
             rows.append(row)
             if not row["passed"]:
-                row["explanation"] = list(explain(fn, other))
-                print(
-                    f"  false failure? {fn.problem_id} {row['quirks']}: {row['reason']}", flush=True
-                )
+                if candidate == "other":
+                    row["explanation"] = list(explain(fn, other))
+                print(f"  false failure? {fn.problem_id} ({candidate}) {row['quirks']}: "
+                      f"{row['reason']}", flush=True)  # fmt: skip
     return {"rows": rows}
 
 
@@ -321,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
             report["mutants"] = strength(dataset, fast_oracle, indices, args.mutants_per_problem)
             save()
         if "false" in sections:
-            report["false_failures"] = false_failures(dataset, oracle, indices)
+            report["false_failures"] = false_failures(
+                dataset, oracle, indices, itself="self" in sections
+            )
             save()
         if "speed" in sections:
             report["speed"] = speed(dataset, oracle, indices[: args.speed_problems])
@@ -369,7 +375,14 @@ def print_summary(r: dict) -> None:
     print(f"\n## Oracle quality ({r['backend']} backend, strength {r['strength']}, "
           f"{r['problems']} problems, {r['total_seconds']} s)\n")  # fmt: skip
     if "false_failures" in r:
-        rows = r["false_failures"]["rows"]
+        every = r["false_failures"]["rows"]
+        rows = [x for x in every if x.get("candidate", "other") == "other"]
+        own = [x for x in every if x.get("candidate") == "self"]
+        if own:
+            failing = [x["problem"] for x in own if x["passed"] is not True]
+            print(f"- ground truth (each reference against itself): "
+                  f"{len(own) - len(failing)} of {len(own)} pass"
+                  + (f"; failing: {', '.join(failing)}" if failing else ""))  # fmt: skip
         bad = [x for x in rows if x["passed"] is False]
         err = [x for x in rows if x["passed"] is None]
         print(f"- false failures: {len(bad)} of {len(rows)} checks (harness errors: {len(err)})")
