@@ -25,8 +25,9 @@ from codearc_env.agents.summary import paper_setting_gaps, summarize
 VARIANT_CHOICES = ("annotated", "anonymized", "both")
 DEFAULT_MAX_TURNS = 50
 LOCAL_MAX_TURNS = 12
-"""Turn cap for ``local/...`` models when none is given: keeps an episode of the embedded
-model to about a minute on two cores (docs/agents.md)."""
+"""Turn cap for ``local/...`` models when none is given: the embedded model runs on the
+machine's own cores, where every turn of a growing conversation costs seconds
+(docs/agents.md)."""
 PY_PREFIX = "py:"
 
 

@@ -9,7 +9,18 @@
         A scripted model (one query, two wrong submissions per episode) over the first
         problems of the annotated split: harness throughput, no LLM involved.
 
-Needs the real data (CODEARC_DATA_DIR or ../shared/codearc-data) and a sandbox backend.
+    python benchmarks/eval_bench.py auth-failure [--samples 2]
+        ``codearc eval`` with a rejected API key against an OpenAI-compatible server on
+        127.0.0.1 that answers 401, over both variants of the built-in suite (94 problems,
+        times --samples episodes): how long until the run stops, its exit code, and how many
+        requests reached the server.
+
+    python benchmarks/eval_bench.py local [--agent react] [--problems 3]
+        The embedded model (local/smollm2) with the default bounds (turn cap, invalid
+        actions in a row): wall time, turns and prompt tokens per episode.
+
+Needs the real data (CODEARC_DATA_DIR or ../shared/codearc-data) and a sandbox backend
+(auth-failure and local use the built-in suite only).
 """
 
 from __future__ import annotations
@@ -107,6 +118,109 @@ def scripted(args: argparse.Namespace) -> None:
     print(f"summary: {work / 'run' / 'summary.json'}")
 
 
+def auth_failure(args: argparse.Namespace) -> None:
+    import json
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    requests = []
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            requests.append(time.monotonic())
+            body = json.dumps(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided.",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                }
+            ).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    out = Path(tempfile.mkdtemp(prefix="codearc-auth-")) / "run"
+    argv = [
+        sys.executable,
+        "-m",
+        "codearc_env.cli",
+        "eval",
+        "--model",
+        "openai/gpt-4o-mini",
+        "--api-base",
+        f"http://127.0.0.1:{server.server_address[1]}/v1",
+        "--split",
+        "builtin",
+        "--variant",
+        "both",
+        "--samples",
+        str(args.samples),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    if args.backend:
+        argv += ["--backend", args.backend]
+    importing = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import litellm"], check=True)
+    import_s = time.monotonic() - importing
+    start = time.monotonic()
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": "sk-bad"}
+    )
+    end = time.monotonic()
+    server.shutdown()
+    first = f"{requests[0] - start:.2f} s" if requests else "never"
+    print(
+        f"auth failure: {94 * args.samples} episodes planned, exit code {done.returncode} after "
+        f"{end - start:.2f} s; first request at {first}, exit "
+        f"{end - requests[0] if requests else float('nan'):.2f} s after it; "
+        f"{len(requests)} request(s) reached the server; `import litellm` alone: "
+        f"{import_s:.2f} s; load {os.getloadavg()[0]:.2f}"
+    )
+    print(done.stderr.strip().splitlines()[-2] if done.stderr.strip() else "(no stderr)")
+
+
+def local(args: argparse.Namespace) -> None:
+    from codearc_env.agents.results import ResultsFile
+
+    out = Path(tempfile.mkdtemp(prefix="codearc-local-")) / "run"
+    summary, wall = _eval(
+        out,
+        agent=args.agent,
+        model="local/smollm2",
+        split="builtin",
+        limit=args.problems,
+        force_tool_choice=args.agent == "react",
+        max_tokens=256,
+        temperature=0.0,
+        max_attempts=1,
+        backend=args.backend,
+    )
+    for r in ResultsFile(out / "results.jsonl").load().values():
+        print(
+            f"{r.problem_id:<34} {r.status:<8} turns {r.turns:>2}  invalid replies "
+            f"{r.invalid_replies}  prompt tokens {r.prompt_tokens:>6}  {r.duration_s:6.1f} s"
+            f"  {r.message[:60]}"
+        )
+    t = summary["total"]
+    print(
+        f"local/smollm2 {args.agent}: {t['episodes']} episodes in {wall:.1f} s "
+        f"({wall / max(1, t['episodes']):.1f} s/episode), load {os.getloadavg()[0]:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -124,6 +238,15 @@ def main() -> None:
     sc.add_argument("--split", default="all")
     sc.add_argument("--backend", default=None)
     sc.set_defaults(func=scripted)
+    au = sub.add_parser("auth-failure")
+    au.add_argument("--samples", type=int, default=2)
+    au.add_argument("--backend", default=None)
+    au.set_defaults(func=auth_failure)
+    lo = sub.add_parser("local")
+    lo.add_argument("--agent", choices=("react", "text"), default="react")
+    lo.add_argument("--problems", type=int, default=3)
+    lo.add_argument("--backend", default=None)
+    lo.set_defaults(func=local)
     args = parser.parse_args()
     args.func(args)
 
