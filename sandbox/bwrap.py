@@ -18,9 +18,9 @@ from codearc_env.errors import SandboxError, SandboxUnavailableError
 from codearc_env.sandbox import memcap, seccomp
 from codearc_env.sandbox.base import Limits
 from codearc_env.sandbox.channel import Channel
+from codearc_env.sandbox.launch import launch_env
 from codearc_env.sandbox.local import LocalWorkerSandbox
 from codearc_env.sandbox.rootfs import rootfs_dir, rootfs_ready
-from codearc_env.sandbox.worker import launch_env
 
 SANDBOX_UID = 65534  # nobody
 TMPFS_BYTES = 64 * 1024 * 1024

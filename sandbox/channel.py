@@ -8,11 +8,11 @@ import json
 import os
 import select
 import socket
-import struct
 import time
 from typing import Any
 
-HEADER = struct.Struct(">I")  # same framing as worker.py: 4-byte big-endian length, then JSON
+from codearc_env.sandbox.wire import HEADER
+
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 

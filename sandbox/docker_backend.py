@@ -22,7 +22,7 @@ from codearc_env.errors import SandboxError, SandboxUnavailableError
 from codearc_env.sandbox.base import Limits
 from codearc_env.sandbox.channel import Channel, DockerSocketTransport
 from codearc_env.sandbox.image import docker_client, image_present, image_tag
-from codearc_env.sandbox.worker import PYTHON_FLAGS, launch_env, launch_source
+from codearc_env.sandbox.launch import PYTHON_FLAGS, launch_env, launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
 
 LABEL = "codearc-env.sandbox"

@@ -15,7 +15,7 @@ from typing import IO
 
 from codearc_env.errors import SandboxError
 from codearc_env.sandbox.channel import Channel, PipeTransport
-from codearc_env.sandbox.worker import PYTHON_FLAGS, launch_env, launch_source
+from codearc_env.sandbox.launch import PYTHON_FLAGS, launch_env, launch_source
 from codearc_env.sandbox.workerbox import WorkerSandbox
 
 _LAUNCHER: ThreadPoolExecutor | None = None

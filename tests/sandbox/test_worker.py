@@ -6,7 +6,8 @@ import pytest
 
 from codearc_env.sandbox import codec
 from codearc_env.sandbox.base import Invocation, Limits, Sandbox
-from codearc_env.sandbox.worker import MODULE_NAME, launch_source
+from codearc_env.sandbox.launch import launch_source
+from codearc_env.sandbox.worker import MODULE_NAME
 
 
 def test_launch_source_embeds_codec_and_worker() -> None:

@@ -1,0 +1,184 @@
+"""What the worker clears after every call: processes, scratch files, IPC objects; and the
+memory watchdog used where no cgroup caps the sandbox.
+
+Part of the worker (embedded in the sandbox; standard library only).
+"""
+
+import contextlib
+import os
+import resource
+import signal
+import time
+
+SCRATCH_MODE = 0o700
+
+
+def _children_of(pid):
+    """Direct children of pid (orphans reparent to us: we are a child subreaper)."""
+    kids: set[int] = set()
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids.update(int(x) for x in f.read().split())
+        return kids
+    except (OSError, ValueError):
+        pass
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    stat = f.read()
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                    kids.add(int(name))
+            except (OSError, ValueError):
+                pass
+    return kids
+
+
+def _kill_group(pid):
+    for fn, target in ((os.killpg, pid), (os.kill, pid)):
+        with contextlib.suppress(OSError):
+            fn(target, signal.SIGKILL)
+
+
+def reap_descendants(budget_s=10.0):
+    """Kill and reap every descendant process (a fork bomb may have made thousands)."""
+    me = os.getpid()
+    deadline = time.monotonic() + budget_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if pid:
+            continue
+        kids = _children_of(me)
+        for kid in kids:
+            _kill_group(kid)
+        if not kids:
+            time.sleep(0.001)
+    return False
+
+
+def _wipe(root):
+    """Remove everything under root, whatever the call did to modes or depth.
+
+    Iterative and relative to directory descriptors: no recursion limit and no path length
+    limit, so a tree deeper than either cannot make the worker fail. Returns what was left
+    (an OSError's text), or None when root is empty.
+    """
+    try:
+        top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        return f"cannot open {root}: {exc}"
+    problem = None
+    names: list[str] = []  # the path from root down to the directory `fd` is, as names
+    fd = top
+    try:
+        while True:
+            child = _empty_directory(fd)
+            if child is None:  # fd is empty: go back up and remove it
+                if not names:
+                    break
+                parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                name = names.pop()
+                try:
+                    os.rmdir(name, dir_fd=fd)
+                except OSError as exc:
+                    problem = f"cannot remove a directory: {exc}"
+                    break
+                continue
+            with contextlib.suppress(OSError):
+                os.chmod(child, SCRATCH_MODE, dir_fd=fd, follow_symlinks=False)
+            try:
+                sub = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                problem = f"cannot enter a directory: {exc}"
+                break
+            if fd != top:
+                os.close(fd)
+            fd = sub
+            names.append(child)
+    finally:
+        if fd != top:
+            os.close(fd)
+        os.close(top)
+    return problem
+
+
+def _empty_directory(fd):
+    """Unlink every non-directory in fd; return the name of a subdirectory left, else None."""
+    with contextlib.suppress(OSError):
+        os.chmod(fd, SCRATCH_MODE)
+    for entry in os.scandir(fd):
+        if entry.is_dir(follow_symlinks=False):
+            return entry.name
+        with contextlib.suppress(OSError):
+            os.unlink(entry.name, dir_fd=fd)
+    return None
+
+
+def _ready_scratch(root, mode):
+    """Empty root and give it back its mode; the reason when that fails (worker unusable)."""
+    try:
+        if os.stat(root).st_mode & 0o7777 != mode:
+            os.chmod(root, mode)
+        problem = _wipe(root)
+        if problem is None and os.listdir(root):
+            problem = "entries are left"
+    except OSError as exc:
+        problem = str(exc)
+    return None if problem is None else f"cannot prepare the scratch directory: {problem}"
+
+
+_IPC_KINDS = (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl"))
+
+
+def _remove_ipc():
+    """Remove every System V IPC object of this (private) IPC namespace."""
+    libc = None
+    for kind, ctl in _IPC_KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) < 2:
+                continue
+            if libc is None:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+            ipc_id = int(fields[1])
+            if kind == "sem":
+                libc.semctl(ipc_id, 0, 0)  # IPC_RMID is 0
+            else:
+                getattr(libc, ctl)(ipc_id, 0, None)
+
+
+def _sandbox_rss():
+    """Resident bytes of every process visible except the worker (its own pid namespace)."""
+    me = os.getpid()
+    total = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != me:
+            try:
+                with open(f"/proc/{name}/statm", "rb") as f:
+                    total += int(f.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    return total * resource.getpagesize()
+
+
+def _kill_calls():
+    """Kill every process of the calls at once (they are reaped after the call)."""
+    if os.getpid() == 1:  # init of the sandbox's pid namespace: everything else is a call's
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
+        return
+    for kid in _children_of(os.getpid()):
+        _kill_group(kid)
