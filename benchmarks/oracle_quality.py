@@ -168,9 +168,13 @@ def renamed(fn: HiddenFunction, other: HiddenFunction) -> str:
     return ast.unparse(tree)
 
 
-def false_failures(dataset, oracle: Oracle, indices: list[int], itself: bool = False) -> dict:  # type: ignore[no-untyped-def]
+def false_failures(  # type: ignore[no-untyped-def]
+    dataset, oracle: Oracle, indices: list[int], itself: bool = False, progress: Path | None = None
+) -> dict:
     """Each variant against the other's module renamed; with ``itself``, against its own
-    source too (the ground-truth property: every reference passes its own oracle)."""
+    source too (the ground-truth property: every reference passes its own oracle). Rows are
+    also appended to ``progress`` (JSON lines) as they come, so a long sweep stopped early
+    still reports what it checked (``--summarize`` reads such a file too)."""
     rows = []
     for i in indices:
         for variant, candidate in (("annotated", "other"), ("anonymized", "other")) + (
@@ -189,6 +193,9 @@ def false_failures(dataset, oracle: Oracle, indices: list[int], itself: bool = F
             row.update(problem=fn.problem_id, quirks=list(fn.quirks.flags()), candidate=candidate)
             row["seconds"] = round(time.perf_counter() - start, 2)
             rows.append(row)
+            if progress is not None:
+                with progress.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
             if not row["passed"]:
                 if candidate == "other":
                     row["explanation"] = list(explain(fn, other))
@@ -219,6 +226,19 @@ def strength(dataset, oracle: Oracle, indices: list[int], per_problem: int) -> d
                 "seconds": round(v.duration_s, 2),
             })  # fmt: skip
         print(f"  {fn.problem_id}: {len(rows)} mutants so far", flush=True)
+    return {"rows": rows}
+
+
+def adversarial(oracle: Oracle) -> dict:
+    """The adversarial set of tests/oracle/adversarial.py: each candidate's verdict."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "oracle"))
+    from adversarial import CASES  # type: ignore[import-not-found]
+
+    rows = []
+    for case in CASES:
+        v = oracle.check(case.fn, case.candidate)
+        rows.append({"name": case.name, "kind": case.kind, "should_pass": case.should_pass,
+                     "passed": v.passed, "reason": v.reason})  # fmt: skip
     return {"rows": rows}
 
 
@@ -286,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="oracle_quality.json")
     args = ap.parse_args(argv)
     if args.summarize:
-        report = combine([json.loads(Path(p).read_text()) for p in args.summarize])
+        report = combine([_load_report(Path(p)) for p in args.summarize])
         if args.data_dir:  # explain failures of runs made before explanations were recorded
             add_explanations(report, load_dataset(args.data_dir))
         print_summary(report)
@@ -325,9 +345,14 @@ def main(argv: list[str] | None = None) -> int:
             report["mutants"] = strength(dataset, fast_oracle, indices, args.mutants_per_problem)
             save()
         if "false" in sections:
+            progress = Path(args.json + ".rows")
+            progress.unlink(missing_ok=True)
             report["false_failures"] = false_failures(
-                dataset, oracle, indices, itself="self" in sections
+                dataset, oracle, indices, itself="self" in sections, progress=progress
             )
+            save()
+        if "adversarial" in sections:
+            report["adversarial"] = adversarial(oracle)
             save()
         if "speed" in sections:
             report["speed"] = speed(dataset, oracle, indices[: args.speed_problems])
@@ -343,6 +368,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _load_report(path: Path) -> dict:
+    """A report, or the rows file of a false-failure sweep stopped early (``*.rows``)."""
+    if path.suffix != ".rows":
+        return json.loads(path.read_text())
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    problems = len({r["problem"].split("/")[-1] for r in rows})
+    return {"backend": "?", "strength": "?", "problems": problems, "false_failures": {"rows": rows}}
+
+
 def combine(reports: list[dict]) -> dict:
     """One report from several runs (rows concatenated; speed and determinism from the first
     run that has them)."""
@@ -356,7 +390,7 @@ def combine(reports: list[dict]) -> dict:
         rows = [row for r in reports for row in r.get(key, {}).get("rows", [])]
         if any(key in r for r in reports):
             out[key] = {"rows": rows}
-    for key in ("speed", "determinism"):
+    for key in ("speed", "determinism", "adversarial"):
         found = [r[key] for r in reports if key in r]
         if found:
             out[key] = found[0]
@@ -409,6 +443,17 @@ def print_summary(r: dict) -> None:
                 print(f"  - {kind}: {len(ks)} mutants, oracle {o}, examples only {b}")
             missed = sum(x["baseline_killed"] and not x["killed"] for x in rows)
             print(f"  - killed by the examples but not by the oracle: {missed}")
+    if "adversarial" in r:
+        rows = r["adversarial"]["rows"]
+        right = [x for x in rows if x["passed"] == x["should_pass"]]
+        print(f"- adversarial set: {len(right)} of {len(rows)} verdicts right")
+        for kind in sorted({x["kind"] for x in rows}):
+            ks = [x for x in rows if x["kind"] == kind]
+            print(f"  - {kind}: {sum(x in right for x in ks)} of {len(ks)}")
+        for x in rows:
+            if x["passed"] != x["should_pass"]:
+                wrong = "false pass" if x["passed"] else "false fail"
+                print(f"  - {wrong}: {x['name']} ({x['reason']})")
     if "speed" in r:
         s = r["speed"]
         if s["n"]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from codearc_env.functions.calls import parse_call
+from codearc_env.errors import CallParseError
+from codearc_env.functions.calls import ParsedCall, parse_call
 from codearc_env.functions.spec import Comparison, Example, HiddenFunction, Quirks
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
 
@@ -21,7 +22,7 @@ def make_fn(
 ) -> HiddenFunction:
     """A hand-built hidden function whose examples are the given call texts."""
     examples = tuple(
-        Example(k, f"print('Result {k + 1}: ' + str({c}))", parse_call(c, target), c, "?", False)
+        Example(k, f"print('Result {k + 1}: ' + str({c}))", _literal_call(c, target), c, "?", False)
         for k, c in enumerate(calls)
     )
     return HiddenFunction(
@@ -35,6 +36,14 @@ def make_fn(
         comparison=comparison or Comparison(),
         name=target,
     )
+
+
+def _literal_call(text: str, target: str) -> ParsedCall | None:
+    """The call when ``text`` is a literal call of ``target``; None for ``list(f(1))`` and the like."""
+    try:
+        return parse_call(text, target)
+    except CallParseError:
+        return None
 
 
 class CountingSandbox(Sandbox):
