@@ -26,6 +26,13 @@ def _default_dir() -> Path:
     return Path(env) if env else ROOT.parent / "shared" / "codearc-data"
 
 
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def _median(fn, repeat: int = REPEAT) -> tuple[float, float]:  # noqa: ANN001
     """Median wall-clock and CPU seconds (CPU time is what counts on a busy shared machine)."""
     wall, cpu = [], []
@@ -65,6 +72,8 @@ def main() -> int:
         return 2
     from codearc_env.functions import load_dataset
 
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_before = os.getloadavg()[0]
     rows = []
     cold_script = (
         "import time; t = time.perf_counter(); c = time.process_time(); "
@@ -96,6 +105,7 @@ def main() -> int:
 
     rows.append(("parse every example call (after load)", _median(parse_all, 3)))
     print(f"data: {data_dir} ({len(ds)} problems)")
+    print(f"{started}, {_cpu_model()}, load average {load_before:.1f} before the runs")
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {REPEAT} (3 for cold)"
     )
