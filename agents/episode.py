@@ -1,7 +1,9 @@
-"""One episode between an agent and the environment: stepping, tracing and the result.
+"""One episode between an agent and the environment: stepping, accounting and the result.
 
 Agents talk to the environment only through :class:`Episode`, which records every action,
-observation, verdict and message as trace events and keeps the counts the result needs.
+observation, verdict and message (through the environment's
+:class:`~codearc_env.wrappers.EpisodeRecorder`, as ``RecordEpisode`` does) and keeps the
+counts the result needs.
 :func:`run_episode` turns the ways an episode can end into one :class:`EpisodeResult`:
 harness failures become ``infra_error``, model API failures ``api_error``, bugs in the agent
 ``agent_error``; only ``success`` and ``failure`` are grades.
@@ -9,8 +11,6 @@ harness failures become ``infra_error``, model API failures ``api_error``, bugs 
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,6 +27,7 @@ from codearc_env.agents.results import EpisodeResult
 from codearc_env.agents.vocabulary import SHOWN_LINE_CHARS
 from codearc_env.errors import CodeARCError
 from codearc_env.functions.spec import HiddenFunction
+from codearc_env.wrappers import EpisodeRecorder, new_episode_id
 
 QUERY, SUBMIT = 0, 1
 MAX_INVALID_IN_A_ROW = 3
@@ -73,7 +74,7 @@ class Episode:
     model: str
     writer: tr.TraceWriter | None = None
     attempt: int = 1
-    episode_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    episode_id: str = field(default_factory=new_episode_id)
     obs: Mapping[str, Any] = field(default_factory=dict)
     info: Mapping[str, Any] = field(default_factory=dict)
     reward: float = 0.0
@@ -83,7 +84,6 @@ class Episode:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    started: float = field(default_factory=time.monotonic)
     b_io: int = 30
     b_oracle: int = 2
     shown_line_chars: int | None = SHOWN_LINE_CHARS
@@ -93,9 +93,11 @@ class Episode:
     invalid_in_a_row: int = 0
     replies: int = 0
 
+    def __post_init__(self) -> None:
+        self.recorder = EpisodeRecorder(self.writer, self.episode_id)
+
     def emit(self, event: tr.Event) -> None:
-        if self.writer is not None:
-            self.writer.write(event)
+        self.recorder.emit(event)
 
     # ---- environment --------------------------------------------------------------------
     def reset(self) -> Mapping[str, Any]:
@@ -106,21 +108,15 @@ class Episode:
         budgets = getattr(env, "budgets", None)
         self.b_io = int(getattr(budgets, "b_io", 30))
         self.b_oracle = int(getattr(budgets, "b_oracle", 2))
-        p = self.problem
-        self.emit(
-            tr.EpisodeStart(
-                self.episode_id,
-                problem_id=self.problem_id,
-                variant=p.variant if p else str(self.info.get("variant", "")),
-                source=p.source if p else str(self.info.get("source", "")),
-                target=str(self.obs.get("function_name", "")),
-                agent=self.agent,
-                model=self.model,
-                b_io=self.b_io,
-                b_oracle=self.b_oracle,
-                attempt=self.attempt,
-                meta={"sample": self.sample, "settings_hash": self.settings_hash},
-            )
+        info = {**self.info, "problem_id": self.problem_id}
+        self.recorder.start(
+            self.env,
+            dict(self.obs),
+            info,
+            agent=self.agent,
+            model=self.model,
+            attempt=self.attempt,
+            meta={"sample": self.sample, "settings_hash": self.settings_hash},
         )
         return self.obs
 
@@ -152,50 +148,18 @@ class Episode:
     def _step(self, kind: int, text: str, call_id: str | None) -> StepView:
         if self.done:
             raise EpisodeOver("the episode is already over")
-        self.steps += 1
-        self.emit(
-            tr.ToolCall(
-                self.episode_id,
-                kind="query" if kind == QUERY else "submit",
-                text=text,
-                call_id=call_id,
-                step=self.steps,
-            )
-        )
-        obs, reward, terminated, truncated, info = _env_call(
-            self.env.step, {"kind": kind, "text": text}
-        )
+        action = {"kind": kind, "text": text}
+        self.steps = self.recorder.action(action, call_id)
+        obs, reward, terminated, truncated, info = _env_call(self.env.step, action)
         invalid_before = int(self.info.get("invalid_actions") or 0)
         self.obs, self.info, self.reward = obs, info, float(reward)
         self.done = bool(terminated or truncated)
-        feedback = str(obs.get("feedback", ""))
-        self.emit(
-            tr.Observation(
-                self.episode_id,
-                text=feedback,
-                reward=float(reward),
-                terminated=bool(terminated),
-                truncated=bool(truncated),
-                step=self.steps,
-                info=_small_info(info),
-            )
-        )
-        if kind == SUBMIT and info.get("verdict") is not None:
-            self.emit(
-                tr.Verdict(
-                    self.episode_id,
-                    passed=info.get("verdict") == "pass",
-                    reason=str(info.get("verdict_reason") or ""),
-                    counterexample=tr.jsonable(info.get("counterexample")),
-                    n_inputs=int(info.get("oracle_inputs") or 0),
-                    final=self.done,
-                )
-            )
+        self.recorder.response(obs, reward, terminated, truncated, info)
         if int(info.get("invalid_actions") or 0) > invalid_before:
             self._count_invalid("the environment rejected the action")
         else:
             self.invalid_in_a_row = 0
-        return StepView(feedback, obs, info, float(reward), self.done)
+        return StepView(str(obs.get("feedback", "")), obs, info, float(reward), self.done)
 
     def _count_invalid(self, what: str) -> None:
         self.invalid_in_a_row += 1
@@ -233,7 +197,7 @@ class Episode:
 
     def invalid_reply(self, message: str) -> None:
         self.invalid_replies += 1
-        self.emit(tr.Error(self.episode_id, kind="agent", message=message))
+        self.recorder.error("agent", message)
         self._count_invalid(message)
 
     # ---- result -------------------------------------------------------------------------
@@ -252,59 +216,38 @@ class Episode:
 
     def finish(self, status: tr.EpisodeStatus, message: str = "") -> EpisodeResult:
         info = self.info
-        b_io, b_oracle = self.b_io, self.b_oracle
         solved = status == "success"
+        end = self.recorder.end(
+            status,
+            reward=self.reward,
+            message=message,
+            n_io=int(info.get("n_io_used", 0)),
+            n_oracle=int(info.get("n_oracle_used", 0)),
+            # The env's paper metrics describe its own outcome; an episode we stop early
+            # (invalid replies, errors) is a failure whatever the env still thinks.
+            paper_io=int(info.get("paper_io", self.b_io)) if solved else self.b_io,
+            paper_oracle=int(info.get("paper_oracle", self.b_oracle)) if solved else self.b_oracle,
+            turns=self.steps,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cost_usd=self.cost_usd,
+        )
         p = self.problem
-        result = EpisodeResult(
+        return EpisodeResult(
+            **tr.outcome_fields(end),
             problem_id=self.problem_id,
-            status=status,
             agent=self.agent,
             model=self.model,
             variant=p.variant if p else str(info.get("variant", "")),
             source=p.source if p else str(info.get("source", "")),
             index=p.index if p else int(info.get("index", -1)),
             quirks=p.quirks.flags() if p else tuple(info.get("quirks", ())),
-            n_io=int(info.get("n_io_used", 0)),
-            n_oracle=int(info.get("n_oracle_used", 0)),
-            # The env's paper metrics describe its own outcome; an episode we stop early
-            # (invalid replies, errors) is a failure whatever the env still thinks.
-            paper_io=int(info.get("paper_io", b_io)) if solved else b_io,
-            paper_oracle=int(info.get("paper_oracle", b_oracle)) if solved else b_oracle,
-            turns=self.steps,
             invalid_replies=self.invalid_replies,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            cost_usd=self.cost_usd,
-            duration_s=time.monotonic() - self.started,
             attempts=self.attempt,
             sample=self.sample,
             settings_hash=self.settings_hash,
-            message=message,
             episode_id=self.episode_id,
         )
-        self.emit(
-            tr.EpisodeEnd(
-                self.episode_id,
-                status=status,
-                reward=self.reward,
-                n_io=result.n_io,
-                n_oracle=result.n_oracle,
-                paper_io=result.paper_io,
-                paper_oracle=result.paper_oracle,
-                turns=result.turns,
-                prompt_tokens=result.prompt_tokens,
-                completion_tokens=result.completion_tokens,
-                cost_usd=result.cost_usd,
-                duration_s=result.duration_s,
-                message=message,
-            )
-        )
-        return result
-
-
-def _small_info(info: Mapping[str, Any]) -> dict[str, Any]:
-    """The info dict as JSON data."""
-    return {str(k): tr.jsonable(v) for k, v in info.items()}
 
 
 class Agent(Protocol):
@@ -352,7 +295,7 @@ def run_episode(
     except EpisodeOver as exc:
         return episode.finish("failure", str(exc))
     except ContextOverflowError as exc:
-        episode.emit(tr.Error(episode.episode_id, kind="context_overflow", message=str(exc)))
+        episode.recorder.error("context_overflow", str(exc))
         if episode.replies == 0:
             raise FatalModelError(
                 f"the first prompt does not fit the model's context window ({exc})"
@@ -361,36 +304,14 @@ def run_episode(
         # graded failure, recorded apart so it can be counted.
         return episode.finish("failure", f"context overflow: {exc}")
     except FatalModelError as exc:
-        episode.emit(
-            tr.Error(episode.episode_id, kind="api", message=str(exc), exc_type=type(exc).__name__)
-        )
+        episode.recorder.error("api", str(exc), type(exc).__name__)
         raise
     except ModelError as exc:
-        episode.emit(
-            tr.Error(
-                episode.episode_id,
-                kind="api",
-                message=str(exc),
-                exc_type=type(exc).__name__,
-                retryable=exc.retryable,
-            )
-        )
+        episode.recorder.error("api", str(exc), type(exc).__name__, exc.retryable)
         return episode.finish("api_error", str(exc))
     except CodeARCError as exc:
-        episode.emit(
-            tr.Error(
-                episode.episode_id,
-                kind="infra",
-                message=str(exc),
-                exc_type=type(exc).__name__,
-                retryable=True,
-            )
-        )
+        episode.recorder.error("infra", str(exc), type(exc).__name__, retryable=True)
         return episode.finish("infra_error", f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # a bug in an agent must not take the whole run down
-        episode.emit(
-            tr.Error(
-                episode.episode_id, kind="internal", message=str(exc), exc_type=type(exc).__name__
-            )
-        )
+        episode.recorder.error("internal", str(exc), type(exc).__name__)
         return episode.finish("agent_error", f"{type(exc).__name__}: {exc}")

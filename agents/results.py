@@ -25,35 +25,24 @@ GRADED = ("success", "failure")
 
 
 @dataclass(frozen=True)
-class EpisodeResult:
-    """How one episode ended; one line of ``results.jsonl``."""
+class EpisodeResult(tr.EpisodeOutcome):
+    """How one episode ended (the fields of its EpisodeEnd event) and what it was: one line
+    of ``results.jsonl``."""
 
     problem_id: str
-    status: tr.EpisodeStatus
     agent: str = ""
     model: str = ""
     variant: str = ""
     source: str = ""
     index: int = -1
     quirks: tuple[str, ...] = ()
-    n_io: int = 0
-    """Input/output pairs used, initial examples included."""
-    n_oracle: int = 0
-    paper_io: int = 0
-    paper_oracle: int = 0
-    turns: int = 0
     invalid_replies: int = 0
     """Model replies the agent could not turn into an action."""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    duration_s: float = 0.0
     attempts: int = 1
     sample: int = 0
     """Which of the run's samples of this problem (0 .. samples - 1)."""
     settings_hash: str = ""
     """Digest of the run settings this episode ran under (see ``run.json``)."""
-    message: str = ""
     episode_id: str = ""
     trace: str = ""
     """Path of the trace file, relative to the run directory."""

@@ -152,9 +152,11 @@ class Error(Event):
     retryable: bool = False
 
 
-@dataclass(frozen=True)
-class EpisodeEnd(Event):
-    type: ClassVar[str] = "EpisodeEnd"
+@dataclass(frozen=True, kw_only=True)
+class EpisodeOutcome:
+    """How an episode ended. The one definition shared by the trace's EpisodeEnd event and a
+    run's result line (``codearc_env.agents.results.EpisodeResult``)."""
+
     status: EpisodeStatus
     reward: float = 0.0
     n_io: int = 0
@@ -170,6 +172,16 @@ class EpisodeEnd(Event):
     cost_usd: float = 0.0
     duration_s: float = 0.0
     message: str = ""
+
+
+def outcome_fields(outcome: EpisodeOutcome) -> dict[str, Any]:
+    """The outcome part of an EpisodeEnd or a result, as keyword arguments."""
+    return {f.name: getattr(outcome, f.name) for f in dataclasses.fields(EpisodeOutcome)}
+
+
+@dataclass(frozen=True)
+class EpisodeEnd(Event, EpisodeOutcome):
+    type: ClassVar[str] = "EpisodeEnd"
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

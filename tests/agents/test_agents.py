@@ -127,7 +127,7 @@ def test_budget_exhaustion_and_forced_final_attempt(toy_env, tmp_path):
     )
     result, events = play(ReactAgent(model), toy_env, tmp_path)
     assert (result.status, result.n_io, result.n_oracle) == ("failure", 30, 1)
-    first = [e for e in events if isinstance(e, tr.Observation)][0]
+    first = [e for e in events if isinstance(e, tr.Observation) and e.step == 1][0]
     assert "Only 20 of the 25 calls ran" in first.text
     assert "must be a submission" in model.requests[2]["messages"][-1]["content"]
     assert [e for e in events if isinstance(e, tr.EpisodeEnd)][0].paper_io == 30

@@ -144,3 +144,60 @@ def test_lone_surrogate_in_a_query_output_is_recorded_not_an_agent_error(tmp_pat
     results = ResultsFile(tmp_path / "results.jsonl")
     results.append(result)
     assert results.load()[result.key] == result
+
+
+def test_one_recorder_for_rl_and_llm_episodes(tmp_path) -> None:
+    """RecordEpisode around any agent and the LLM agents' Episode write the same events, id
+    format, kept info keys and action kinds, and the result line carries the EpisodeEnd."""
+    import dataclasses
+
+    from codearc_env.agents.episode import Episode
+    from codearc_env.testing import TOY_SOLUTIONS, make_toy_env
+    from codearc_env.trace import (
+        EpisodeEnd,
+        EpisodeOutcome,
+        Observation,
+        ToolCall,
+        TraceWriter,
+        outcome_fields,
+        read_trace,
+    )
+    from codearc_env.wrappers import RecordEpisode
+
+    ADD = "builtin/annotated/add"
+
+    actions = [
+        ("query", "add(2, 2)"),
+        ("submit", "def add(a, b):\n    return 0"),
+        ("submit", TOY_SOLUTIONS[ADD]),
+    ]
+    rl_path, llm_path = tmp_path / "rl.jsonl", tmp_path / "llm.jsonl"
+    env = RecordEpisode(make_toy_env(), rl_path)
+    env.reset(options={"problem": ADD})
+    for kind, text in actions:
+        env.step({"kind": int(kind == "submit"), "text": text})
+    env.close()
+    with TraceWriter(llm_path) as writer:
+        ep = Episode(make_toy_env(), None, ADD, "", "", writer)
+        ep.reset()
+        for kind, text in actions:
+            ep.query(text) if kind == "query" else ep.submit(text)
+        result = ep.finish(*ep.outcome())
+    rl, llm = read_trace(rl_path), read_trace(llm_path)
+    assert [type(e) for e in rl] == [type(e) for e in llm]
+    assert all(len(e.episode_id) == 12 for e in rl + llm)
+    assert [(e.kind, e.text, e.step) for e in rl if isinstance(e, ToolCall)] == [
+        (e.kind, e.text, e.step) for e in llm if isinstance(e, ToolCall)
+    ]
+    observed = [(e.step, e.text, e.info) for e in rl if isinstance(e, Observation)]
+    assert observed == [(e.step, e.text, e.info) for e in llm if isinstance(e, Observation)]
+    skip = {"duration_s", "message"}  # wall time; who wrote why the episode ended
+    rl_end, llm_end = rl[-1], llm[-1]
+    assert isinstance(rl_end, EpisodeEnd) and isinstance(llm_end, EpisodeEnd)
+    assert {k: v for k, v in outcome_fields(rl_end).items() if k not in skip} == {
+        k: v for k, v in outcome_fields(llm_end).items() if k not in skip
+    }
+    assert outcome_fields(result) == outcome_fields(llm_end)
+    assert {f.name for f in dataclasses.fields(EpisodeOutcome)} <= {
+        f.name for f in dataclasses.fields(EpisodeEnd)
+    }

@@ -115,3 +115,24 @@ def test_truncating_infra_error_ends_with_infra_status(tmp_path: Path) -> None:
     env.close()
     end = read_trace(path)[-1]
     assert isinstance(end, EpisodeEnd) and end.status == "infra_error"
+
+
+def test_verdict_events_keep_the_oracles_duration(tmp_path: Path) -> None:
+    import dataclasses
+
+    from codearc_env.testing import TableOracle
+
+    class Timed(TableOracle):
+        def check(self, fn: Any, candidate_source: str, extra_inputs: Any = ()) -> Any:
+            return dataclasses.replace(super().check(fn, candidate_source, extra_inputs),
+                                       duration_s=0.25)
+
+    base = make_toy_env()
+    base._oracle = Timed(base._oracle.accepted)
+    path = tmp_path / "t.jsonl"
+    env = RecordEpisode(base, path)
+    env.reset(options={"problem": ADD})
+    env.step({"kind": 1, "text": TOY_SOLUTIONS[ADD]})
+    env.close()
+    (verdict,) = [e for e in read_trace(path) if isinstance(e, Verdict)]
+    assert verdict.duration_s == 0.25
