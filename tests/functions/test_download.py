@@ -6,6 +6,7 @@ import io
 import shutil
 import socket
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,6 +32,18 @@ def _serve(http_root: tuple[Path, str], archive: Path) -> str:
     return f"{base}/{archive.name}"
 
 
+@pytest.fixture
+def serve_tree(
+    http_root: tuple[Path, str], datafiles: SimpleNamespace, tmp_path: Path
+) -> Callable[[Path, str], str]:
+    """Pack a folder as ``<name>.tar.gz``, serve it on 127.0.0.1 and return its URL."""
+
+    def serve(tree: Path, name: str) -> str:
+        return _serve(http_root, datafiles.make_archive(tree, tmp_path / f"{name}.tar.gz"))
+
+    return serve
+
+
 def _leftovers(cache: Path) -> list[str]:
     parent = cache / "codearc-env" / "data"
     return sorted(p.name for p in parent.iterdir()) if parent.exists() else []
@@ -39,14 +52,12 @@ def _leftovers(cache: Path) -> list[str]:
 def test_good_archive_is_downloaded_verified_and_cached(
     synthetic_checksums: None,
     synthetic_upstream: Path,
-    datafiles: SimpleNamespace,
-    http_root: tuple[Path, str],
     isolated_env: Path,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    serve_tree: Callable[[Path, str], str],
 ) -> None:
-    url = _serve(http_root, datafiles.make_archive(synthetic_upstream, tmp_path / "good.tar.gz"))
+    url = serve_tree(synthetic_upstream, "good")
     monkeypatch.setenv("CODEARC_DATA_URL", url)
     caplog.set_level("INFO", logger="codearc_env.functions.download")
     ds = load_dataset()
@@ -96,16 +107,15 @@ def test_tampered_archive_fails_the_integrity_check_and_caches_nothing(
     message: str,
     synthetic_checksums: None,
     synthetic_upstream: Path,
-    datafiles: SimpleNamespace,
-    http_root: tuple[Path, str],
     isolated_env: Path,
     tmp_path: Path,
+    serve_tree: Callable[[Path, str], str],
 ) -> None:
     tree = tmp_path / "tampered"
     shutil.copytree(synthetic_upstream, tree)
     path = tree / relative
     path.write_text(path.read_text().replace(old, new, 1))
-    url = _serve(http_root, datafiles.make_archive(tree, tmp_path / "tampered.tar.gz"))
+    url = serve_tree(tree, "tampered")
     with pytest.raises(DataError) as info:
         download.download_dataset(url=url, progress=False)
     assert str(info.value) == message
@@ -116,14 +126,13 @@ def test_tampered_archive_fails_the_integrity_check_and_caches_nothing(
 def test_archive_with_the_wrong_layout_is_rejected(
     synthetic_checksums: None,
     synthetic_upstream: Path,
-    datafiles: SimpleNamespace,
-    http_root: tuple[Path, str],
     isolated_env: Path,
     tmp_path: Path,
+    serve_tree: Callable[[Path, str], str],
 ) -> None:
     tree = tmp_path / "wrong"
     shutil.copytree(synthetic_upstream / "dataset", tree / "data" / "problems")
-    url = _serve(http_root, datafiles.make_archive(tree, tmp_path / "wrong.tar.gz"))
+    url = serve_tree(tree, "wrong")
     with pytest.raises(DataError) as info:
         download.download_dataset(url=url, progress=False)
     assert str(info.value) == (
@@ -133,7 +142,7 @@ def test_archive_with_the_wrong_layout_is_rejected(
     # half a layout: the modules are there, the examples are not
     half = tmp_path / "half"
     shutil.copytree(synthetic_upstream / "dataset", half / "dataset")
-    url = _serve(http_root, datafiles.make_archive(half, tmp_path / "half.tar.gz"))
+    url = serve_tree(half, "half")
     with pytest.raises(DataError, match=r"has the wrong layout: wrong layout: missing file .*"):
         download.download_dataset(url=url, progress=False)
     assert _leftovers(isolated_env) == []
@@ -231,14 +240,14 @@ def test_cache_dir_follows_xdg_then_home(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_real_data_archive_passes_the_shipped_checksums(
     data_dir: Path,
     datafiles: SimpleNamespace,
-    http_root: tuple[Path, str],
     isolated_env: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    serve_tree: Callable[[Path, str], str],
 ) -> None:
     problems = load_directory(data_dir)
     tree = datafiles.write_upstream(problems, tmp_path / "CodeARC")
-    url = _serve(http_root, datafiles.make_archive(tree, tmp_path / "codearc.tar.gz"))
+    url = serve_tree(tree, "codearc")
     monkeypatch.setenv("CODEARC_DATA_URL", url)
     ds = load_dataset()
     assert len(ds) == 2228 and ds.origin == str(download.cache_dir())
@@ -250,6 +259,6 @@ def test_real_data_archive_passes_the_shipped_checksums(
     # one changed character in one real module fails the check
     module = tree / "dataset" / "anonymous" / "100.py"
     module.write_text(module.read_text() + " ")
-    url = _serve(http_root, datafiles.make_archive(tree, tmp_path / "tampered.tar.gz"))
+    url = serve_tree(tree, "tampered")
     with pytest.raises(DataError, match=r"dataset/anonymous/100.py does not match"):
         download.download_dataset(url=url, progress=False)
