@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 export CODEARC_REQUIRE_SERVICES=1  # in this run a missing docker/bwrap/model is a failure, not a skip
 python3 -m ruff check .
-python3 -m mypy codearc_env functions sandbox oracle agents
+python3 -m mypy codearc_env functions sandbox oracle agents integrations
 python3 scripts/lint_imports.py  # the layer contract in pyproject.toml: no import points up
 exec python3 -m pytest "$@"
