@@ -170,9 +170,10 @@ class CandidateRun:
 
     def driver_problem(
         self, table: ReferenceTable, entries: list[Expected], n_base: int, run: DriverRun
-    ) -> tuple[str, Counterexample | None] | None:
+    ) -> tuple[tuple[str, Counterexample] | None, list[int]]:
         """The first disagreement of a completed driver run (in sequence first, then fresh
-        namespaces), as a reason and counterexample; None when every result agrees.
+        namespaces) as a reason and counterexample, or None when every result agrees; and
+        the indices of every entry that disagreed in either pass.
 
         ``entries[:n_base]`` are the base table's entries in its order; a result also counts
         as agreeing when it equals the reference's own result in the same pass."""
@@ -180,19 +181,25 @@ class CandidateRun:
         keep = kept([e.result for e in entries])
         theirs_seq = table.sequence or (None,) * n_base
         theirs_fresh = (table.namespaced or (None,) * n_base) + (None,) * (len(entries) - n_base)
+        first: tuple[str, Counterexample] | None = None
+        suspects: set[int] = set()
         for i, got in enumerate(run.sequence):
             if not self._driver_agrees(entries, i, got, theirs_seq[i], keep[i]):
-                context = (
-                    f"after {i} other calls in the same process"
-                    if i
-                    else "first in a process that then runs the other inputs"
-                )
-                return self._disagreement(entries[i], got, context)
+                suspects.add(i)
+                if first is None:
+                    context = (
+                        f"after {i} other calls in the same process"
+                        if i
+                        else "first in a process that then runs the other inputs"
+                    )
+                    first = self._disagreement(entries[i], got, context)
         for i, got in enumerate(run.fresh):
             if not self._driver_agrees(entries, i, got, theirs_fresh[i], keep[i]):
-                context = "in a fresh module namespace of a process that ran other inputs"
-                return self._disagreement(entries[i], got, context)
-        return None
+                suspects.add(i)
+                if first is None:
+                    context = "in a fresh module namespace of a process that ran other inputs"
+                    first = self._disagreement(entries[i], got, context)
+        return first, sorted(suspects)
 
     def _disagreement(
         self, e: Expected, got: CallResult, context: str

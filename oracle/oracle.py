@@ -172,14 +172,16 @@ class Oracle:
         timeout = ref.sequence_timeout(ordered)
         drive = run.drive(ordered, n_base, timeout)
         problem = None
+        suspects = list(expected)  # without a driver result, every input
         if drive.sequence is not None:
-            problem = run.driver_problem(table, ordered, n_base, drive)
+            problem, bad = run.driver_problem(table, ordered, n_base, drive)
             if problem is None:
                 return verdict(True, f"agreed with the reference on {n} inputs", None, n)
+            suspects = [ordered[i] for i in bad]  # fresh runs confirm only these
         load_problem = run.load_problem()  # only now: a passing candidate needs one call
         if load_problem is not None:
             return verdict(False, load_problem, None, 0)
-        failed = self._fresh_failure(fn, run, expected)
+        failed = self._fresh_failure(fn, run, suspects)
         if failed is not None:
             return verdict(False, failed[0], failed[1], n)
         if drive.timed_out:  # fresh runs all agreed: slow, or stuck only when sharing a process
@@ -187,7 +189,7 @@ class Oracle:
             if own > timeout:
                 drive = run.drive(ordered, n_base, own)
                 if drive.sequence is not None:
-                    problem = run.driver_problem(table, ordered, n_base, drive)
+                    problem = run.driver_problem(table, ordered, n_base, drive)[0]
         if problem is not None:
             return verdict(False, problem[0], problem[1], n)
         if drive.sequence is None and table.sequence is not None:
