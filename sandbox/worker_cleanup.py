@@ -61,74 +61,75 @@ def reap_descendants(budget_s=10.0):
 
 
 def _wipe(root):
-    """Remove everything under root, whatever the call did to modes or depth.
-
-    Iterative and relative to directory descriptors: no recursion limit and no path length
-    limit, so a tree deeper than either cannot make the worker fail. Returns what was left
-    (an OSError's text), or None when root is empty.
-    """
+    """Remove everything under root; what was left (an OSError's text), or None when empty."""
     try:
         top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
         return f"cannot open {root}: {exc}"
-    problem = None
-    names: list[str] = []  # the path from root down to the directory `fd` is, as names
+    try:
+        return _empty_tree(top)
+    finally:
+        os.close(top)
+
+
+def _empty_tree(top):
+    """Empty the directory open as ``top``, whatever the call did to modes or depth.
+
+    Iterative and relative to directory descriptors: no recursion limit and no path length
+    limit, so a tree deeper than either cannot make the worker fail. Each subdirectory is
+    made searchable before it is entered; ``top`` keeps its mode. Returns None when ``top``
+    is empty, else why not.
+    """
+    names: list[str] = []  # the path from top down to the directory `fd` is, as names
     fd = top
     try:
         while True:
             child = _empty_directory(fd)
             if child is None:  # fd is empty: go back up and remove it
                 if not names:
-                    break
+                    return None
                 parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
                 os.close(fd)
                 fd = parent
-                name = names.pop()
-                try:
-                    os.rmdir(name, dir_fd=fd)
-                except OSError as exc:
-                    problem = f"cannot remove a directory: {exc}"
-                    break
+                os.rmdir(names.pop(), dir_fd=fd)
                 continue
-            with contextlib.suppress(OSError):
-                os.chmod(child, SCRATCH_MODE, dir_fd=fd, follow_symlinks=False)
-            try:
-                sub = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            except OSError as exc:
-                problem = f"cannot enter a directory: {exc}"
-                break
+            # A directory, not a symlink (scandir said so, and no call runs now).
+            os.chmod(child, SCRATCH_MODE, dir_fd=fd)
+            sub = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             if fd != top:
                 os.close(fd)
             fd = sub
             names.append(child)
+    except OSError as exc:
+        return f"cannot empty it: {exc}"
     finally:
         if fd != top:
             os.close(fd)
-        os.close(top)
-    return problem
 
 
 def _empty_directory(fd):
-    """Unlink every non-directory in fd; return the name of a subdirectory left, else None.
-
-    A subdirectory is made searchable before it is entered (see _wipe); the top one keeps
-    its mode, which _ready_scratch restores first."""
+    """Unlink every non-directory in fd; return the name of a subdirectory left, else None."""
     for entry in os.scandir(fd):
         if entry.is_dir(follow_symlinks=False):
             return entry.name
-        with contextlib.suppress(OSError):
-            os.unlink(entry.name, dir_fd=fd)
+        os.unlink(entry.name, dir_fd=fd)
     return None
 
 
 def _ready_scratch(root, mode):
     """Empty root and give it back its mode; the reason when that fails (worker unusable)."""
     try:
-        if os.stat(root).st_mode & 0o7777 != mode:
+        try:
+            top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        except PermissionError:  # the call took its own permissions away: ours to give back
             os.chmod(root, mode)
-        problem = _wipe(root)
-        if problem is None and os.listdir(root):
-            problem = "entries are left"
+            top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if os.fstat(top).st_mode & 0o7777 != mode:
+                os.fchmod(top, mode)
+            problem = _empty_tree(top)
+        finally:
+            os.close(top)
     except OSError as exc:
         problem = str(exc)
     return None if problem is None else f"cannot prepare the scratch directory: {problem}"
