@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codearc_env import trace as tr
 from codearc_env.agents.episode import MAX_INVALID_IN_A_ROW, Agent, EpisodeResult
 from codearc_env.agents.factory import NEEDS_MODEL, make_agent
 from codearc_env.agents.model import LiteLLMModel, Model
@@ -118,7 +119,7 @@ class EvalConfig:
             "max_tokens": self.max_tokens,
             "timeout_s": self.timeout_s,
             "api_base": self.api_base,
-            "model_args": json.loads(json.dumps(dict(self.model_args), sort_keys=True)),
+            "model_args": tr.jsonable(dict(self.model_args)),
         }
 
     def operational(self) -> dict[str, Any]:
@@ -237,6 +238,9 @@ def evaluate(
         raise ValueError(f"unknown agent {config.agent!r}; choose from {', '.join(NEEDS_MODEL)}")
     if config.samples < 1:
         raise ValueError(f"samples must be >= 1, got {config.samples}")
+    for flag, wanted in (("--retry-errors", config.retry_errors), ("--force", config.force)):
+        if wanted and not config.resume:
+            raise ValueError(f"{flag} applies to a resumed run: add --resume")
     per_sample = default_model_factory(config) if model_factory is None else None
     if model_factory is not None:
         given = model_factory

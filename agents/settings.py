@@ -74,7 +74,11 @@ def pin_settings(
         record = json.loads(run_json.read_text(encoding="utf-8"))
         before = _recorded_settings(record)
         history = list(record.get("history") or [])
-        diff = settings_diff(before, settings)
+        if "settings" not in record:  # an older record: compare what it did record
+            diff = settings_diff(before, {k: settings.get(k) for k in before if k in settings})
+            diff = {k: v for k, v in diff.items() if k in settings}
+        else:
+            diff = settings_diff(before, settings)
         if diff and not force:
             raise SettingsMismatchError(
                 f"--resume with settings other than those recorded in {run_json}:\n"

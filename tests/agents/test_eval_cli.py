@@ -440,3 +440,25 @@ def test_local_models_get_a_turn_cap_and_the_env_gets_every_setting(monkeypatch,
         "oracle_seed": 7,
         "oracle_strength": "strong",
     }
+
+
+@pytest.mark.parametrize("flag", ["--retry-errors", "--force"])
+def test_resume_only_flags_need_resume(toy_cli, tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as exit_info:
+        main(eval_argv(tmp_path / "run", flag))
+    assert exit_info.value.code == 2
+    assert f"{flag} applies to a resumed run: add --resume" in capsys.readouterr().err
+
+
+def test_a_run_recorded_before_settings_were_pinned_resumes(toy_cli, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(eval_argv(out, "--limit", "2")) == 0
+    flat = json.loads((out / "run.json").read_text())["settings"]
+    flat = {k: v for k, v in flat.items() if k in ("agent", "model", "split", "b_io")}
+    (out / "run.json").write_text(json.dumps({**flat, "variant": "annotated", "concurrency": 1}))
+    assert main([*eval_argv(out, "--limit", "2"), "--resume"]) == 0
+    flat["b_io"] = 20
+    (out / "run.json").write_text(json.dumps(flat))
+    with pytest.raises(SystemExit):
+        main([*eval_argv(out, "--limit", "2"), "--resume"])
+    assert "  b_io: 20 -> 30\n" in capsys.readouterr().err
