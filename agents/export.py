@@ -35,7 +35,7 @@ FORMATS: tuple[Format, ...] = ("openai", "trl")
 
 
 @dataclass(frozen=True)
-class Episode:
+class RecordedEpisode:
     """The events of one finished episode."""
 
     start: tr.EpisodeStart
@@ -61,16 +61,16 @@ def trace_files(path: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-def episodes(paths: Iterable[Path]) -> Iterator[Episode]:
+def episodes(paths: Iterable[Path]) -> Iterator[RecordedEpisode]:
     """Finished episodes (those with an EpisodeEnd), in file order."""
     for path in paths:
         for events in tr.split_episodes(tr.iter_trace(path)):
             start, end = events[0], events[-1]
             if isinstance(start, tr.EpisodeStart) and isinstance(end, tr.EpisodeEnd):
-                yield Episode(start, end, tuple(events))
+                yield RecordedEpisode(start, end, tuple(events))
 
 
-def _conversation(ep: Episode) -> list[tr.ModelMessage]:
+def _conversation(ep: RecordedEpisode) -> list[tr.ModelMessage]:
     """The messages of an LLM agent's episode, or, for a trace without any (one recorded by
     ``RecordEpisode`` around any agent), the actions and observations as a tool-calling
     conversation: the first observation as the user's turn, each action as an assistant's
@@ -110,7 +110,7 @@ def _conversation(ep: Episode) -> list[tr.ModelMessage]:
     return out
 
 
-def _messages(ep: Episode) -> list[tr.ModelMessage]:
+def _messages(ep: RecordedEpisode) -> list[tr.ModelMessage]:
     msgs = _conversation(ep)
     while msgs and msgs[-1].role != "assistant":
         msgs.pop()
@@ -127,7 +127,7 @@ def _trl_arguments(arguments: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"raw": arguments}
 
 
-def metadata(ep: Episode) -> dict[str, Any]:
+def metadata(ep: RecordedEpisode) -> dict[str, Any]:
     """What a record says about its episode, to filter, weight or split a data set by."""
     start, end = ep.start, ep.end
     return {
@@ -150,7 +150,7 @@ def metadata(ep: Episode) -> dict[str, Any]:
     }
 
 
-def to_record(ep: Episode, fmt: Format) -> dict[str, Any] | None:
+def to_record(ep: RecordedEpisode, fmt: Format) -> dict[str, Any] | None:
     """One training example, or None when the episode has no model reply to learn from."""
     msgs = _messages(ep)
     if not msgs:
