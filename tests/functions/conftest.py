@@ -178,9 +178,39 @@ class SubprocessFakeSandbox(Sandbox):
         return [CallResult(**row) for row in json.loads(proc.stdout)]
 
 
+class CannedSandbox(Sandbox):
+    """Returns prepared results by call expression; runs nothing."""
+
+    name = "canned"
+
+    def __init__(self, results: dict[str, CallResult]) -> None:
+        super().__init__()
+        self.results = results
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(name="canned", is_security_boundary=False)
+
+    def run(
+        self,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+        *,
+        isolation: str = "call",
+    ) -> list[CallResult]:
+        return [self.results[inv.expression or ""] for inv in invocations]
+
+
 @pytest.fixture(scope="session")
 def fakes() -> SimpleNamespace:
-    return SimpleNamespace(Subprocess=SubprocessFakeSandbox)
+    return SimpleNamespace(Subprocess=SubprocessFakeSandbox, Canned=CannedSandbox)
 
 
 @pytest.fixture(scope="session")
