@@ -12,10 +12,11 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 
 from codearc_env import __version__
 from codearc_env.agents import cli as agents_cli
-from codearc_env.errors import EXIT_ERROR, exit_code
+from codearc_env.errors import EXIT_ERROR, CodeARCError, exit_code
 from codearc_env.functions import cli as functions_cli
 from codearc_env.oracle import cli as oracle_cli
 from codearc_env.sandbox import cli as sandbox_cli
@@ -74,12 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except (Exception, KeyboardInterrupt) as exc:
-        code = exit_code(exc)
-        if code is None:
-            raise  # a bug: its traceback is the useful report
-        message = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"error: {exc}"
-        print(f"codearc: {message}", file=sys.stderr)
-        return code
+        if isinstance(exc, KeyboardInterrupt):
+            print("codearc: interrupted", file=sys.stderr)
+        elif isinstance(exc, CodeARCError):
+            print(f"codearc: error: {exc}", file=sys.stderr)
+        else:  # a bug: the traceback is the useful report
+            traceback.print_exc(file=sys.stderr)
+            print(f"codearc: error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -39,18 +39,14 @@ class UsageError(CodeARCError):
 # Exit codes of the `codearc` command, the same for every subcommand (as diff and grep use them).
 EXIT_OK = 0
 EXIT_FAIL = 1  # a verdict of FAIL or a failing check: the command worked, the answer is no
-EXIT_ERROR = 2  # no answer: bad command line or input, missing data, a sandbox failure
+EXIT_ERROR = 2  # no answer: bad command line or input, missing data, a sandbox failure, a bug
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
-_EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (KeyboardInterrupt, EXIT_INTERRUPTED),
-    (CodeARCError, EXIT_ERROR),
-)
 
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an exception that ends a command: the one mapping the CLI uses.
 
-def exit_code(exc: BaseException) -> int | None:
-    """The exit code for an exception that ends a command; None for a bug (keep its traceback)."""
-    for kind, code in _EXIT_CODES:
-        if isinstance(exc, kind):
-            return code
-    return None
+    A bug exits 2 as well (with its traceback shown), never 1: Python's own exit code for an
+    uncaught exception would read as a FAIL verdict.
+    """
+    return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_ERROR

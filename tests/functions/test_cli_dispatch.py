@@ -62,11 +62,18 @@ def test_interrupt_exits_130(
     assert capsys.readouterr().err == "codearc: interrupted\n"
 
 
-def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_exits_2_with_its_traceback_never_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _raising(monkeypatch, ZeroDivisionError("division by zero"))
-    with pytest.raises(ZeroDivisionError):
-        cli.main(["data", "summary"])
-    assert exit_code(ZeroDivisionError()) is None
+    assert cli.main(["data", "summary"]) == 2  # 1 would read as a FAIL verdict
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):\n")
+    assert err.endswith(
+        "ZeroDivisionError: division by zero\n"
+        "codearc: error: unexpected ZeroDivisionError: division by zero\n"
+    )
+    assert exit_code(ZeroDivisionError()) == EXIT_ERROR
 
 
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
