@@ -178,7 +178,7 @@ class SubprocessFakeSandbox(Sandbox):
         return [CallResult(**row) for row in json.loads(proc.stdout)]
 
 
-class CannedSandbox(Sandbox):
+class CannedSandbox(SubprocessFakeSandbox):
     """Returns prepared results by call expression; runs nothing."""
 
     name = "canned"
@@ -187,23 +187,8 @@ class CannedSandbox(Sandbox):
         super().__init__()
         self.results = results
 
-    def start(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def info(self) -> BackendInfo:
-        return BackendInfo(name="canned", is_security_boundary=False)
-
-    def run(
-        self,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: str = "call",
+    def run(  # limits and isolation do not matter to canned results
+        self, source: str, function: str, invocations: Sequence[Invocation], *_: object, **__: object
     ) -> list[CallResult]:
         return [self.results[inv.expression or ""] for inv in invocations]
 
