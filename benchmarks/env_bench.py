@@ -18,10 +18,10 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-from codearc_env.functions import builtin_suite
-from codearc_env.sandbox.base import Invocation
 
 import codearc_env  # noqa: F401  (registers the ids)
+from codearc_env.functions import builtin_suite
+from codearc_env.sandbox.base import Invocation
 from codearc_env.testing import live_descendants
 
 PROBLEM = "builtin/annotated/reverse_words"

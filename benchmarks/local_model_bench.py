@@ -178,6 +178,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import llama_cpp
+
     from codearc_env.agents.local_model import parse_local_model, resolve_local_model
     from codearc_env.agents.local_server import _default_threads, server_for, stop_all
 

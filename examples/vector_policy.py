@@ -19,10 +19,10 @@ from typing import Any
 
 import gymnasium
 import numpy as np
-from codearc_env.functions.calls import parse_call, render_call
 
 import codearc_env  # noqa: F401  (registers the CodeARC-* ids)
 from codearc_env.errors import CallParseError
+from codearc_env.functions.calls import parse_call, render_call
 
 
 def shifted(call: str, name: str) -> str | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from codearc_env.functions import UnknownProblemError
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from codearc_env.env import CodeARCEnv
 from codearc_env.errors import SandboxError
+from codearc_env.functions import UnknownProblemError
 from codearc_env.testing import TOY_SOLUTIONS, FakeCounterexample
 
 ADD = "builtin/annotated/add"

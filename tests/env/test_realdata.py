@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codearc_env.functions import UnknownProblemError
 
 from codearc_env.env import CodeARCEnv
 from codearc_env.errors import DataError
+from codearc_env.functions import UnknownProblemError
 from codearc_env.spaces import MAX_OUTPUT_CHARS
 from codearc_env.testing import CallableSandbox, TableOracle
 

@@ -12,10 +12,10 @@ from typing import Any
 import gymnasium
 import numpy as np
 import pytest
-from codearc_env.functions import builtin_suite
 from gymnasium.utils.env_checker import check_env
 
 import codearc_env  # noqa: F401  (registers the ids)
+from codearc_env.functions import builtin_suite
 from codearc_env.registration import ENV_IDS
 from codearc_env.testing import live_descendants
 

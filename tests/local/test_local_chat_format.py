@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from codearc_env.agents.local_chat_format import (
     DEFAULT_SYSTEM,
     forced_names,

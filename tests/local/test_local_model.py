@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
 from codearc_env.agents.local_model import (
     LocalModel,
     LocalModelError,

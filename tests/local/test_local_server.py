@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from codearc_env.agents.local_model import LocalModelError, parse_local_model
 from codearc_env.agents.local_server import LocalServer, ServerConfig, server_for
 
