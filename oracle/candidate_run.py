@@ -62,15 +62,19 @@ class CandidateRun:
             return f"{self.fn.target!r} is not callable in the candidate"
         return None
 
-    def results(self, entries: Sequence[Expected]) -> list[CallResult]:
-        """Fresh results in entry order; inputs grouped by their time limit."""
+    def results(self, entries: Sequence[Expected]) -> list[CallResult | None]:
+        """Fresh results in entry order; inputs grouped by their time limit. Once an input
+        has timed out (which fails the candidate), inputs not run yet stay unrun (None): a
+        candidate that hangs everywhere costs one run's budget, not a limit per input."""
         out: dict[int, CallResult] = {}
         by_limit: dict[float, list[int]] = {}
         for i, e in enumerate(entries):
             by_limit.setdefault(e.time_limit_s, []).append(i)
         for limit, idx in sorted(by_limit.items()):
             out.update(self._fresh([entries[i].input for i in idx], idx, limit))
-        return [out[i] for i in range(len(entries))]
+            if any(r.timed_out for r in out.values()):
+                break
+        return [out.get(i) for i in range(len(entries))]
 
     @property
     def fresh_seconds(self) -> float:
@@ -110,6 +114,8 @@ class CandidateRun:
             if len(unrun) == len(pending):  # no progress: cannot happen, but never loop
                 out.update({idx[j]: CallResult(ok=False, timed_out=True) for j in unrun})
                 break
+            if any(r.timed_out for r in out.values()):
+                break  # that input fails the candidate: the rest need not run
             pending = unrun
         return out
 
@@ -147,7 +153,9 @@ class CandidateRun:
                 for x, g in zip(batch, got, strict=True)
                 if not g.timed_out and g.ok == e.result.ok  # same kind of expected outcome
             ]
-            actual = dict(zip((id(k) for k in keep), self.results(keep), strict=True))
+            actual = {
+                id(k): r for k, r in zip(keep, self.results(keep), strict=True) if r is not None
+            }
             out: list[tuple[Expected, CallResult] | None] = []
             for x in batch:
                 k = next((k for k in keep if k.input is x), None)

@@ -134,7 +134,8 @@ class Oracle:
     ) -> list[CallResult]:
         """The candidate's raw results on chosen entries (for baselines and diagnostics)."""
         self.candidate_sandbox.start()
-        return CandidateRun(self, fn, candidate_source).results(entries)
+        got = CandidateRun(self, fn, candidate_source).results(entries)
+        return [r if r is not None else CallResult(ok=False, timed_out=True) for r in got]
 
     # ---------------------------------------------------------------------- the check
 
@@ -202,9 +203,9 @@ class Oracle:
     ) -> tuple[str, Counterexample] | None:
         """Every input in a fresh namespace under its own limit: the shrunk first
         disagreement, or None."""
-        results = run.results(expected)
-        pairs = zip(expected, results, strict=True)
-        bad = [i for i, (e, r) in enumerate(pairs) if not agrees(fn, e, r)]
+        got = run.results(expected)
+        results = {i: r for i, r in enumerate(got) if r is not None}  # None: not run
+        bad = [i for i, r in results.items() if not agrees(fn, expected[i], r)]
         if bad and fn.quirks.nondeterministic:
             for i, e in zip(bad, run.confirmed([expected[i] for i in bad]), strict=True):
                 expected[i] = e
