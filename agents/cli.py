@@ -121,6 +121,13 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         "change is recorded in run.json)",
     )
     p.add_argument("--backend", default=None, help="sandbox backend: docker, bwrap or process")
+    p.add_argument(
+        "--pool-size",
+        type=_pool_size,
+        default=None,
+        help="sandboxes shared by all episodes (default: 2 per concurrent episode, at most 8; "
+        "0: each episode's environment owns two)",
+    )
     p.add_argument("--data-dir", default=None, help="CodeARC data folder")
     p.add_argument("--b-io", type=int, default=30, help="I/O budget incl. 10 examples")
     p.add_argument("--b-oracle", type=int, default=2)
@@ -155,6 +162,19 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
     p.add_argument("--max-tokens", type=_positive, default=None)
     p.add_argument("--timeout", type=float, default=180.0, help="seconds per model call")
     p.add_argument("--no-progress", action="store_true")
+
+
+def _pool_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 0 or an integer >= 2, got {text!r}") from None
+    if value == 1 or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 or an integer >= 2 (references and candidates never share a "
+            f"sandbox), got {value}"
+        )
+    return value
 
 
 def _positive(text: str) -> int:
@@ -205,6 +225,7 @@ def _config(args: argparse.Namespace, teacher: bool) -> Any:
         retry_errors=args.retry_errors,
         force=args.force,
         backend=args.backend,
+        pool_size=args.pool_size,
         data_dir=args.data_dir,
         b_io=args.b_io,
         b_oracle=args.b_oracle,

@@ -63,6 +63,10 @@ class EvalConfig:
     force: bool = False
     """With ``resume``: continue under settings other than the recorded ones (recorded)."""
     backend: str | None = None
+    pool_size: int | None = None
+    """Sandboxes shared by all the run's environments (one pool); None: two per concurrent
+    episode, at most 8 (:func:`codearc_env.vector.default_pool_size`); 0: no pool, each
+    environment owns two sandboxes."""
     data_dir: str | None = None
     b_io: int = 30
     b_oracle: int = 2
@@ -129,6 +133,7 @@ class EvalConfig:
             "concurrency": self.concurrency,
             "max_attempts": self.max_attempts,
             "backend": self.backend,
+            "pool_size": self.pool_size,
             "data_dir": self.data_dir,
         }
 
@@ -155,15 +160,32 @@ def load_tasks(config: EvalConfig) -> list[Task]:
     return tasks
 
 
-def default_env_factory(config: EvalConfig) -> Callable[[str], Any]:
+def make_pool(config: EvalConfig) -> Any:
+    """The run's shared sandbox pool, or None when ``pool_size`` is 0."""
+    from codearc_env.sandbox.pool import SandboxPool
+    from codearc_env.vector import default_pool_size
+
+    if config.pool_size == 0:
+        return None
+    if config.pool_size is not None and config.pool_size < 2:
+        raise ValueError(f"--pool-size must be 0 (no pool) or at least 2, got {config.pool_size}")
+    size = config.pool_size or default_pool_size(config.concurrency)
+    return SandboxPool(size, config.backend)
+
+
+def default_env_factory(config: EvalConfig, pool: Any = None) -> Callable[[str], Any]:
+    """Makes one environment per variant; on ``pool`` when given (it then carries the
+    backend)."""
+
     def make(variant: str) -> Any:
         from codearc_env.env import CodeARCEnv
 
+        where: dict[str, Any] = {"pool": pool} if pool is not None else {"backend": config.backend}
         return CodeARCEnv(
             variant=variant,
             split=config.split,
             data_dir=config.data_dir,
-            backend=config.backend,
+            **where,
             b_io=config.b_io,
             b_oracle=config.b_oracle,
             max_turns=config.turn_cap,
@@ -267,8 +289,9 @@ def evaluate(
     )
     start = time.monotonic()
     stop = threading.Event()
+    pool = make_pool(config) if env_factory is None else None
     run = dict(
-        make_env=env_factory or default_env_factory(config),
+        make_env=env_factory or default_env_factory(config, pool),
         make_agent=new_agent,
         results=results,
         traces_dir=config.out_dir / "traces",
@@ -280,10 +303,14 @@ def evaluate(
         settings_hash=digest,
         max_invalid_in_a_row=config.max_invalid_in_a_row,
     )
-    if show_progress:
-        _run_with_progress(tasks, run, console)
-    else:
-        run_tasks(tasks, **run)
+    try:
+        if show_progress:
+            _run_with_progress(tasks, run, console)
+        else:
+            run_tasks(tasks, **run)
+    finally:
+        if pool is not None:
+            pool.close()
     finished = all_results(results, tasks)
     summary = summarize(
         finished,

@@ -11,11 +11,16 @@ episode as truncated with ``info["infra_error"]`` set, so they never count as ag
 
 Two sandboxes per environment, started on first use: the *reference* sandbox runs the hidden
 function (queries, and the oracle's reference side), the *candidate* sandbox runs
-submissions, so a candidate never shares a process tree with the hidden function.
+submissions, so a candidate never shares a process tree with the hidden function. Many
+environments in one process can share a :class:`codearc_env.sandbox.pool.SandboxPool`
+instead (``pool=``): its two disjoint halves play the same two roles, and the environments
+on one pool with the same oracle settings share one oracle, so its reference tables stay warm.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +46,7 @@ from codearc_env.render import (
     verdict_feedback,
 )
 from codearc_env.sandbox.base import Limits, Sandbox
+from codearc_env.sandbox.pool import SandboxPool
 from codearc_env.spaces import MAX_NAME_CHARS, action_space, observation_space
 
 INFRA_ERROR_MODES = ("raise", "truncate")
@@ -73,6 +79,9 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         problems: play these problems instead of loading a split.
         reference_sandbox, candidate_sandbox, oracle: injected components (not closed by the
             env); by default the env makes and owns its own.
+        pool: a shared :class:`~codearc_env.sandbox.pool.SandboxPool` to run on instead of
+            sandboxes of its own (not closed by the env; give ``backend`` and ``limits`` to
+            the pool).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
@@ -96,6 +105,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         reference_sandbox: Sandbox | None = None,
         candidate_sandbox: Sandbox | None = None,
         oracle: OracleLike | None = None,
+        pool: SandboxPool | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
@@ -117,6 +127,14 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self.observation_space = observation_space(b_io, b_oracle, max_turns)
 
         self._owned: list[Sandbox] = []
+        self.pool = pool
+        if pool is not None:
+            clash = [name for name, given in (
+                ("reference_sandbox", reference_sandbox), ("candidate_sandbox", candidate_sandbox),
+                ("backend", backend), ("limits", limits)) if given is not None]
+            if clash:
+                raise ValueError(f"pool= replaces {', '.join(clash)}: give them to the pool")
+            reference_sandbox, candidate_sandbox = pool.reference, pool.candidate
         self._reference = (
             reference_sandbox if reference_sandbox is not None else self._own(backend, limits)
         )
@@ -153,6 +171,8 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def _make_oracle(self) -> OracleLike:
         from codearc_env.oracle import Oracle
 
+        if self.pool is not None:
+            return shared_oracle(self.pool, self.oracle_seed, self.oracle_strength)
         return Oracle(
             self._reference,
             self._candidate,
@@ -227,6 +247,17 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         kind = parsed.kind if isinstance(parsed, Invalid) else type(parsed).__name__.lower()
         info = self._info(action=kind, verdict=verdict, infra_error=infra_error)
         return self._observation(), reward, terminated, truncated, info
+
+    async def astep(
+        self, action: dict[str, Any]
+    ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        """:meth:`step` without blocking the event loop: it runs on the pool's threads (or
+        the loop's default executor when the env has no pool)."""
+        if self.pool is not None:
+            return await self.pool.submit(lambda: self.step(action))
+        import asyncio
+
+        return await asyncio.to_thread(self.step, action)
 
     def _run_query(self, state: EpisodeState, fn: HiddenFunction, query: Query) -> None:
         n = state.affordable(len(query.calls))
@@ -343,3 +374,23 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             "infra_error": infra_error,
         }
 
+
+
+_SHARED_ORACLES: weakref.WeakKeyDictionary[SandboxPool, dict[tuple[int, str], OracleLike]] = (
+    weakref.WeakKeyDictionary()
+)
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_oracle(pool: SandboxPool, seed: int, strength: str) -> OracleLike:
+    """The one oracle of ``pool`` for these settings: every env on the pool with the same
+    settings uses it, so a reference table computed for one episode serves the others."""
+    from codearc_env.oracle import Oracle
+
+    with _SHARED_LOCK:
+        by_settings = _SHARED_ORACLES.setdefault(pool, {})
+        oracle = by_settings.get((seed, strength))
+        if oracle is None:
+            oracle = Oracle(pool.reference, pool.candidate, seed=seed, strength=strength)
+            by_settings[(seed, strength)] = oracle
+        return oracle

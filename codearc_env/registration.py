@@ -1,8 +1,9 @@
 """The registered environment ids, from one table.
 
 ``gymnasium.make(id, backend=..., data_dir=..., split=...)`` passes keyword arguments through
-to :class:`codearc_env.env.CodeARCEnv`. Registering imports nothing heavy: the entry point is
-a string, resolved on the first ``make``.
+to :class:`codearc_env.env.CodeARCEnv`; ``gymnasium.make_vec(id, num_envs=N)`` makes N of
+them on one shared sandbox pool (``pool_size=`` sandboxes). Registering imports nothing
+heavy: the entry points are strings, resolved on the first ``make``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Any
 import gymnasium
 
 ENTRY_POINT = "codearc_env.env:CodeARCEnv"
+VECTOR_ENTRY_POINT = "codearc_env.vector:make_vector_env"
+"""``gymnasium.make_vec`` without a vectorization mode: every env in this process on one
+shared sandbox pool (:mod:`codearc_env.vector`)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ def register_envs() -> None:
         gymnasium.register(
             id=row.id,
             entry_point=ENTRY_POINT,
+            vector_entry_point=VECTOR_ENTRY_POINT,
             kwargs=dict(row.kwargs),
             # The env applies its own turn cap (max_turns), which marks truncation itself.
             max_episode_steps=None,

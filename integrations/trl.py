@@ -8,9 +8,10 @@ and shows a tool's exception to the model as ``{"error": ...}``. So :class:`Code
 has exactly two public tools, ``query`` and ``submit``, whose schemas equal
 :data:`codearc_env.agents.vocabulary.TOOLS`, and keeps everything else private.
 
-Each instance owns one environment (two sandboxes, started on the first action) for its
-whole life: resets reuse it, and a finalizer closes it when the instance is collected or the
-process exits, since TRL never calls ``close``.
+Each instance owns one environment for its whole life: resets reuse it, and a finalizer closes
+it when the instance is collected or the process exits, since TRL never calls ``close``. The
+environments of one process run on one shared sandbox pool (``pool_size`` sandboxes, 8 by
+default; :func:`codearc_env.vector.process_pool`), not two sandboxes each.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from codearc_env.agents.vocabulary import (
 from codearc_env.env import CodeARCEnv
 from codearc_env.integrations import integrity
 from codearc_env.integrations.dataset import PROBLEM_ID, PROMPT
+from codearc_env.registration import ENTRY_POINT
+from codearc_env.sandbox.pool import DEFAULT_SIZE
+from codearc_env.vector import process_pool
 
 DEFAULT_ENV_ID = "CodeARC-Annotated-v0"
 QUERY, SUBMIT = 0, 1
@@ -61,6 +65,8 @@ class TRLEnvFactory:
     """``get_reward`` after an infrastructure failure; None makes GRPOTrainer drop the
     rollout (a row whose every reward is None gets no advantage and is left out of its
     group's baseline)."""
+    pool_size: int | None = DEFAULT_SIZE
+    """Sandboxes shared by this process's environments; None: each owns two."""
 
     def __call__(self) -> CodeARCToolEnv:
         return CodeARCToolEnv(self)
@@ -71,6 +77,7 @@ def codearc_trl_env(
     *,
     line_chars: int | None = SHOWN_LINE_CHARS,
     infra_error_reward: float | None = 0.0,
+    pool_size: int | None = DEFAULT_SIZE,
     **env_kwargs: Any,
 ) -> TRLEnvFactory:
     """The factory for ``GRPOTrainer(environment_factory=...)``.
@@ -78,6 +85,7 @@ def codearc_trl_env(
     ``env_kwargs`` go to ``gymnasium.make(env_id, ...)`` (``backend``, ``split``,
     ``data_dir``, budgets...). They are checked here, so a typo fails before training starts.
     Infrastructure failures always end the episode (``on_infra_error="truncate"``).
+    ``pool_size``: sandboxes shared by the environments of one process (None: two each).
     """
     if env_id not in gymnasium.registry:
         known = sorted(k for k in gymnasium.registry if k.startswith("CodeARC"))
@@ -90,8 +98,14 @@ def codearc_trl_env(
             "on_infra_error must stay 'truncate': the adapter ends the episode and accounts "
             "for the failure itself (see last_infra_error)"
         )
+    if pool_size is not None and pool_size < 2:
+        raise ValueError(f"pool_size must be None or at least 2, got {pool_size}")
     factory = TRLEnvFactory(
-        env_id, {**env_kwargs, "on_infra_error": "truncate"}, line_chars, infra_error_reward
+        env_id,
+        {**env_kwargs, "on_infra_error": "truncate"},
+        line_chars,
+        infra_error_reward,
+        pool_size,
     )
     try:
         pickle.dumps(factory)
@@ -101,6 +115,10 @@ def codearc_trl_env(
             f"worker processes): {type(exc).__name__}: {exc}"
         ) from exc
     return factory
+
+
+def _takes_pool(env_id: str) -> bool:
+    return bool(gymnasium.spec(env_id).entry_point == ENTRY_POINT)
 
 
 def _close_quietly(env: Any) -> None:
@@ -175,7 +193,13 @@ class CodeARCToolEnv:
     # ---- private -------------------------------------------------------------------------
     def _environment(self) -> Any:
         if self._env is None:
-            env = gymnasium.make(self._config.env_id, **self._config.env_kwargs)
+            kwargs = dict(self._config.env_kwargs)
+            # Only ids made by CodeARCEnv itself take a pool; other entry points are made as given.
+            if self._config.pool_size is not None and _takes_pool(self._config.env_id):
+                kwargs["pool"] = process_pool(
+                    self._config.pool_size, kwargs.pop("backend", None), kwargs.pop("limits", None)
+                )
+            env = gymnasium.make(self._config.env_id, **kwargs)
             self._finalizer = weakref.finalize(self, _close_quietly, env)
             self._env = env
         return self._env

@@ -105,7 +105,10 @@ def test_eval_and_collect_commands_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(
         ev, "load_tasks", lambda config: [Task(p.problem_id, "annotated") for p in problems]
     )
-    monkeypatch.setattr(ev, "default_env_factory", lambda config: lambda v: toys.make_env(3))
+    monkeypatch.setattr(
+        ev, "default_env_factory", lambda config, pool=None: lambda v: toys.make_env(3)
+    )
+    monkeypatch.setattr(ev, "make_pool", lambda config: None)
     monkeypatch.setattr(
         ev,
         "default_model_factory",
@@ -186,6 +189,7 @@ FLAGS = {
     "--retry-errors": (["--retry-errors"], "retry_errors", True),
     "--force": (["--force"], "force", True),
     "--backend": (["--backend", "bwrap"], "backend", "bwrap"),
+    "--pool-size": (["--pool-size", "6"], "pool_size", 6),
     "--data-dir": (["--data-dir", "/data"], "data_dir", "/data"),
     "--b-io": (["--b-io", "20"], "b_io", 20),
     "--b-oracle": (["--b-oracle", "3"], "b_oracle", 3),

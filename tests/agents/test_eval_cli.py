@@ -42,12 +42,13 @@ def toy_cli(monkeypatch):
     monkeypatch.setattr(
         ev,
         "default_env_factory",
-        lambda config: (
+        lambda config, pool=None: (
             lambda variant: toys.make_env(
                 state["n"], b_io=config.b_io, b_oracle=config.b_oracle, max_turns=config.turn_cap
             )
         ),
     )
+    monkeypatch.setattr(ev, "make_pool", lambda config: None)  # toy envs bring their doubles
     monkeypatch.setenv("OPENAI_API_KEY", "sk-bad")
     return state
 

@@ -99,8 +99,8 @@ def _children() -> set[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["sync", "async"])
-def test_vector_env_runs_and_close_leaves_no_process(backend: str, mode: str) -> None:
+@pytest.mark.parametrize("mode", ["sync", "async", None])  # None: the pooled default
+def test_vector_env_runs_and_close_leaves_no_process(backend: str, mode: str | None) -> None:
     before = _children()
     code = {f.target: f.code for f in builtin_suite("annotated")}
     envs = gymnasium.make_vec(

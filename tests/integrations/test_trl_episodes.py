@@ -116,7 +116,8 @@ def test_a_failing_oracle_is_an_infrastructure_failure_too() -> None:
 def test_real_sandboxes_start_once_and_are_released_without_close() -> None:
     rows = problem_rows("annotated", "builtin")[:3]
     already_running = live_descendants()
-    adapter = codearc_trl_env("CodeARC-Builtin-v0", backend="bwrap")()
+    # pool_size=None: this env owns its two sandboxes (the pooled path: test_trl_pool.py)
+    adapter = codearc_trl_env("CodeARC-Builtin-v0", backend="bwrap", pool_size=None)()
     for row in rows:
         adapter.reset(**row)
         target = row["problem_id"].rsplit("/", 1)[1]

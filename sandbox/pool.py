@@ -1,0 +1,296 @@
+"""A shared execution pool: a few warm sandboxes serving many environments in one process.
+
+One environment alone owns two sandboxes, idle almost all the time. A pool holds a fixed set
+instead, split in two disjoint halves:
+
+- reference sandboxes run hidden functions; a call is routed by its module source (so by
+  problem), so one problem's calls always meet the same worker;
+- candidate sandboxes run submissions; a call leases whichever one is idle.
+
+A sandbox never serves both sides, and every call still runs in a fresh child of its worker:
+the isolation the conformance suite checks is the members' own. The pool is thread-safe (a
+member serves one call at a time) and has an async entry point, :meth:`SandboxPool.arun`,
+which runs the call on the pool's threads so an event loop never blocks on a sandbox.
+
+    with SandboxPool(size=8) as pool:
+        env_a = CodeARCEnv(pool=pool)
+        env_b = CodeARCEnv(pool=pool)   # same eight sandboxes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal, TypeVar
+
+from codearc_env.errors import SandboxError
+from codearc_env.sandbox.base import (
+    BackendInfo,
+    CallResult,
+    Invocation,
+    Isolation,
+    Limits,
+    Sandbox,
+)
+
+Side = Literal["reference", "candidate"]
+T = TypeVar("T")
+DEFAULT_SIZE = 8
+DEFAULT_ASYNC_THREADS = 64
+"""Threads behind :meth:`SandboxPool.arun`: a call waiting for a busy member holds one, so
+there are more than members, and a burst does not queue behind one problem's member."""
+
+
+@dataclass
+class PoolStats:
+    """Counts since the pool was made (read them under no lock: they only grow)."""
+
+    reference_calls: int = 0
+    candidate_calls: int = 0
+    candidate_waits: int = 0
+    """Candidate calls that found every candidate sandbox busy and waited."""
+    started: int = 0
+    """Members started (each at most once, on first use)."""
+
+
+class _Member:
+    """One sandbox of the pool and the lock that gives it to one call at a time."""
+
+    def __init__(self, box: Sandbox) -> None:
+        self.box = box
+        self.lock = threading.Lock()
+        self.started = False
+
+
+class SandboxPool:
+    """``size`` sandboxes (at least 2), half for references and half for candidates.
+
+    Args:
+        size: how many sandboxes in all; references get ``size // 2``, candidates the rest.
+        backend, limits: as for :func:`codearc_env.sandbox.make_sandbox`.
+        make_member: makes one (unstarted) member instead, e.g. a test double.
+        async_threads: threads serving :meth:`arun`.
+
+    Members start on first use. The pool owns its members: :meth:`close` stops them all.
+    """
+
+    def __init__(
+        self,
+        size: int = DEFAULT_SIZE,
+        backend: str | None = None,
+        limits: Limits | None = None,
+        *,
+        make_member: Callable[[], Sandbox] | None = None,
+        async_threads: int = DEFAULT_ASYNC_THREADS,
+    ) -> None:
+        if size < 2:
+            raise ValueError(
+                f"a pool needs at least 2 sandboxes (references and candidates never share "
+                f"one), got size={size}"
+            )
+        if make_member is None:
+            from codearc_env.sandbox import make_sandbox
+
+            make_member = functools.partial(make_sandbox, backend, limits)
+        self.size = size
+        self.limits = limits or Limits()
+        boxes = [make_member() for _ in range(size)]
+        if len({id(b) for b in boxes}) != size:
+            raise ValueError("make_member must return a new sandbox on every call")
+        n_reference = size // 2
+        self._reference = [_Member(b) for b in boxes[:n_reference]]
+        self._candidate = [_Member(b) for b in boxes[n_reference:]]
+        self._idle = list(self._candidate)
+        self._idle_changed = threading.Condition()
+        self._closed = False
+        self._async_threads = async_threads
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+        self.stats = PoolStats()
+        self.reference: Sandbox = PoolSide(self, "reference")
+        """A :class:`Sandbox` view whose calls go to the reference half."""
+        self.candidate: Sandbox = PoolSide(self, "candidate")
+        """A :class:`Sandbox` view whose calls go to the candidate half."""
+
+    # ---- members ----------------------------------------------------------------------
+    @property
+    def members(self) -> tuple[Sandbox, ...]:
+        """Every member, references first (for diagnostics and tests)."""
+        return tuple(m.box for m in self._reference + self._candidate)
+
+    def reference_member(self, source: str) -> Sandbox:
+        """The member that runs calls of this module source."""
+        return self._route(source).box
+
+    def _route(self, source: str) -> _Member:
+        # crc32, not hash(): the same problem meets the same member in every process
+        return self._reference[zlib.crc32(source.encode("utf-8")) % len(self._reference)]
+
+    def _ready(self, member: _Member) -> Sandbox:
+        """With ``member.lock`` held: the member, started."""
+        if self._closed:
+            raise SandboxError("the sandbox pool is closed")
+        if not member.started:
+            member.box.start()
+            member.started = True
+            self.stats.started += 1
+        return member.box
+
+    def _lease(self) -> _Member:
+        with self._idle_changed:
+            if not self._idle:
+                self.stats.candidate_waits += 1
+            while not self._idle:
+                if self._closed:
+                    raise SandboxError("the sandbox pool is closed")
+                self._idle_changed.wait()
+            return self._idle.pop()
+
+    def _give_back(self, member: _Member) -> None:
+        with self._idle_changed:
+            self._idle.append(member)
+            self._idle_changed.notify()
+
+    # ---- calls ------------------------------------------------------------------------
+    def run(
+        self,
+        side: Side,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+        *,
+        isolation: Isolation = "call",
+    ) -> list[CallResult]:
+        """Run a call on a member of ``side`` (blocks while that member is busy)."""
+        if side == "reference":
+            member = self._route(source)
+            self.stats.reference_calls += 1
+            with member.lock:
+                box = self._ready(member)
+                return box.run(source, function, invocations, limits, isolation=isolation)
+        if side != "candidate":
+            raise ValueError(f"side must be 'reference' or 'candidate', not {side!r}")
+        member = self._lease()
+        self.stats.candidate_calls += 1
+        try:
+            with member.lock:
+                box = self._ready(member)
+                return box.run(source, function, invocations, limits, isolation=isolation)
+        finally:
+            self._give_back(member)
+
+    async def arun(
+        self,
+        side: Side,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+        *,
+        isolation: Isolation = "call",
+    ) -> list[CallResult]:
+        """:meth:`run` without blocking the event loop (it runs on the pool's threads)."""
+        call = functools.partial(
+            self.run, side, source, function, invocations, limits, isolation=isolation
+        )
+        return await self.submit(call)
+
+    async def submit(self, work: Callable[[], T]) -> T:
+        """Await ``work()`` run on the pool's threads (used by environments' ``astep``)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor(), work)
+
+    def executor(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._closed:
+                raise SandboxError("the sandbox pool is closed")
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self._async_threads, thread_name_prefix="codearc-pool"
+                )
+            return self._executor
+
+    # ---- lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        """Start every member now (otherwise each starts on its first call)."""
+        for member in self._reference + self._candidate:
+            with member.lock:
+                self._ready(member)
+
+    def close(self) -> None:
+        """Stop every member (idempotent). Calls in flight finish first; later ones raise."""
+        with self._idle_changed:
+            if self._closed:
+                return
+            self._closed = True
+            self._idle_changed.notify_all()
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        errors = []
+        for member in self._reference + self._candidate:
+            with member.lock:
+                try:
+                    member.box.close()
+                except Exception as exc:  # close every member even if one fails
+                    errors.append(exc)
+        if errors:
+            raise SandboxError(f"closing a pooled sandbox failed: {errors[0]}") from errors[0]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class PoolSide(Sandbox):
+    """One half of a pool seen as a :class:`Sandbox`, for code written against one sandbox
+    (the query runner, the oracle). ``start`` and ``close`` leave the members alone: they
+    belong to the pool."""
+
+    def __init__(self, pool: SandboxPool, side: Side) -> None:
+        super().__init__(pool.limits)
+        self.pool = pool
+        self.side: Side = side
+        self.name = f"pool-{side}"
+
+    def start(self) -> None:
+        if self.pool.closed:
+            raise SandboxError("the sandbox pool is closed")
+
+    def close(self) -> None:
+        """Nothing to stop: the pool owns the sandboxes."""
+
+    def run(
+        self,
+        source: str,
+        function: str,
+        invocations: Sequence[Invocation],
+        limits: Limits | None = None,
+        *,
+        isolation: Isolation = "call",
+    ) -> list[CallResult]:
+        return self.pool.run(self.side, source, function, invocations, limits, isolation=isolation)
+
+    def info(self) -> BackendInfo:
+        inner = self.pool.members[0].info()
+        details = dict(inner.details, pool_size=str(self.pool.size), pool_side=self.side)
+        return BackendInfo(inner.name, inner.is_security_boundary, details)

@@ -1,0 +1,249 @@
+"""The shared execution pool: routing, leasing, thread safety, async, and envs on it.
+
+Unit tests use trusted test doubles; the end-to-end ones play real episodes on real
+sandboxes (bwrap where it can run, else the process backend) and check nothing is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+
+import gymnasium
+import pytest
+
+from codearc_env.env import CodeARCEnv
+from codearc_env.errors import SandboxError
+from codearc_env.sandbox import unavailable_reason
+from codearc_env.sandbox.base import CallResult, Invocation, Limits
+from codearc_env.sandbox.pool import SandboxPool
+from codearc_env.testing import CallableSandbox, live_descendants, toy_problems
+from codearc_env.vector import PooledSyncVectorEnv, default_pool_size, process_pool
+
+
+class SlowSandbox(CallableSandbox):
+    """Records which member served a call and how many calls overlapped on it."""
+
+    def __init__(self) -> None:
+        super().__init__({"f": lambda x: x})
+        self.busy = 0
+        self.overlaps = 0
+        self.sources: list[str] = []
+
+    def run(self, source, function, invocations: Sequence[Invocation], limits=None, *,
+            isolation="call") -> list[CallResult]:
+        self.busy += 1
+        if self.busy > 1:
+            self.overlaps += 1
+        self.sources.append(source)
+        time.sleep(0.005)
+        try:
+            return super().run(source, function, invocations, limits, isolation=isolation)
+        finally:
+            self.busy -= 1
+
+
+def _pool(size: int = 4) -> SandboxPool:
+    return SandboxPool(size, make_member=SlowSandbox)
+
+
+def test_size_below_two_is_refused() -> None:
+    with pytest.raises(ValueError) as info:
+        SandboxPool(1, make_member=SlowSandbox)
+    assert str(info.value) == (
+        "a pool needs at least 2 sandboxes (references and candidates never share one), got size=1"
+    )
+
+
+def test_halves_are_disjoint_and_reference_calls_follow_the_problem() -> None:
+    pool = _pool(6)
+    members = pool.members
+    assert len(set(map(id, members))) == 6
+    for i in range(20):
+        source = f"def f(x):\n    return x + {i}\n"
+        pool.reference.run(source, "f", [Invocation(args=(1,))])
+        pool.reference.run(source, "f", [Invocation(args=(2,))])
+    reference, candidate = members[:3], members[3:]
+    for box in reference:  # every source met exactly one reference member
+        assert all(s not in other.sources for s in box.sources for other in reference
+                   if other is not box)
+    assert sum(len(b.sources) for b in reference) == 40
+    assert all(b.sources == [] for b in candidate)
+    pool.candidate.run("def f(x): return x", "f", [Invocation(args=(1,))])
+    assert sum(len(b.sources) for b in candidate) == 1
+    assert sum(len(b.sources) for b in reference) == 40
+    assert pool.reference_member("def f(x):\n    return x + 3\n") in reference
+
+
+def test_many_threads_never_overlap_on_a_member() -> None:
+    pool = _pool(4)
+    errors: list[BaseException] = []
+
+    def client(i: int) -> None:
+        try:
+            for j in range(5):
+                side = "candidate" if (i + j) % 2 else "reference"
+                [r] = pool.run(side, f"src{i % 7}", "f", [Invocation(args=(i,))])
+                assert r.value_str == str(i)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [b.overlaps for b in pool.members] == [0, 0, 0, 0]  # type: ignore[attr-defined]
+    assert pool.stats.reference_calls + pool.stats.candidate_calls == 160
+    assert pool.stats.started == 4
+
+
+def test_async_entry_point_runs_off_the_event_loop() -> None:
+    pool = _pool(2)
+    loop_thread: list[int] = []
+
+    async def main() -> list[list[CallResult]]:
+        loop_thread.append(threading.get_ident())
+        calls = [pool.arun("reference", "s", "f", [Invocation(args=(i,))]) for i in range(40)]
+        return await asyncio.gather(*calls)
+
+    results = asyncio.run(main())
+    assert [r[0].value_str for r in results] == [str(i) for i in range(40)]
+    pool.close()
+
+
+def test_a_closed_pool_refuses_calls() -> None:
+    pool = _pool(2)
+    pool.close()
+    pool.close()  # idempotent
+    with pytest.raises(SandboxError, match="^the sandbox pool is closed$"):
+        pool.reference.run("s", "f", [Invocation(args=(1,))])
+    with pytest.raises(SandboxError, match="^the sandbox pool is closed$"):
+        pool.candidate.run("s", "f", [Invocation(args=(1,))])
+    assert all(b.closed == 1 for b in pool.members)  # type: ignore[attr-defined]
+
+
+def test_env_refuses_a_pool_with_its_own_sandboxes() -> None:
+    pool = _pool(2)
+    with pytest.raises(ValueError) as info:
+        CodeARCEnv(problems=toy_problems(), pool=pool, backend="process", limits=Limits())
+    assert str(info.value) == "pool= replaces backend, limits: give them to the pool"
+
+
+def test_default_pool_size() -> None:
+    assert [default_pool_size(n) for n in (1, 2, 3, 4, 256)] == [2, 4, 6, 8, 8]
+
+
+def _backend() -> str:
+    return "bwrap" if unavailable_reason("bwrap") is None else "process"
+
+
+@pytest.fixture
+def quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the process backend's warning, when bwrap is missing
+        yield
+
+
+@pytest.mark.slow
+def test_envs_on_one_pool_play_real_episodes_and_leave_nothing(quiet, tmp_path,
+                                                               monkeypatch) -> None:
+    monkeypatch.setenv("CODEARC_CACHE_DIR", str(tmp_path))
+    before = live_descendants()
+    pool = SandboxPool(4, _backend())
+    envs = [CodeARCEnv(split="builtin", pool=pool) for _ in range(6)]
+    ids = list(envs[0].problem_set.ids)[:3]
+    try:
+        for i, env in enumerate(envs):
+            obs, info = env.reset(options={"problem": ids[i % 3]})
+            fn = env.problem
+            assert fn is not None
+            call = obs["calls"][0]
+            obs, *_ = env.step({"kind": 0, "text": call})
+            assert obs["outputs"][-1] == obs["outputs"][0]
+            _, reward, terminated, _, info = env.step({"kind": 1, "text": fn.code})
+            assert (reward, terminated, info["outcome"]) == (1.0, True, "solved")
+        # one oracle for the pool: a table computed for one episode served the next ones
+        assert envs[0]._oracle is envs[5]._oracle
+        # 3 problems x (base table + the queried input's table), not 6 episodes x 2
+        assert envs[0]._oracle.reference_computations == 6  # type: ignore[attr-defined]
+        assert 2 <= pool.stats.started <= 4  # started on first use, never more than the pool
+    finally:
+        for env in envs:
+            env.close()
+        assert not pool.closed  # the envs leave the pool alone
+        pool.close()
+    assert live_descendants() - before == set()
+
+
+@pytest.mark.slow
+def test_astep_plays_episodes_concurrently(quiet, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CODEARC_CACHE_DIR", str(tmp_path))
+    with SandboxPool(2, _backend()) as pool:
+        envs = [CodeARCEnv(split="builtin", pool=pool) for _ in range(8)]
+        first = [env.reset(options={"problem": 0})[0]["calls"][0] for env in envs]
+
+        async def burst():
+            return await asyncio.gather(
+                *(env.astep({"kind": 0, "text": c}) for env, c in zip(envs, first, strict=True))
+            )
+
+        steps = asyncio.run(burst())
+        assert [s[0]["io_left"] for s in steps] == [19] * 8
+        assert pool.stats.reference_calls == 8
+
+
+@pytest.mark.slow
+def test_make_vec_puts_the_sub_envs_on_one_pool(quiet, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CODEARC_CACHE_DIR", str(tmp_path))
+    before = live_descendants()
+    envs = gymnasium.make_vec("CodeARC-Builtin-v0", num_envs=3, backend=_backend())
+    assert isinstance(envs, PooledSyncVectorEnv)
+    assert envs.pool.size == 6
+    assert {id(e.unwrapped.pool) for e in envs.envs} == {id(envs.pool)}
+    envs.reset(seed=0)
+    envs.step({"kind": [0, 0, 0], "text": ("x", "y", "z")})
+    envs.close()
+    assert envs.pool.closed
+    assert live_descendants() - before == set()
+    small = gymnasium.make_vec("CodeARC-Builtin-v0", num_envs=3, pool_size=2, backend="process")
+    assert small.pool.size == 2  # type: ignore[attr-defined]
+    assert small.pool.members[0].name == "process"  # type: ignore[attr-defined]
+    small.close()
+
+
+def test_process_pool_is_shared_per_settings() -> None:
+    a = process_pool(4, "process")
+    assert process_pool(4, "process") is a
+    assert process_pool(2, "process") is not a
+    assert a.size == 4 and a.members[0].name == "process"
+    a.close()
+    assert process_pool(4, "process") is not a  # a closed one is replaced
+    process_pool(4, "process").close()
+    process_pool(2, "process").close()
+
+
+@pytest.mark.bwrap
+@pytest.mark.slow
+def test_isolation_checks_hold_through_both_halves() -> None:
+    from codearc_env.sandbox.conformance import (
+        check_harness_invisible,
+        check_no_ipc_between_calls,
+        check_no_state_between_calls,
+        check_tmp_wiped_between_calls,
+    )
+
+    reason = unavailable_reason("bwrap")
+    if reason is not None:
+        pytest.skip(f"bwrap unavailable: {reason}")
+    checks = (check_no_state_between_calls, check_tmp_wiped_between_calls,
+              check_harness_invisible, check_no_ipc_between_calls)
+    with SandboxPool(2, "bwrap") as pool:
+        for side in (pool.reference, pool.candidate):
+            for check in checks:
+                passed, detail = check(side)
+                assert passed, f"{side.name} {check.__name__}: {detail}"
