@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
     check.add_argument("--cache-dir", help="reference cache directory (default: the user cache)")
     check.add_argument("candidate", metavar="CANDIDATE.py", help="the candidate program")
     check.set_defaults(func=_check)
+    from codearc_env.oracle.warm_cli import register_warm
+
+    register_warm(actions)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
