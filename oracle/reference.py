@@ -30,7 +30,9 @@ from codearc_env.oracle.sequence import kept, run_driver
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.worker import BUDGET_SPENT
 
-CACHE_VERSION = 4  # 4: structured values, edge inputs, wrapped examples, sequence runs
+CACHE_VERSION = (
+    5  # 4: structured values, edge inputs, wrapped examples, sequence runs; 5: edge filter
+)
 REFERENCE_TIMEOUT_S = 2.0
 """Per-input limit of the reference; inputs it cannot finish in this time are dropped."""
 GENERATED_FLOOR_S = 0.25
@@ -41,6 +43,9 @@ DRAWN_BUDGET_S = 3.0
 DRAWN_CHUNK = 50
 """Generated inputs per sandbox call; the limit can tighten between chunks."""
 KNOWN_ORIGINS = frozenset({"example", "query", "llm"})
+EDGE_FLOOR_S = 0.05
+EDGE_FACTOR = 5.0
+"""An edge input is kept when the reference took at most 5x its slowest example, 50 ms at least."""
 NONDETERMINISTIC_RUNS = 3
 UNSTABLE_RUNS = 12
 """Runs of an input on which the first runs of a nondeterministic reference disagree."""
@@ -172,17 +177,25 @@ def compute(
             budget.spend([runs[i][-1] for i in part])
         # later runs only repeat what this run kept: a dropped input stays dropped
         drawn = [i for i in drawn if runs[i] and not runs[i][-1].timed_out]
+    edge_limit_s = max(EDGE_FLOOR_S, EDGE_FACTOR * slowest)
     complete = [
         i
         for i, rs in enumerate(runs)
         if len(rs) == reference_runs(fn) and not any(r.timed_out for r in rs)
-        and not (inputs[i].origin == "edge" and any(r.raised for r in rs))
+        and not (inputs[i].origin == "edge" and not _edge_accepted(rs, edge_limit_s))
     ]  # fmt: skip
     if reference_runs(fn) > 1:
         _rerun_unstable(sandbox, fn, inputs, complete, limits, runs)
     expected = tuple(Expected(inputs[i], tuple(runs[i])) for i in complete)
     drive = reference_driver(sandbox, fn, expected)
     return ReferenceTable(key, expected, len(inputs) - len(expected), drive[0], drive[1])
+
+
+def _edge_accepted(runs: Sequence[CallResult], limit_s: float) -> bool:
+    """An edge input stays when the reference returned on it, a value small enough to be
+    compared (not a digest) and about as fast as on the examples: edge values probe
+    magnitudes and types, not how slow or large the reference can get."""
+    return all(r.ok and not r.truncated and r.duration_s <= limit_s for r in runs)
 
 
 def sequence_timeout(expected: Sequence[Expected]) -> float:
