@@ -49,7 +49,7 @@ there are more than members, and a burst does not queue behind one problem's mem
 
 @dataclass
 class PoolStats:
-    """Counts since the pool was made (read them under no lock: they only grow)."""
+    """Counts since the pool was made (they only grow)."""
 
     reference_calls: int = 0
     candidate_calls: int = 0
@@ -113,6 +113,7 @@ class SandboxPool:
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self.stats = PoolStats()
+        self._stats_lock = threading.Lock()
         self.reference: Sandbox = PoolSide(self, "reference")
         """A :class:`Sandbox` view whose calls go to the reference half."""
         self.candidate: Sandbox = PoolSide(self, "candidate")
@@ -139,13 +140,17 @@ class SandboxPool:
         if not member.started:
             member.box.start()
             member.started = True
-            self.stats.started += 1
+            self._count("started")
         return member.box
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:  # += on an attribute is not atomic across threads
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
 
     def _lease(self) -> _Member:
         with self._idle_changed:
             if not self._idle:
-                self.stats.candidate_waits += 1
+                self._count("candidate_waits")
             while not self._idle:
                 if self._closed:
                     raise SandboxError("the sandbox pool is closed")
@@ -171,14 +176,14 @@ class SandboxPool:
         """Run a call on a member of ``side`` (blocks while that member is busy)."""
         if side == "reference":
             member = self._route(source)
-            self.stats.reference_calls += 1
+            self._count("reference_calls")
             with member.lock:
                 box = self._ready(member)
                 return box.run(source, function, invocations, limits, isolation=isolation)
         if side != "candidate":
             raise ValueError(f"side must be 'reference' or 'candidate', not {side!r}")
         member = self._lease()
-        self.stats.candidate_calls += 1
+        self._count("candidate_calls")
         try:
             with member.lock:
                 box = self._ready(member)
