@@ -38,6 +38,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     port = _free_port()
@@ -49,13 +54,12 @@ def server() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 300  # imports are slow on a loaded machine
+        while not _listening(port):
             if proc.poll() is not None:
                 pytest.fail(f"the server exited: {proc.stdout.read() if proc.stdout else ''}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+            if time.monotonic() > deadline:
+                pytest.fail("the server did not listen within 300 s")
             time.sleep(0.2)
         yield url
     finally:
