@@ -8,7 +8,9 @@
    (this process) and the sandboxes' (every process under it), then ``--bursts`` bursts in
    which every episode sends one query at the same moment (``astep`` on one event loop):
    the latency of each query from the burst's start, p50/p99/max over all bursts.
-2. A scripted run of ``--run`` episodes through the pool on ``--workers`` threads: each
+2. Alone, for comparison (``--alone N``): N environments each with its own two sandboxes,
+   all started; the memory of their sandbox processes per live episode.
+3. A scripted run of ``--run`` episodes through the pool on ``--workers`` threads: each
    episode queries one of its examples, then submits the reference (must pass) or, every
    other episode, a wrong program (must fail). Prints episodes lost or misjudged, the rate,
    and the processes left once the pool is closed.
@@ -71,7 +73,9 @@ def density(args: argparse.Namespace, pool: SandboxPool) -> None:
           f"({len(live_descendants())} processes under the harness)")
     print(f"  harness RSS: {harness:.0f} MB ({rss_before:.0f} MB before the envs; "
           f"{(harness - rss_before) / len(envs) * 1024:.0f} KB per episode)")
-    print(f"  sandbox processes RSS: {sandboxes:.0f} MB; total {harness + sandboxes:.0f} MB")
+    total = harness - rss_before + sandboxes
+    print(f"  sandbox processes RSS: {sandboxes:.0f} MB; total {harness + sandboxes:.0f} MB; "
+          f"{total / len(envs):.2f} MB per live episode (envs and sandboxes)")
 
     latencies: list[float] = []
 
@@ -99,6 +103,22 @@ def density(args: argparse.Namespace, pool: SandboxPool) -> None:
           f"({len(envs) / statistics.median(walls):.0f} queries/s)")
     print(f"  harness RSS after the bursts: {rss_mb(os.getpid()):.0f} MB; "
           f"load now {os.getloadavg()[0]:.2f}")
+    for env in envs:
+        env.close()
+
+
+def alone(args: argparse.Namespace) -> None:
+    before = live_descendants()
+    envs = [CodeARCEnv(split="builtin", backend=args.backend) for _ in range(args.alone)]
+    for env in envs:
+        env.reset(seed=0)
+        env._reference.start()
+        env._candidate.start()
+    procs = live_descendants() - before
+    total = sum(rss_mb(p) for p in procs)
+    print(f"\n[alone] {len(envs)} live episodes with their own sandboxes: {2 * len(envs)} "
+          f"sandboxes, {len(procs)} processes, RSS {total:.0f} MB "
+          f"({total / len(envs):.1f} MB per live episode)")
     for env in envs:
         env.close()
 
@@ -157,6 +177,7 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--pool-size", type=int, default=8)
     ap.add_argument("--bursts", type=int, default=5)
     ap.add_argument("--run", type=int, default=1000)
+    ap.add_argument("--alone", type=int, default=16)
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--backend", default="bwrap")
     ap.add_argument("--strength", default="default")
@@ -167,6 +188,8 @@ def main(argv: Any = None) -> int:
     with SandboxPool(args.pool_size, args.backend) as pool:
         if args.episodes:
             density(args, pool)
+        if args.alone:
+            alone(args)
         if args.run:
             scripted_run(args, pool)
     deadline = time.monotonic() + 10
