@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from codearc_env.functions import load_dataset
-
 from codearc_env.oracle import inputs
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "codearc-data"
