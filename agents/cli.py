@@ -135,13 +135,21 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         "--max-turns",
         type=_positive,
         default=None,
-        help="actions per episode (default: 50; 12 for local/ models)",
+        help="actions per episode (default: 50; 6 for local/ models)",
     )
     p.add_argument(
         "--max-invalid",
         type=_positive,
         default=3,
         help="invalid actions in a row that end an episode as a failure (default: 3)",
+    )
+    p.add_argument(
+        "--episode-time-limit",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock seconds after which an episode ends as a failure (default: 60 for "
+        "local/ models, no limit for others)",
     )
     p.add_argument("--oracle-seed", type=int, default=0)
     p.add_argument(
@@ -174,6 +182,16 @@ def _pool_size(text: str) -> int:
             f"expected 0 or an integer >= 2 (references and candidates never share a "
             f"sandbox), got {value}"
         )
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
     return value
 
 
@@ -231,6 +249,7 @@ def _config(args: argparse.Namespace, teacher: bool) -> Any:
         b_oracle=args.b_oracle,
         max_turns=args.max_turns,
         max_invalid_in_a_row=args.max_invalid,
+        episode_time_limit_s=args.episode_time_limit,
         oracle_seed=args.oracle_seed,
         oracle_strength=args.oracle_strength,
         max_attempts=args.max_attempts,
@@ -249,7 +268,7 @@ def _run(args: argparse.Namespace, teacher: bool) -> tuple[dict[str, Any], Any]:
 
     from codearc_env.agents.evaluate import evaluate
     from codearc_env.agents.model import FatalModelError
-    from codearc_env.agents.settings import RunDirError
+    from codearc_env.agents.settings import EvalConfigError, RunDirError
     from codearc_env.agents.summary import summary_table
 
     console = Console(stderr=True)
@@ -257,7 +276,7 @@ def _run(args: argparse.Namespace, teacher: bool) -> tuple[dict[str, Any], Any]:
         summary = evaluate(
             _config(args, teacher), show_progress=not args.no_progress, console=console
         )
-    except (ValueError, RunDirError) as exc:
+    except (EvalConfigError, RunDirError) as exc:
         _error(str(exc))
     except FatalModelError as exc:
         _error(
@@ -292,9 +311,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace) -> int:
     from codearc_env.agents.export import export
+    from codearc_env.errors import UsageError
 
-    if not args.model:
-        raise SystemExit("codearc collect: error: --teacher is required")
+    if not args.model:  # a usage error (exit 2), never exit 1, which means FAIL
+        raise UsageError("collect needs a teacher model: pass --teacher MODEL")
     summary, console = _run(args, teacher=True)
     good = export(
         args.out, args.out / f"student-{args.format}.jsonl", args.format, only_successful=True

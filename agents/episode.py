@@ -11,6 +11,8 @@ harness failures become ``infra_error``, model API failures ``api_error``, bugs 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ from codearc_env.agents.model import (
     FatalModelError,
     ModelError,
     ModelReply,
+    RequestRejectedError,
 )
 from codearc_env.agents.results import EpisodeResult
 from codearc_env.agents.vocabulary import SHOWN_LINE_CHARS
@@ -88,10 +91,15 @@ class Episode:
     b_oracle: int = 2
     shown_line_chars: int | None = SHOWN_LINE_CHARS
     sample: int = 0
-    settings_hash: str = ""
+    run_settings_hash: str = ""
     max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW
     invalid_in_a_row: int = 0
     replies: int = 0
+    run_replied: threading.Event | None = None
+    """Set once the model has answered in this run (shared by the run's episodes)."""
+    time_limit_s: float | None = None
+    """Wall-clock seconds after which the episode ends as a failure (None: no limit)."""
+    started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.recorder = EpisodeRecorder(self.writer, self.episode_id)
@@ -116,7 +124,7 @@ class Episode:
             agent=self.agent,
             model=self.model,
             attempt=self.attempt,
-            meta={"sample": self.sample, "settings_hash": self.settings_hash},
+            meta={"sample": self.sample, "run_settings_hash": self.run_settings_hash},
         )
         return self.obs
 
@@ -148,6 +156,7 @@ class Episode:
     def _step(self, kind: int, text: str, call_id: str | None) -> StepView:
         if self.done:
             raise EpisodeOver("the episode is already over")
+        self._check_time()
         action = {"kind": kind, "text": text}
         self.steps = self.recorder.action(action, call_id)
         obs, reward, terminated, truncated, info = _env_call(self.env.step, action)
@@ -160,6 +169,11 @@ class Episode:
         else:
             self.invalid_in_a_row = 0
         return StepView(str(obs.get("feedback", "")), obs, info, float(reward), self.done)
+
+    def _check_time(self) -> None:
+        limit = self.time_limit_s
+        if limit is not None and not self.done and time.monotonic() - self.started > limit:
+            raise EpisodeOver(f"time limit of {limit:g} s per episode reached")
 
     def _count_invalid(self, what: str) -> None:
         self.invalid_in_a_row += 1
@@ -179,6 +193,8 @@ class Episode:
     def heard(self, reply: ModelReply) -> None:
         """Record a model reply and count its cost."""
         self.replies += 1
+        if self.run_replied is not None:
+            self.run_replied.set()
         self.prompt_tokens += reply.prompt_tokens
         self.completion_tokens += reply.completion_tokens
         self.cost_usd += reply.cost_usd
@@ -194,6 +210,7 @@ class Episode:
                 duration_s=reply.duration_s,
             )
         )
+        self._check_time()
 
     def invalid_reply(self, message: str) -> None:
         self.invalid_replies += 1
@@ -245,7 +262,7 @@ class Episode:
             invalid_replies=self.invalid_replies,
             attempts=self.attempt,
             sample=self.sample,
-            settings_hash=self.settings_hash,
+            run_settings_hash=self.run_settings_hash,
             episode_id=self.episode_id,
         )
 
@@ -268,13 +285,17 @@ def run_episode(
     writer: tr.TraceWriter | None = None,
     attempt: int = 1,
     sample: int = 0,
-    settings_hash: str = "",
+    run_settings_hash: str = "",
     max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW,
+    run_replied: threading.Event | None = None,
+    time_limit_s: float | None = None,
 ) -> EpisodeResult:
     """Run ``agent`` on ``problem_id`` and account for every way the episode can end.
 
-    A :class:`FatalModelError` (and a prompt that overflows the model's context before its
-    first reply) is recorded in the trace and raised: every other episode would fail alike.
+    A :class:`FatalModelError`, a prompt that overflows the model's context before its first
+    reply, and a request the provider rejects before the model has answered anything in the
+    run (``run_replied`` unset) are recorded in the trace and raised as
+    :class:`FatalModelError`: every other episode would fail alike.
     """
     episode = Episode(
         env,
@@ -285,8 +306,10 @@ def run_episode(
         writer,
         attempt,
         sample=sample,
-        settings_hash=settings_hash,
+        run_settings_hash=run_settings_hash,
         max_invalid_in_a_row=max_invalid_in_a_row,
+        run_replied=run_replied,
+        time_limit_s=time_limit_s,
     )
     try:
         episode.reset()
@@ -306,6 +329,15 @@ def run_episode(
     except FatalModelError as exc:
         episode.recorder.error("api", str(exc), type(exc).__name__)
         raise
+    except RequestRejectedError as exc:
+        episode.recorder.error("api", str(exc), type(exc).__name__)
+        answered = episode.replies > 0 or (run_replied is not None and run_replied.is_set())
+        if not answered:
+            raise FatalModelError(
+                f"the provider rejected the first request of the run: {exc}"
+            ) from None
+        # The model has answered before: this conversation, not the set-up, is at fault.
+        return episode.finish("api_error", str(exc))
     except ModelError as exc:
         episode.recorder.error("api", str(exc), type(exc).__name__, exc.retryable)
         return episode.finish("api_error", str(exc))

@@ -15,20 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codearc_env import trace as tr
 from codearc_env.agents.episode import MAX_INVALID_IN_A_ROW, Agent, EpisodeResult
 from codearc_env.agents.factory import NEEDS_MODEL, make_agent
 from codearc_env.agents.model import LiteLLMModel, Model
 from codearc_env.agents.runner import Progress, Task, all_results, prepare_run_dir, run_tasks
 from codearc_env.agents.selection import play_order, select_ids
+from codearc_env.agents.settings import EvalConfigError, canonical
 from codearc_env.agents.summary import paper_setting_gaps, summarize
 
 VARIANT_CHOICES = ("annotated", "anonymized", "both")
 DEFAULT_MAX_TURNS = 50
-LOCAL_MAX_TURNS = 12
+LOCAL_MAX_TURNS = 6
 """Turn cap for ``local/...`` models when none is given: the embedded model runs on the
 machine's own cores, where every turn of a growing conversation costs seconds
 (docs/agents.md)."""
+LOCAL_EPISODE_TIME_LIMIT_S = 60.0
+"""Wall-clock limit of one episode of a ``local/...`` model when none is given: keeps a
+smoke test of the embedded model to about a minute per episode on a busy machine."""
 PY_PREFIX = "py:"
 
 
@@ -74,6 +77,9 @@ class EvalConfig:
     """Actions per episode; None: 50, or 12 for ``local/...`` models."""
     max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW
     """Invalid actions in a row that end an episode as a failure (None: no limit)."""
+    episode_time_limit_s: float | None = None
+    """Seconds of wall-clock time after which an episode ends as a failure (checked between
+    model replies and actions); None: 60 for ``local/...`` models, else no limit."""
     oracle_seed: int = 0
     oracle_strength: str = "default"
     max_attempts: int = 3
@@ -100,6 +106,12 @@ class EvalConfig:
             return self.max_turns
         return LOCAL_MAX_TURNS if self.model.startswith("local/") else DEFAULT_MAX_TURNS
 
+    @property
+    def time_cap(self) -> float | None:
+        if self.episode_time_limit_s is not None:
+            return self.episode_time_limit_s
+        return LOCAL_EPISODE_TIME_LIMIT_S if self.model.startswith("local/") else None
+
     def settings(self) -> dict[str, Any]:
         """Every setting that can change an episode's outcome, as JSON data."""
         return {
@@ -115,6 +127,7 @@ class EvalConfig:
             "b_oracle": self.b_oracle,
             "max_turns": self.turn_cap,
             "max_invalid_in_a_row": self.max_invalid_in_a_row,
+            "episode_time_limit_s": self.time_cap,
             "oracle_seed": self.oracle_seed,
             "oracle_strength": self.oracle_strength,
             "teacher": self.teacher,
@@ -123,7 +136,7 @@ class EvalConfig:
             "max_tokens": self.max_tokens,
             "timeout_s": self.timeout_s,
             "api_base": self.api_base,
-            "model_args": tr.jsonable(dict(self.model_args)),
+            "model_args": canonical(dict(self.model_args), "model_args"),
         }
 
     def operational(self) -> dict[str, Any]:
@@ -153,7 +166,7 @@ def load_tasks(config: EvalConfig) -> list[Task]:
             ids = ids[: config.limit]
         tasks += [Task(pid, variant, s) for pid in ids for s in range(config.samples)]
     if unmatched:
-        raise ValueError(
+        raise EvalConfigError(
             f"--problems names problems not in split {config.split!r} of "
             f"{' or '.join(config.variants)}: {', '.join(sorted(unmatched))}"
         )
@@ -168,7 +181,9 @@ def make_pool(config: EvalConfig) -> Any:
     if config.pool_size == 0:
         return None
     if config.pool_size is not None and config.pool_size < 2:
-        raise ValueError(f"--pool-size must be 0 (no pool) or at least 2, got {config.pool_size}")
+        raise EvalConfigError(
+            f"--pool-size must be 0 (no pool) or at least 2, got {config.pool_size}"
+        )
     size = config.pool_size or default_pool_size(config.concurrency)
     return SandboxPool(size, config.backend)
 
@@ -201,14 +216,14 @@ def python_model_factory(spec: str) -> Callable[..., Model]:
     target = spec[len(PY_PREFIX) :]
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
-        raise ValueError(f"--model {spec!r}: expected py:package.module:factory")
+        raise EvalConfigError(f"--model {spec!r}: expected py:package.module:factory")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"--model {spec!r}: cannot import {module_name!r}: {exc}") from None
+        raise EvalConfigError(f"--model {spec!r}: cannot import {module_name!r}: {exc}") from None
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise ValueError(f"--model {spec!r}: {module_name} has no callable {attr!r}")
+        raise EvalConfigError(f"--model {spec!r}: {module_name} has no callable {attr!r}")
     return factory
 
 
@@ -218,7 +233,7 @@ def default_model_factory(config: EvalConfig) -> Callable[[int], Model] | None:
         return None
     if config.model.startswith(PY_PREFIX):
         if config.api_base:
-            raise ValueError("--api-base applies to litellm models, not to a py: factory")
+            raise EvalConfigError("--api-base applies to litellm models, not to a py: factory")
         factory = python_model_factory(config.model)
         return lambda sample: factory(**config.model_args)
     extra = dict(config.model_args)
@@ -226,8 +241,8 @@ def default_model_factory(config: EvalConfig) -> Callable[[int], Model] | None:
     def make(sample: int) -> Model:
         kwargs = dict(extra)
         if config.seed is not None:
+            # Dropped by the model for providers that take no seed (nothing else is dropped).
             kwargs.setdefault("seed", config.seed + sample)
-            kwargs.setdefault("drop_params", True)  # providers without a seed ignore it
         return LiteLLMModel(
             config.model,
             temperature=config.temperature,
@@ -257,18 +272,21 @@ def evaluate(
     once and resumes once the cause is fixed.
     """
     if config.agent not in NEEDS_MODEL:
-        raise ValueError(f"unknown agent {config.agent!r}; choose from {', '.join(NEEDS_MODEL)}")
+        raise EvalConfigError(
+            f"unknown agent {config.agent!r}; choose from {', '.join(NEEDS_MODEL)}"
+        )
     if config.samples < 1:
-        raise ValueError(f"samples must be >= 1, got {config.samples}")
+        raise EvalConfigError(f"samples must be >= 1, got {config.samples}")
+    settings = config.settings()  # refuses model_args that are not JSON data, before any work
     for flag, wanted in (("--retry-errors", config.retry_errors), ("--force", config.force)):
         if wanted and not config.resume:
-            raise ValueError(f"{flag} applies to a resumed run: add --resume")
+            raise EvalConfigError(f"{flag} applies to a resumed run: add --resume")
     per_sample = default_model_factory(config) if model_factory is None else None
     if model_factory is not None:
         given = model_factory
         per_sample = lambda sample: given()  # noqa: E731
     if NEEDS_MODEL[config.agent] and per_sample is None:
-        raise ValueError(f"the {config.agent!r} agent needs a model (--model)")
+        raise EvalConfigError(f"the {config.agent!r} agent needs a model (--model)")
     named_model = config.model if not config.model.startswith(PY_PREFIX) else ""
     model_name = named_model or (per_sample(0).name if per_sample else "")
 
@@ -281,7 +299,7 @@ def evaluate(
     tasks = tasks if tasks is not None else load_tasks(config)
     results, digest = prepare_run_dir(
         config.out_dir,
-        config.settings(),
+        settings,
         config.resume,
         config.retry_errors,
         operational=config.operational(),
@@ -300,8 +318,9 @@ def evaluate(
         max_attempts=config.max_attempts,
         retry_wait_s=config.retry_wait_s,
         stop=stop,
-        settings_hash=digest,
+        run_settings_hash=digest,
         max_invalid_in_a_row=config.max_invalid_in_a_row,
+        episode_time_limit_s=config.time_cap,
     )
     try:
         if show_progress:
@@ -327,7 +346,7 @@ def evaluate(
         "finished": len(finished),
         "wall_s": round(time.monotonic() - start, 3),
         "concurrency": config.concurrency,
-        "settings_hash": digest,
+        "run_settings_hash": digest,
     }
     (config.out_dir / "summary.json").write_text(
         json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"

@@ -145,7 +145,10 @@ def metadata(ep: RecordedEpisode) -> dict[str, Any]:
         "agent": start.agent,
         "sample": start.meta.get("sample", 0),
         "attempt": start.attempt,
-        "settings_hash": start.meta.get("settings_hash", ""),
+        # Two digests, where the trace has them: the run's settings (codearc eval/collect)
+        # and the environment's own settings (every recorder writes it).
+        "run_settings_hash": start.meta.get("run_settings_hash"),
+        "env_settings_digest": start.meta.get("env_settings_digest"),
         "episode_id": start.episode_id,
     }
 

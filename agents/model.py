@@ -6,6 +6,8 @@ unless ``LITELLM_LOCAL_MODEL_COST_MAP`` is set, fetches a price list over the ne
 
 from __future__ import annotations
 
+import email.utils
+import logging
 import os
 import random
 import threading
@@ -16,6 +18,8 @@ from typing import Any, Protocol
 
 from codearc_env.errors import CodeARCError
 from codearc_env.trace import ToolCallRequest
+
+log = logging.getLogger(__name__)
 
 Message = Mapping[str, Any]
 ToolChoice = str | Mapping[str, Any] | None
@@ -36,6 +40,13 @@ class ModelError(CodeARCError):
 
 class ContextOverflowError(ModelError):
     """The conversation no longer fits in the model's context window."""
+
+
+class RequestRejectedError(ModelError):
+    """The provider cannot accept this request (bad request, unprocessable entity). Before
+    the model has answered anything in a run this means every request is malformed (a wrong
+    parameter, an unsupported option) and the run stops; after, it is about one conversation
+    and ends that episode as an API error."""
 
 
 class FatalModelError(ModelError):
@@ -185,6 +196,22 @@ class LiteLLMModel:
         kwargs.update(self._extra)
         return kwargs
 
+    def _drop_unsupported_seed(self, litellm: Any, kwargs: dict[str, Any]) -> None:
+        """Remove ``seed`` when litellm knows the provider does not take one. Only the seed
+        is dropped: any other unsupported parameter still fails loudly."""
+        if "seed" not in kwargs:
+            return
+        try:
+            model, provider, _, _ = litellm.get_llm_provider(kwargs["model"])
+            supported = litellm.get_supported_openai_params(
+                model=model, custom_llm_provider=provider
+            )
+        except Exception as exc:  # unknown provider: send the seed and let it answer
+            log.debug("cannot tell whether %s takes a seed: %s", kwargs["model"], exc)
+            return
+        if supported is not None and "seed" not in supported:
+            del kwargs["seed"]
+
     def complete(
         self,
         messages: Sequence[Message],
@@ -196,16 +223,20 @@ class LiteLLMModel:
         import openai  # litellm's exceptions all derive from openai's
 
         kwargs = self._request(messages, tools, tool_choice)
+        self._drop_unsupported_seed(litellm, kwargs)
         fatal = (
             litellm.AuthenticationError,
             litellm.PermissionDeniedError,
             litellm.NotFoundError,
+        )
+        rejected = (
             litellm.BadRequestError,  # includes UnsupportedParamsError
             litellm.UnprocessableEntityError,
         )
         transient = (
             litellm.RateLimitError,
-            litellm.APIConnectionError,  # includes litellm.Timeout
+            litellm.Timeout,  # an openai.APITimeoutError, not a litellm.APIConnectionError
+            litellm.APIConnectionError,
             litellm.ServiceUnavailableError,
             litellm.InternalServerError,
             litellm.BadGatewayError,
@@ -222,13 +253,15 @@ class LiteLLMModel:
                 raise ModelError(f"{self.name}: {type(exc).__name__}: {exc}") from None
             except fatal as exc:
                 raise FatalModelError(f"{self.name}: {type(exc).__name__}: {exc}") from None
+            except rejected as exc:
+                raise RequestRejectedError(f"{self.name}: {type(exc).__name__}: {exc}") from None
             except transient as exc:
                 if attempt >= self.retry.max_retries:
                     raise ModelError(
                         f"{self.name}: {type(exc).__name__} after {attempt + 1} attempts: {exc}",
                         retryable=True,
                     ) from None
-                self._sleep(self._wait(litellm, exc, attempt))
+                self._sleep(self._wait(exc, attempt))
                 attempt += 1
                 continue
             except openai.OpenAIError as exc:
@@ -239,21 +272,13 @@ class LiteLLMModel:
             self.usage.add(reply, attempt)
             return reply
 
-    def _wait(self, litellm: Any, exc: Exception, attempt: int) -> float:
+    def _wait(self, exc: Exception, attempt: int) -> float:
         """Seconds to wait before retry ``attempt + 1``: the provider's Retry-After when it
-        sends one (read by litellm), else the policy's backoff with jitter."""
+        sends a usable one (at most ``retry.max_s``), else the policy's backoff with jitter."""
         response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None)
-        retry_after = None
-        if headers is not None:
-            try:
-                from litellm.utils import _get_retry_after_from_exception_header
-
-                retry_after = _get_retry_after_from_exception_header(headers)
-            except Exception:  # a header litellm cannot read: fall back to the policy
-                retry_after = None
+        retry_after = retry_after_seconds(getattr(response, "headers", None))
         if retry_after is not None and 0 < retry_after <= self.retry.max_s:
-            return float(retry_after)
+            return retry_after
         return self.retry.delay(attempt, self._rng)
 
     def _parse(self, litellm: Any, response: Any, duration_s: float) -> ModelReply:
@@ -283,3 +308,29 @@ class LiteLLMModel:
             duration_s=duration_s,
             finish_reason=str(choice.finish_reason or ""),
         )
+
+
+def retry_after_seconds(headers: Any, now: float | None = None) -> float | None:
+    """The wait a ``Retry-After`` (or ``retry-after-ms``) header asks for, in seconds: a
+    number of seconds or an HTTP date (RFC 9110). None when absent or unreadable."""
+    if headers is None:
+        return None
+    try:
+        millis = headers.get("retry-after-ms")
+        if millis is not None:
+            return float(millis) / 1000.0
+    except (TypeError, ValueError):
+        pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        log.warning("ignoring an unreadable Retry-After header: %r", value)
+        return None
+    return when.timestamp() - (time.time() if now is None else now)

@@ -41,7 +41,7 @@ class EpisodeResult(tr.EpisodeOutcome):
     attempts: int = 1
     sample: int = 0
     """Which of the run's samples of this problem (0 .. samples - 1)."""
-    settings_hash: str = ""
+    run_settings_hash: str = ""
     """Digest of the run settings this episode ran under (see ``run.json``)."""
     episode_id: str = ""
     trace: str = ""
@@ -68,6 +68,8 @@ class EpisodeResult(tr.EpisodeOutcome):
     def from_dict(cls, data: Mapping[str, Any]) -> EpisodeResult:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in names}
+        if "run_settings_hash" not in kwargs and "settings_hash" in data:  # older lines
+            kwargs["run_settings_hash"] = data["settings_hash"]
         kwargs["quirks"] = tuple(kwargs.get("quirks") or ())
         return cls(**kwargs)
 

@@ -119,8 +119,9 @@ def run_tasks(
     concurrency: int = 1,
     max_attempts: int = 3,
     retry_wait_s: float = 5.0,
-    settings_hash: str = "",
+    run_settings_hash: str = "",
     max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW,
+    episode_time_limit_s: float | None = None,
     on_result: Callable[[EpisodeResult | None, Progress], None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[EpisodeResult]:
@@ -149,6 +150,7 @@ def run_tasks(
     new: list[EpisodeResult] = []
     failures: list[BaseException] = []
     live_envs: list[Any] = []
+    model_replied = threading.Event()  # a rejected request is fatal only before this is set
     if on_result is not None:
         on_result(None, progress)
 
@@ -172,8 +174,10 @@ def run_tasks(
                     writer=writer,
                     attempt=attempt,
                     sample=task.sample,
-                    settings_hash=settings_hash,
+                    run_settings_hash=run_settings_hash,
                     max_invalid_in_a_row=max_invalid_in_a_row,
+                    run_replied=model_replied,
+                    time_limit_s=episode_time_limit_s,
                 )
             if result.status not in RETRYABLE or stop.is_set():
                 break

@@ -158,7 +158,7 @@ def summarize(
         "samples": samples,
         "total": _group(results, ks),
         "variants": {},
-        "settings_hashes": dict(Counter(r.settings_hash for r in results)),
+        "run_settings_hashes": dict(Counter(r.run_settings_hash for r in results)),
     }
     paper = published_name(model) if model else None
     out["published_model"] = paper

@@ -103,7 +103,7 @@ class EpisodeRecorder:
                     "max_turns": getattr(budgets, "max_turns", None),
                     "quirks": list(info.get("quirks", ())),
                     "settings": settings,
-                    "settings_hash": settings_digest(settings),
+                    "env_settings_digest": settings_digest(settings),
                     **(meta or {}),
                 },
             )

@@ -195,6 +195,7 @@ FLAGS = {
     "--b-oracle": (["--b-oracle", "3"], "b_oracle", 3),
     "--max-turns": (["--max-turns", "7"], "max_turns", 7),
     "--max-invalid": (["--max-invalid", "5"], "max_invalid_in_a_row", 5),
+    "--episode-time-limit": (["--episode-time-limit", "42.5"], "episode_time_limit_s", 42.5),
     "--oracle-seed": (["--oracle-seed", "4"], "oracle_seed", 4),
     "--oracle-strength": (["--oracle-strength", "strong"], "oracle_strength", "strong"),
     "--max-attempts": (["--max-attempts", "9"], "max_attempts", 9),

@@ -19,7 +19,6 @@ from fake_provider import fake_provider
 from codearc_env import trace as tr
 from codearc_env.agents import evaluate as ev
 from codearc_env.agents.cli import register
-from codearc_env.problems import ProblemSet
 
 
 def main(argv):
@@ -27,30 +26,6 @@ def main(argv):
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
     return args.func(args)
-
-
-@pytest.fixture
-def toy_cli(monkeypatch):
-    """Toy problems in place of a split, toy environments built from the run's settings."""
-    state = {"n": 6}
-
-    def load(variant, split, data_dir=None):
-        problems, _, _ = toys.toy_suite(state["n"])
-        return ProblemSet.of(problems, "the toy problems")
-
-    monkeypatch.setattr("codearc_env.problems.load_problems", load)
-    monkeypatch.setattr(
-        ev,
-        "default_env_factory",
-        lambda config, pool=None: (
-            lambda variant: toys.make_env(
-                state["n"], b_io=config.b_io, b_oracle=config.b_oracle, max_turns=config.turn_cap
-            )
-        ),
-    )
-    monkeypatch.setattr(ev, "make_pool", lambda config: None)  # toy envs bring their doubles
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-bad")
-    return state
 
 
 def eval_argv(out, *extra, model="py:toys:solving_model"):
@@ -99,7 +74,7 @@ def test_resume_with_other_settings_is_refused_then_forced(toy_cli, tmp_path, mo
     monkeypatch.delenv("TOY_MODEL_DOWN")
     first = lines(out)
     record = json.loads((out / "run.json").read_text())
-    assert {r["settings_hash"] for r in first} == {record["settings_hash"]}
+    assert {r["run_settings_hash"] for r in first} == {record["run_settings_hash"]}
     capsys.readouterr()
 
     changed = [*argv, "--resume", "--retry-errors", "--max-turns", "7", "--temperature", "0.2"]
@@ -114,11 +89,12 @@ def test_resume_with_other_settings_is_refused_then_forced(toy_cli, tmp_path, mo
 
     assert main([*changed, "--force"]) == 0
     after = json.loads((out / "run.json").read_text())
-    assert after["settings"]["max_turns"] == 7 and after["settings_hash"] != record["settings_hash"]
+    assert after["settings"]["max_turns"] == 7
+    assert after["run_settings_hash"] != record["run_settings_hash"]
     change = after["history"][-1]
     assert change["forced"] is True
     assert change["changed"] == {"max_turns": [50, 7], "temperature": [None, 0.2]}
-    assert {r["settings_hash"] for r in lines(out)} == {after["settings_hash"]}
+    assert {r["run_settings_hash"] for r in lines(out)} == {after["run_settings_hash"]}
 
 
 # ---- 3. fail fast on provider errors that every request would meet -----------------------
@@ -317,7 +293,7 @@ def test_collect_exports_exact_code_and_metadata(toy_cli, tmp_path, capsys):
     assert main([*argv, "--out", str(out), "--no-progress", "--format", "trl"]) == 0
     assert last_line(capsys) == f"summary: {out / 'summary.json'}"
     rows = [json.loads(x) for x in (out / "student-trl.jsonl").read_text().splitlines()]
-    settings_hash = json.loads((out / "run.json").read_text())["settings_hash"]
+    run_hash = json.loads((out / "run.json").read_text())["run_settings_hash"]
     for k, row in enumerate(rows):
         code = row["messages"][-1]["tool_calls"][0]["function"]["arguments"]["code"]
         assert code == toys.solution(f"add{k}", k) + "\n"  # the trailing newline is kept
@@ -336,9 +312,13 @@ def test_collect_exports_exact_code_and_metadata(toy_cli, tmp_path, capsys):
             "agent": "react",
             "sample": 0,
             "attempt": 1,
-            "settings_hash": settings_hash,
+            "run_settings_hash": run_hash,
+            "env_settings_digest": row["metadata"]["env_settings_digest"],
             "episode_id": row["metadata"]["episode_id"],
         }
+        # Two digests under two names: the run's settings and the environment's own.
+        assert len(row["metadata"]["env_settings_digest"]) == 16
+        assert row["metadata"]["env_settings_digest"] != run_hash
 
 
 def test_export_counts_errored_attempts_as_errors(toy_cli, tmp_path, monkeypatch, capsys):
@@ -387,7 +367,9 @@ def test_record_episode_traces_export(tmp_path, capsys):
             1.0,
             "policy-v1",
         )
-        assert (meta["n_io"], meta["n_oracle"]) == (11, 1) and len(meta["settings_hash"]) == 16
+        assert (meta["n_io"], meta["n_oracle"]) == (11, 1)
+        # RecordEpisode knows the environment's settings, not a run's.
+        assert len(meta["env_settings_digest"]) == 16 and meta["run_settings_hash"] is None
 
 
 # ---- 8. episodes are bounded, for every model -------------------------------------------
@@ -413,7 +395,7 @@ def test_invalid_actions_in_a_row_end_the_episode(toy_cli, tmp_path):
 
 def test_local_models_get_a_turn_cap_and_the_env_gets_every_setting(monkeypatch, tmp_path):
     local = ev.EvalConfig(out_dir=tmp_path, model="local/smollm2")
-    assert (local.turn_cap, local.settings()["max_turns"]) == (ev.LOCAL_MAX_TURNS, 12)
+    assert (local.turn_cap, local.settings()["max_turns"]) == (ev.LOCAL_MAX_TURNS, 6)
     assert ev.EvalConfig(out_dir=tmp_path, model="openai/x").turn_cap == 50
     assert ev.EvalConfig(out_dir=tmp_path, model="local/smollm2", max_turns=30).turn_cap == 30
     made = {}
@@ -437,7 +419,7 @@ def test_local_models_get_a_turn_cap_and_the_env_gets_every_setting(monkeypatch,
         "backend": "process",
         "b_io": 20,
         "b_oracle": 3,
-        "max_turns": 12,
+        "max_turns": 6,
         "oracle_seed": 7,
         "oracle_strength": "strong",
     }

@@ -107,3 +107,21 @@ def newline_model(**kwargs: Any) -> Any:
         return tool_reply(("submit", {"code": solution(name, int(name[3:])) + "\n"}))
 
     return ScriptedModel([step], repeat_last=True, name="toy/newline")
+
+
+def broken_factory(**kwargs: Any) -> Any:
+    """A model factory with a bug: its ValueError must surface as a bug, not a usage error."""
+    raise ValueError("a bug inside the model factory")
+
+
+def slow_model(**kwargs: Any) -> Any:
+    """Answers every turn with a valid query, after ``delay`` seconds (default 0.3)."""
+    import time
+
+    from codearc_env.agents.scripted import ScriptedModel, tool_reply
+
+    def step(messages: list[dict[str, Any]], tools: Any) -> Any:
+        time.sleep(float(kwargs.get("delay", 0.3)))
+        return tool_reply(("query", {"calls": f"{target_of(messages)}(1, 2)"}))
+
+    return ScriptedModel([step], repeat_last=True, name="toy/slow")
