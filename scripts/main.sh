@@ -2,8 +2,9 @@
 # The main job: set up, then evaluate an agent. With no API key it uses the embedded
 # SmolLM2-135M model (a smoke test, not a meaningful score). Pass codearc-eval options to
 # override, e.g.  ./scripts/main.sh --model openai/gpt-4o-mini --split clean --limit 50
-# Every episode ends after 3 invalid actions in a row; local/ models also stop at 12 turns
-# (--max-invalid, --max-turns), so the embedded model's smoke test stays short.
+# Every episode ends after 3 invalid actions in a row; local/ models also stop at 6 turns
+# or 60 s per episode (--max-invalid, --max-turns, --episode-time-limit), so the embedded
+# model's smoke test takes about a minute per episode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
