@@ -100,14 +100,20 @@ def test_tags_keep_types_apart(value: object, tag: str) -> None:
     assert codec.encode(value)["t"] == tag
 
 
-def test_subclass_of_builtin_is_opaque() -> None:
+def test_subclass_of_builtin_keeps_its_value_and_type_not_its_methods() -> None:
     class Liar(int):
         def __eq__(self, other: object) -> bool:
             return True
 
+        def __str__(self) -> str:
+            return "4"
+
         __hash__ = int.__hash__
 
-    assert codec.encode(Liar(3))["t"] == "opaque"
+    tree = codec.encode(Liar(3))
+    assert (tree["t"], tree["v"]) == ("int", "3")
+    assert tree["type"].endswith(".Liar")
+    assert tree != codec.encode(3)  # the recorded type keeps it apart from a plain int
 
 
 @pytest.mark.parametrize(
