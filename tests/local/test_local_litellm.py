@@ -66,9 +66,13 @@ def test_plain_chat_reply(smollm2_kwargs: dict[str, str]) -> None:
 
 
 def test_named_tool_choice_always_parses(smollm2_kwargs: dict[str, str]) -> None:
+    # The forced `code` string is free text: on the open question of MESSAGES a 135M model can
+    # ramble in it past any token cap (seen on some CPUs), and a cut reply cannot parse. A
+    # direct request keeps the test about the format, not about the model's judgement.
+    messages = [MESSAGES[0], {"role": "user", "content": "Submit: def f(x): return 2 * x"}]
     response = _complete(
         smollm2_kwargs,
-        messages=MESSAGES,
+        messages=messages,
         tools=TOOLS,
         tool_choice={"type": "function", "function": {"name": "submit"}},
     )
