@@ -36,6 +36,9 @@ CONFIRM_RUNS = 40
 the first runs agreed (by chance, perhaps) fails a candidate by exact comparison."""
 
 
+DRIVER_ARTEFACTS = frozenset({"RecursionError", "MemoryError"})
+"""Errors the driver's extra frames and shared process can cause by themselves."""
+
 class CandidateRun:
     """Runs one candidate on chosen inputs in the candidate sandbox."""
 
@@ -178,21 +181,27 @@ class CandidateRun:
 
     def driver_problem(
         self, table: ReferenceTable, entries: list[Expected], n_base: int, run: DriverRun
-    ) -> tuple[tuple[str, Counterexample] | None, list[int]]:
+    ) -> tuple[tuple[str, Counterexample] | None, list[int], list[int]]:
         """The first disagreement of a completed driver run (in sequence first, then fresh
-        namespaces) as a reason and counterexample, or None when every result agrees; and
-        the indices of every entry that disagreed in either pass.
+        namespaces) as a reason and counterexample, or None when every result agrees; the
+        indices of every entry that disagreed in either pass; and the indices the driver run
+        could not settle, which fresh runs must confirm.
 
-        ``entries[:n_base]`` are the base table's entries in its order; a result also counts
-        as agreeing when it equals the reference's own result in the same pass."""
+        ``entries[:n_base]`` are the base table's entries in its order. Unsettled: a value
+        the driver did not send back, agreement only with the reference's own in-driver
+        result, and a RecursionError or MemoryError the driver's own frames may have caused."""
         assert run.sequence is not None and run.fresh is not None
         keep = kept([e.result for e in entries])
         theirs_seq = table.sequence or (None,) * n_base
         theirs_fresh = (table.namespaced or (None,) * n_base) + (None,) * (len(entries) - n_base)
         first: tuple[str, Counterexample] | None = None
         suspects: set[int] = set()
+        unsettled: set[int] = set()
         for i, got in enumerate(run.sequence):
-            if not self._driver_agrees(entries, i, got, theirs_seq[i], keep[i]):
+            judged = self._driver_agrees(entries, i, got, theirs_seq[i], keep[i])
+            if judged is None:
+                unsettled.add(i)
+            elif not judged:
                 suspects.add(i)
                 if first is None:
                     context = (
@@ -202,12 +211,15 @@ class CandidateRun:
                     )
                     first = self._disagreement(entries[i], got, context)
         for i, got in enumerate(run.fresh):
-            if not self._driver_agrees(entries, i, got, theirs_fresh[i], keep[i]):
+            judged = self._driver_agrees(entries, i, got, theirs_fresh[i], keep[i])
+            if judged is None:
+                unsettled.add(i)
+            elif not judged:
                 suspects.add(i)
                 if first is None:
                     context = "in a fresh module namespace of a process that ran other inputs"
                     first = self._disagreement(entries[i], got, context)
-        return first, sorted(suspects)
+        return first, sorted(suspects), sorted(unsettled - suspects)
 
     def _disagreement(
         self, e: Expected, got: CallResult, context: str
@@ -223,15 +235,22 @@ class CandidateRun:
         got: CallResult,
         theirs: CallResult | None,
         keep: bool,
-    ) -> bool:
+    ) -> bool | None:
+        """True: agrees; False: disagrees; None: the driver run cannot tell (fresh runs will).
+
+        ``keep`` is whether the value was sent back: the driver keeps no flag of its own,
+        so nothing in the candidate's process says what the reference did."""
         e = entries[i]
-        if not keep and got.ok:  # the value was not sent back: only that there was one
-            return any(run.ok for run in e.runs) or (theirs is not None and theirs.ok)
+        if not keep:
+            return None
         if agrees(self.fn, e, got):
             return True
         if theirs is not None and agrees(self.fn, Expected(e.input, (theirs,)), got):
-            return True
+            return None  # the reference's in-driver result may be an artefact of the driver
+        if not got.ok and got.error_type in DRIVER_ARTEFACTS:
+            return None
         if self.fn.quirks.nondeterministic:
-            entries[i] = e = self.confirmed([e])[0]
-            return agrees(self.fn, e, got)
+            # The driver's random state is not the one the sandbox gives each fresh run (and
+            # the reference's in-driver result may be missing): fresh runs decide.
+            return None
         return False

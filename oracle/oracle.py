@@ -175,10 +175,10 @@ class Oracle:
         problem = None
         suspects = list(expected)  # without a driver result, every input
         if drive.sequence is not None:
-            problem, bad = run.driver_problem(table, ordered, n_base, drive)
-            if problem is None:
+            problem, bad, unsettled = run.driver_problem(table, ordered, n_base, drive)
+            if problem is None and not unsettled:
                 return verdict(True, f"agreed with the reference on {n} inputs", None, n)
-            suspects = [ordered[i] for i in bad]  # fresh runs confirm only these
+            suspects = [ordered[i] for i in bad + unsettled]  # fresh runs confirm only these
         load_problem = run.load_problem()  # only now: a passing candidate needs one call
         if load_problem is not None:
             return verdict(False, load_problem, None, 0)

@@ -127,11 +127,16 @@ def driver_expression(
 
 
 def kept(values: Sequence[CallResult]) -> list[bool]:
-    """Which values a driver run sends back: not truncated ones, within the reply cap."""
+    """Which values a driver run sends back, by the reference's results: all but those too
+    large (truncated, or past the reply cap). Where the reference raised, the candidate's
+    value is sent back too, so the flags the driver sees say nothing of where it raised."""
     out, room = [], KEPT_VALUE_CHARS
     for r in values:
-        size = len(canonical(r.value)) if r.ok and not r.truncated else 0
-        keep = r.ok and not r.truncated and size <= room
+        if not r.ok:
+            out.append(True)
+            continue
+        size = len(canonical(r.value)) if not r.truncated else 0
+        keep = not r.truncated and size <= room
         room -= size if keep else 0
         out.append(keep)
     return out
