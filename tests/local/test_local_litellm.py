@@ -38,7 +38,10 @@ TOOLS: list[dict[str, Any]] = [
 REQUIRED_KEY = {"query": "call", "submit": "code"}
 MESSAGES = [
     {"role": "system", "content": "You reconstruct a hidden Python function f."},
-    {"role": "user", "content": "f(1) = 2 and f(2) = 4. What is f?"},
+    # A direct request: on an open question the 135M model can ramble inside a forced tool
+    # argument past any token cap (seen on some CPUs), and a cut reply cannot parse. These
+    # tests are about the format, not the model's judgement.
+    {"role": "user", "content": "f(1) = 2 and f(2) = 4. Submit: def f(x): return 2 * x"},
 ]
 
 
@@ -66,13 +69,9 @@ def test_plain_chat_reply(smollm2_kwargs: dict[str, str]) -> None:
 
 
 def test_named_tool_choice_always_parses(smollm2_kwargs: dict[str, str]) -> None:
-    # The forced `code` string is free text: on the open question of MESSAGES a 135M model can
-    # ramble in it past any token cap (seen on some CPUs), and a cut reply cannot parse. A
-    # direct request keeps the test about the format, not about the model's judgement.
-    messages = [MESSAGES[0], {"role": "user", "content": "Submit: def f(x): return 2 * x"}]
     response = _complete(
         smollm2_kwargs,
-        messages=messages,
+        messages=MESSAGES,
         tools=TOOLS,
         tool_choice={"type": "function", "function": {"name": "submit"}},
     )
