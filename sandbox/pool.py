@@ -174,20 +174,20 @@ class SandboxPool:
         isolation: Isolation = "call",
     ) -> list[CallResult]:
         """Run a call on a member of ``side`` (blocks while that member is busy)."""
-        if side == "reference":
-            member = self._route(source)
-            self._count("reference_calls")
+        def on(member: _Member) -> list[CallResult]:
             with member.lock:
                 box = self._ready(member)
                 return box.run(source, function, invocations, limits, isolation=isolation)
+
+        if side == "reference":
+            self._count("reference_calls")
+            return on(self._route(source))
         if side != "candidate":
             raise ValueError(f"side must be 'reference' or 'candidate', not {side!r}")
         member = self._lease()
         self._count("candidate_calls")
         try:
-            with member.lock:
-                box = self._ready(member)
-                return box.run(source, function, invocations, limits, isolation=isolation)
+            return on(member)
         finally:
             self._give_back(member)
 
