@@ -97,7 +97,7 @@ class LocalWorkerSandbox(WorkerSandbox):
                 extra_groups=[] if run_as is not None else None,
                 preexec_fn=preexec,
             ).result()
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:  # the latter: preexec_fn failed
             raise SandboxError(f"cannot launch the {self.name} sandbox: {exc}") from exc
         if self._proc.stdin is None or self._proc.stdout is None:
             raise SandboxError(

@@ -70,3 +70,24 @@ def test_close_is_idempotent_and_start_after_close_works() -> None:
         assert box.run_one("def f():\n    return 1\n", "f", Invocation()).value_str == "1"
     box.close()
     box.close()
+
+
+def test_a_failed_preexec_is_a_sandbox_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """subprocess reports a failing preexec_fn (cgroup join, setuid) as SubprocessError."""
+    import subprocess
+    import warnings
+
+    from codearc_env.errors import SandboxError
+    from codearc_env.sandbox.process import ProcessSandbox
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise subprocess.SubprocessError("Exception occurred in preexec_fn.")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    box = ProcessSandbox()
+    with warnings.catch_warnings(), pytest.raises(SandboxError) as caught:
+        warnings.simplefilter("ignore")
+        box.start()
+    assert str(caught.value).startswith(
+        "cannot launch the process sandbox: Exception occurred in preexec_fn."
+    )
