@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from codearc_env.config import DEFAULT_CONFIG
+
 AGENTS = ("react", "text", "ground-truth", "examples-only")
 
 
@@ -129,14 +131,10 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         "0: each episode's environment owns two)",
     )
     p.add_argument("--data-dir", default=None, help="CodeARC data folder")
-    p.add_argument("--b-io", type=int, default=30, help="I/O budget incl. 10 examples")
-    p.add_argument("--b-oracle", type=int, default=2)
-    p.add_argument(
-        "--max-turns",
-        type=_positive,
-        default=None,
-        help="actions per episode (default: 50; 6 for local/ models)",
-    )
+    for field, kind, text in _env_flags():
+        flag = "--" + field.replace("_", "-")
+        default = getattr(DEFAULT_CONFIG, field)
+        p.add_argument(flag, type=kind, default=None, help=text.format(default=default))
     p.add_argument(
         "--max-invalid",
         type=_positive,
@@ -150,10 +148,6 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         metavar="SECONDS",
         help="wall-clock seconds after which an episode ends as a failure (default: 60 for "
         "local/ models, no limit for others)",
-    )
-    p.add_argument("--oracle-seed", type=int, default=0)
-    p.add_argument(
-        "--oracle-strength", default="default", help="how many inputs the oracle generates"
     )
     p.add_argument(
         "--max-attempts",
@@ -170,6 +164,18 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
     p.add_argument("--max-tokens", type=_positive, default=None)
     p.add_argument("--timeout", type=float, default=180.0, help="seconds per model call")
     p.add_argument("--no-progress", action="store_true")
+
+
+def _env_flags() -> tuple[tuple[str, Any, str], ...]:
+    """(EnvConfig field, argument type, help) of the flags that set the episodes' EnvConfig;
+    a flag left out keeps the model's default (:func:`evaluate.default_env_config`)."""
+    return (
+        ("b_io", int, "I/O budget incl. 10 examples (default: {default})"),
+        ("b_oracle", int, "submissions per episode (default: {default})"),
+        ("max_turns", _positive, "actions per episode (default: {default}; 6 for local/ models)"),
+        ("oracle_seed", int, "seed of the oracle's inputs (default: {default})"),
+        ("oracle_strength", str, "how many inputs the oracle generates (default: {default})"),
+    )
 
 
 def _pool_size(text: str) -> int:
@@ -226,8 +232,14 @@ def _problem_ids(text: str) -> tuple[str, ...]:
 
 
 def _config(args: argparse.Namespace, teacher: bool) -> Any:
-    from codearc_env.agents.evaluate import EvalConfig
+    from codearc_env.agents.evaluate import EvalConfig, default_env_config
+    from codearc_env.errors import UsageError
 
+    given = {field: getattr(args, field) for field, _, _ in _env_flags()}
+    try:
+        env = default_env_config(args.model).with_overrides(**given)
+    except ValueError as exc:  # a budget out of range: a usage error (exit 2)
+        raise UsageError(str(exc)) from None
     return EvalConfig(
         out_dir=args.out,
         agent=args.agent,
@@ -245,13 +257,9 @@ def _config(args: argparse.Namespace, teacher: bool) -> Any:
         backend=args.backend,
         pool_size=args.pool_size,
         data_dir=args.data_dir,
-        b_io=args.b_io,
-        b_oracle=args.b_oracle,
-        max_turns=args.max_turns,
+        env=env,
         max_invalid_in_a_row=args.max_invalid,
         episode_time_limit_s=args.episode_time_limit,
-        oracle_seed=args.oracle_seed,
-        oracle_strength=args.oracle_strength,
         max_attempts=args.max_attempts,
         teacher=teacher,
         force_tool_choice=args.force_tool_choice,

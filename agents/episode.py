@@ -28,9 +28,10 @@ from codearc_env.agents.model import (
 )
 from codearc_env.agents.results import EpisodeResult
 from codearc_env.agents.vocabulary import SHOWN_LINE_CHARS
+from codearc_env.config import DEFAULT_CONFIG, EnvConfig
 from codearc_env.errors import CodeARCError
 from codearc_env.functions.spec import HiddenFunction
-from codearc_env.wrappers import EpisodeRecorder, new_episode_id
+from codearc_env.wrappers import EpisodeRecorder, env_config, new_episode_id
 
 QUERY, SUBMIT = 0, 1
 MAX_INVALID_IN_A_ROW = 3
@@ -87,8 +88,8 @@ class Episode:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    b_io: int = 30
-    b_oracle: int = 2
+    config: EnvConfig = DEFAULT_CONFIG
+    """The environment's budgets and oracle settings (read from it at :meth:`reset`)."""
     shown_line_chars: int | None = SHOWN_LINE_CHARS
     sample: int = 0
     run_settings_hash: str = ""
@@ -113,9 +114,7 @@ class Episode:
         env = getattr(self.env, "unwrapped", self.env)
         if self.problem is None:
             self.problem = getattr(env, "problem", None)
-        budgets = getattr(env, "budgets", None)
-        self.b_io = int(getattr(budgets, "b_io", 30))
-        self.b_oracle = int(getattr(budgets, "b_oracle", 2))
+        self.config = env_config(env)
         info = {**self.info, "problem_id": self.problem_id}
         self.recorder.start(
             self.env,
@@ -234,6 +233,7 @@ class Episode:
     def finish(self, status: tr.EpisodeStatus, message: str = "") -> EpisodeResult:
         info = self.info
         solved = status == "success"
+        b_io, b_oracle = self.config.b_io, self.config.b_oracle
         end = self.recorder.end(
             status,
             reward=self.reward,
@@ -242,8 +242,8 @@ class Episode:
             n_oracle=int(info.get("n_oracle_used", 0)),
             # The env's paper metrics describe its own outcome; an episode we stop early
             # (invalid replies, errors) is a failure whatever the env still thinks.
-            paper_io=int(info.get("paper_io", self.b_io)) if solved else self.b_io,
-            paper_oracle=int(info.get("paper_oracle", self.b_oracle)) if solved else self.b_oracle,
+            paper_io=int(info.get("paper_io", b_io)) if solved else b_io,
+            paper_oracle=int(info.get("paper_oracle", b_oracle)) if solved else b_oracle,
             turns=self.steps,
             prompt_tokens=self.prompt_tokens,
             completion_tokens=self.completion_tokens,

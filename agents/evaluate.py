@@ -22,9 +22,9 @@ from codearc_env.agents.runner import Progress, Task, all_results, prepare_run_d
 from codearc_env.agents.selection import play_order, select_ids
 from codearc_env.agents.settings import EvalConfigError, canonical
 from codearc_env.agents.summary import paper_setting_gaps, summarize
+from codearc_env.config import DEFAULT_CONFIG, EnvConfig
 
 VARIANT_CHOICES = ("annotated", "anonymized", "both")
-DEFAULT_MAX_TURNS = 50
 LOCAL_MAX_TURNS = 6
 """Turn cap for ``local/...`` models when none is given: the embedded model runs on the
 machine's own cores, where every turn of a growing conversation costs seconds
@@ -71,17 +71,14 @@ class EvalConfig:
     episode, at most 8 (:func:`codearc_env.vector.default_pool_size`); 0: no pool, each
     environment owns two sandboxes."""
     data_dir: str | None = None
-    b_io: int = 30
-    b_oracle: int = 2
-    max_turns: int | None = None
-    """Actions per episode; None: 50, or 12 for ``local/...`` models."""
+    env: EnvConfig | None = None
+    """Budgets, turn cap and oracle settings of every episode; None:
+    :func:`default_env_config` (the paper's setting; 6 turns for ``local/...`` models)."""
     max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW
     """Invalid actions in a row that end an episode as a failure (None: no limit)."""
     episode_time_limit_s: float | None = None
     """Seconds of wall-clock time after which an episode ends as a failure (checked between
     model replies and actions); None: 60 for ``local/...`` models, else no limit."""
-    oracle_seed: int = 0
-    oracle_strength: str = "default"
     max_attempts: int = 3
     """Tries per episode when the API or the harness fails."""
     retry_wait_s: float = 5.0
@@ -101,10 +98,13 @@ class EvalConfig:
         return ("annotated", "anonymized") if self.variant == "both" else (self.variant,)
 
     @property
+    def env_config(self) -> EnvConfig:
+        """The episodes' :class:`EnvConfig`: ``env``, or the default for the model."""
+        return self.env if self.env is not None else default_env_config(self.model)
+
+    @property
     def turn_cap(self) -> int:
-        if self.max_turns is not None:
-            return self.max_turns
-        return LOCAL_MAX_TURNS if self.model.startswith("local/") else DEFAULT_MAX_TURNS
+        return self.env_config.max_turns
 
     @property
     def time_cap(self) -> float | None:
@@ -113,7 +113,9 @@ class EvalConfig:
         return LOCAL_EPISODE_TIME_LIMIT_S if self.model.startswith("local/") else None
 
     def settings(self) -> dict[str, Any]:
-        """Every setting that can change an episode's outcome, as JSON data."""
+        """Every setting that can change an episode's outcome, as JSON data (the environment's
+        under the same flat keys as before they were grouped in ``env``, so the hash of a
+        run's settings is unchanged)."""
         return {
             "agent": self.agent,
             "model": self.model,
@@ -123,13 +125,9 @@ class EvalConfig:
             "limit": self.limit,
             "seed": self.seed,
             "samples": self.samples,
-            "b_io": self.b_io,
-            "b_oracle": self.b_oracle,
-            "max_turns": self.turn_cap,
+            **self.env_config.outcome_settings(),
             "max_invalid_in_a_row": self.max_invalid_in_a_row,
             "episode_time_limit_s": self.time_cap,
-            "oracle_seed": self.oracle_seed,
-            "oracle_strength": self.oracle_strength,
             "teacher": self.teacher,
             "force_tool_choice": self.force_tool_choice,
             "temperature": self.temperature,
@@ -149,6 +147,14 @@ class EvalConfig:
             "pool_size": self.pool_size,
             "data_dir": self.data_dir,
         }
+
+
+def default_env_config(model: str) -> EnvConfig:
+    """The episodes' settings when none are given: the paper's, with a turn cap of
+    :data:`LOCAL_MAX_TURNS` for ``local/...`` models."""
+    if model.startswith("local/"):
+        return DEFAULT_CONFIG.with_overrides(max_turns=LOCAL_MAX_TURNS)
+    return DEFAULT_CONFIG
 
 
 def load_tasks(config: EvalConfig) -> list[Task]:
@@ -201,11 +207,7 @@ def default_env_factory(config: EvalConfig, pool: Any = None) -> Callable[[str],
             split=config.split,
             data_dir=config.data_dir,
             **where,
-            b_io=config.b_io,
-            b_oracle=config.b_oracle,
-            max_turns=config.turn_cap,
-            oracle_seed=config.oracle_seed,
-            oracle_strength=config.oracle_strength,
+            config=config.env_config,
         )
 
     return make

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from codearc_env.agents.results import EpisodeResult
+from codearc_env.config import DEFAULT_CONFIG
 
 # Success % in the paper's main table (CODEARC-SPEC section 2): (annotated, anonymized).
 PUBLISHED: dict[str, tuple[float, float]] = {
@@ -69,7 +70,14 @@ def published_name(model: str) -> str | None:
     return None
 
 
-PAPER_SETTING = {"split": "all", "b_io": 30, "b_oracle": 2, "problems": None, "limit": None}
+PAPER_SETTING = {
+    "split": "all",
+    "b_io": DEFAULT_CONFIG.b_io,
+    "b_oracle": DEFAULT_CONFIG.b_oracle,
+    "problems": None,
+    "limit": None,
+}
+"""The paper's main setting (the environment's defaults are the paper's)."""
 
 
 def paper_setting_gaps(settings: Mapping[str, Any]) -> list[str]:
@@ -81,7 +89,8 @@ def paper_setting_gaps(settings: Mapping[str, Any]) -> list[str]:
         gaps.append("a chosen subset of problems (--problems)")
     if settings.get("limit") is not None:
         gaps.append(f"the first {settings.get('limit')} problems only (--limit)")
-    for name, paper in (("b_io", 30), ("b_oracle", 2)):
+    for name in ("b_io", "b_oracle"):
+        paper = PAPER_SETTING[name]
         if settings.get(name) != paper:
             gaps.append(f"{name} {settings.get(name)} (the paper's is {paper})")
     if settings.get("teacher"):

@@ -133,6 +133,7 @@ def forced_call(kwargs: dict[str, str], repeats: int) -> dict[str, float]:
 def episodes(agent: str, n: int, max_turns: int, max_tokens: int) -> dict[str, Any]:
     from codearc_env.agents.evaluate import EvalConfig, evaluate
     from codearc_env.agents.results import ResultsFile
+    from codearc_env.config import EnvConfig
 
     with tempfile.TemporaryDirectory(prefix="codearc-local-bench-") as tmp:
         out = Path(tmp) / agent
@@ -144,7 +145,7 @@ def episodes(agent: str, n: int, max_turns: int, max_tokens: int) -> dict[str, A
                 model=MODEL,
                 split="builtin",
                 limit=n,
-                max_turns=max_turns,
+                env=EnvConfig(max_turns=max_turns),
                 max_tokens=max_tokens,
                 temperature=0.0,
                 force_tool_choice=True,

@@ -29,27 +29,24 @@ import gymnasium as gym
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
 from codearc_env.actions import Invalid, Query, Submit, parse_action
+from codearc_env.config import DEFAULT_CONFIG, EnvConfig
 from codearc_env.errors import SandboxError
 from codearc_env.functions.calls import ParsedCall
 from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle.verdict import Verdict
 from codearc_env.problems import ProblemSet, load_problems
-from codearc_env.protocol import Budgets, EpisodeState
+from codearc_env.protocol import EpisodeState
 from codearc_env.query import initial_pairs, run_calls
 from codearc_env.render import (
     Pair,
-    clip,
-    examples_text,
     invalid_feedback,
-    prompt_text,
+    observation,
     query_feedback,
     verdict_feedback,
 )
 from codearc_env.sandbox.base import Limits, Sandbox
 from codearc_env.sandbox.pool import SandboxPool
-from codearc_env.spaces import MAX_NAME_CHARS, action_space, observation_space
-
-INFRA_ERROR_MODES = ("raise", "truncate")
+from codearc_env.spaces import action_space, observation_space
 
 
 class OracleLike(Protocol):
@@ -68,13 +65,11 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         problem: always play this problem (an id such as ``"annotated/12"``, or an index).
         data_dir: where the CodeARC data is (default: ``$CODEARC_DATA_DIR``, cache, download).
         backend: sandbox backend (``"docker"``, ``"bwrap"``, ``"process"``; None: strongest).
-        b_io: input/output budget, counting the initial examples.
-        b_oracle: oracle budget (submissions).
-        max_turns: actions before truncation, invalid ones included.
-        oracle_seed, oracle_strength: passed to the oracle; fixed per env, so grading does not
-            depend on the episode seed.
+        config: the episode's budgets and oracle settings (default: :class:`EnvConfig`'s,
+            the paper's main setting); kept as ``env.config``.
+        b_io, b_oracle, max_turns, oracle_seed, oracle_strength, on_infra_error: replace that
+            field of ``config`` (None: keep it); see :class:`~codearc_env.config.EnvConfig`.
         render_mode: None or ``"ansi"`` (``render()`` returns the agent's text).
-        on_infra_error: ``"raise"`` a SandboxError, or ``"truncate"`` the episode.
         limits: per-call sandbox limits for both sandboxes.
         problems: play these problems instead of loading a split.
         reference_sandbox, candidate_sandbox, oracle: injected components (not closed by the
@@ -93,30 +88,33 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         problem: str | int | None = None,
         data_dir: str | Path | None = None,
         backend: str | None = None,
-        b_io: int = 30,
-        b_oracle: int = 2,
-        max_turns: int = 50,
-        oracle_seed: int = 0,
-        oracle_strength: str = "default",
+        b_io: int | None = None,
+        b_oracle: int | None = None,
+        max_turns: int | None = None,
+        oracle_seed: int | None = None,
+        oracle_strength: str | None = None,
         render_mode: str | None = None,
-        on_infra_error: str = "raise",
+        on_infra_error: str | None = None,
         limits: Limits | None = None,
         problems: Sequence[HiddenFunction] | None = None,
         reference_sandbox: Sandbox | None = None,
         candidate_sandbox: Sandbox | None = None,
         oracle: OracleLike | None = None,
         pool: SandboxPool | None = None,
+        config: EnvConfig | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'ansi', not {render_mode!r}")
-        if on_infra_error not in INFRA_ERROR_MODES:
-            raise ValueError(f"on_infra_error must be 'raise' or 'truncate', not {on_infra_error!r}")
-        self.budgets = Budgets(b_io=b_io, b_oracle=b_oracle, max_turns=max_turns)
+        self.config = (config or DEFAULT_CONFIG).with_overrides(
+            b_io=b_io,
+            b_oracle=b_oracle,
+            max_turns=max_turns,
+            oracle_seed=oracle_seed,
+            oracle_strength=oracle_strength,
+            on_infra_error=on_infra_error,
+        )
         self.render_mode = render_mode
-        self.on_infra_error = on_infra_error
         self.variant = variant
-        self.oracle_seed = oracle_seed
-        self.oracle_strength = oracle_strength
         if problems is not None:
             self.problem_set = ProblemSet.of(problems, "the given problems")
         else:
@@ -124,7 +122,8 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._fixed = self.problem_set.get(problem) if problem is not None else None
 
         self.action_space = action_space()
-        self.observation_space = observation_space(b_io, b_oracle, max_turns)
+        cfg = self.config
+        self.observation_space = observation_space(cfg.b_io, cfg.b_oracle, cfg.max_turns)
 
         self._owned: list[Sandbox] = []
         self.pool = pool
@@ -171,14 +170,10 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
     def _make_oracle(self) -> OracleLike:
         from codearc_env.oracle import Oracle
 
+        seed, strength = self.config.oracle_seed, self.config.oracle_strength
         if self.pool is not None:
-            return shared_oracle(self.pool, self.oracle_seed, self.oracle_strength)
-        return Oracle(
-            self._reference,
-            self._candidate,
-            seed=self.oracle_seed,
-            strength=self.oracle_strength,
-        )
+            return shared_oracle(self.pool, seed, strength)
+        return Oracle(self._reference, self._candidate, seed=seed, strength=strength)
 
     @property
     def problem(self) -> HiddenFunction | None:
@@ -206,7 +201,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             fn = self.problem_set.draw(self.np_random)
         self._fn = fn
         self._pairs = initial_pairs(fn)
-        self._state = EpisodeState(self.budgets, n_initial=len(self._pairs))
+        self._state = EpisodeState(self.config, n_initial=len(self._pairs))
         self._queried = []
         self._feedback = ""
         return self._observation(), self._info(action=None)
@@ -236,7 +231,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             else:
                 verdict = self._run_submit(state, fn, parsed)
         except SandboxError as exc:
-            if self.on_infra_error == "raise":
+            if self.config.on_infra_error == "raise":
                 raise
             infra_error = str(exc)
             state.outcome = "infra_error"
@@ -288,7 +283,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             return None
         if self._state is None or self._fn is None:
             return "The environment has not been reset."
-        return self._text()
+        return str(self._observation()["text"])
 
     def close(self) -> None:
         """Stop the sandboxes this env made (idempotent; injected ones are left alone)."""
@@ -312,35 +307,9 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             raise ResetNeeded("call reset() before step()")
         return self._state, self._fn
 
-    def _text(self) -> str:
-        state, fn = self._current()
-        return prompt_text(
-            name=fn.target,
-            pairs=self._pairs,
-            feedback=self._feedback,
-            io_left=state.io_left,
-            oracle_left=state.oracle_left,
-            turns_left=state.turns_left,
-            must_submit=state.must_submit,
-            forced_final=state.forced_final,
-            done=state.done,
-        )
-
     def _observation(self) -> dict[str, Any]:
         state, fn = self._current()
-        return {
-            "text": self._text(),
-            "function_name": clip(fn.target, MAX_NAME_CHARS),
-            "examples": examples_text(self._pairs),
-            "calls": tuple(p.call for p in self._pairs),
-            "outputs": tuple(p.output for p in self._pairs),
-            "errored": tuple(int(p.errored) for p in self._pairs),
-            "feedback": self._feedback,
-            "io_left": state.io_left,
-            "oracle_left": state.oracle_left,
-            "turns_left": state.turns_left,
-            "must_submit": int(state.must_submit),
-        }
+        return observation(state, fn.target, self._pairs, self._feedback)
 
     def _info(
         self,

@@ -1,9 +1,10 @@
 """Budgets and termination of one episode, as plain logic (no sandbox, no text).
 
-The rules (CODEARC-SPEC section 1), made exact:
+The budgets are those of an :class:`~codearc_env.config.EnvConfig`. The rules
+(CODEARC-SPEC section 1), made exact:
 
-- ``b_io`` counts the initial examples: with 10 examples and ``b_io=30`` the agent may query
-  20 calls. Each call costs one I/O; a query asking for more calls than remain runs only the
+- ``b_io`` counts the initial examples: with 10 examples and a ``b_io`` of 30 the agent may
+  query 20 calls. Each call costs one I/O; a query asking for more calls than remain runs only the
   affordable prefix.
 - ``b_oracle`` submissions. A failing submission with oracle calls left returns a
   counterexample and the episode goes on; a failing submission with none left (the *final
@@ -18,41 +19,19 @@ The rules (CODEARC-SPEC section 1), made exact:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from codearc_env.config import EnvConfig
 
 Outcome = Literal["running", "solved", "failed", "no_final_submission", "truncated", "infra_error"]
-
-
-@dataclass(frozen=True)
-class Budgets:
-    """The configurable budgets of an episode."""
-
-    b_io: int = 30
-    """Input/output pairs, counting the initial examples."""
-    b_oracle: int = 2
-    """Oracle calls (submissions)."""
-    max_turns: int = 50
-    """Actions before truncation, invalid ones included."""
-
-    def __post_init__(self) -> None:
-        for name in ("b_io", "b_oracle", "max_turns"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-        if self.b_io < 0:
-            raise ValueError(f"b_io must be >= 0, got {self.b_io}")
-        if self.b_oracle < 1:
-            raise ValueError(f"b_oracle must be >= 1, got {self.b_oracle}")
-        if self.max_turns < 1:
-            raise ValueError(f"max_turns must be >= 1, got {self.max_turns}")
 
 
 class EpisodeState:
     """Counters of one episode and the transitions the protocol allows."""
 
-    def __init__(self, budgets: Budgets, n_initial: int) -> None:
-        self.budgets = budgets
+    def __init__(self, config: EnvConfig, n_initial: int) -> None:
+        self.config = config
         self.n_initial = n_initial
         # The initial examples are charged even when there are more of them than b_io.
         self.io_used = n_initial
@@ -64,15 +43,15 @@ class EpisodeState:
     # ---- queries -------------------------------------------------------------------------
     @property
     def io_left(self) -> int:
-        return max(0, self.budgets.b_io - self.io_used)
+        return max(0, self.config.b_io - self.io_used)
 
     @property
     def oracle_left(self) -> int:
-        return self.budgets.b_oracle - self.oracle_used
+        return self.config.b_oracle - self.oracle_used
 
     @property
     def turns_left(self) -> int:
-        return max(0, self.budgets.max_turns - self.turns)
+        return max(0, self.config.max_turns - self.turns)
 
     @property
     def must_submit(self) -> bool:
@@ -109,7 +88,7 @@ class EpisodeState:
 
     def end_turn(self) -> bool:
         """Apply the turn cap; True when the episode was truncated by it."""
-        if not self.done and self.turns >= self.budgets.max_turns:
+        if not self.done and self.turns >= self.config.max_turns:
             self.outcome = "truncated"
             return True
         return False
@@ -129,8 +108,8 @@ class EpisodeState:
 
     def paper_io(self) -> int:
         """#I/O by the paper's convention: ``b_io`` unless solved, else the extra queries used."""
-        return self.io_used - self.n_initial if self.solved else self.budgets.b_io
+        return self.io_used - self.n_initial if self.solved else self.config.b_io
 
     def paper_oracle(self) -> int:
         """#Oracle by the paper's convention: ``b_oracle`` unless solved, else the calls used."""
-        return self.oracle_used if self.solved else self.budgets.b_oracle
+        return self.oracle_used if self.solved else self.config.b_oracle

@@ -1,7 +1,8 @@
 """The registered environment ids, from one table.
 
 ``gymnasium.make(id, backend=..., data_dir=..., split=...)`` passes keyword arguments through
-to :class:`codearc_env.env.CodeARCEnv`; ``gymnasium.make_vec(id, num_envs=N)`` makes N of
+to :class:`codearc_env.env.CodeARCEnv` (an id's budgets replace those of the
+:class:`~codearc_env.config.EnvConfig` defaults, and a ``config=`` given to ``make``); ``gymnasium.make_vec(id, num_envs=N)`` makes N of
 them on one shared sandbox pool (``pool_size=`` sandboxes). Registering imports nothing
 heavy: the entry points are strings, resolved on the first ``make``.
 """
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium
+
+from codearc_env.config import DEFAULT_CONFIG
 
 ENTRY_POINT = "codearc_env.env:CodeARCEnv"
 VECTOR_ENTRY_POINT = "codearc_env.vector:make_vector_env"
@@ -29,24 +32,25 @@ class EnvId:
 
 
 def _table() -> tuple[EnvId, ...]:
+    main_io, main_oracle = DEFAULT_CONFIG.b_io, DEFAULT_CONFIG.b_oracle
     rows = []
     for variant in ("annotated", "anonymized"):
         name = variant.capitalize()
         rows.append(
             EnvId(f"CodeARC-{name}-v0", {"variant": variant},
-                  description=f"main setting, {variant}: B_io 30, B_oracle 2")
+                  description=f"main setting, {variant}: B_io {main_io}, B_oracle {main_oracle}")
         )
-        # The paper's ablations vary one budget at a time; 30 and 2 are the main setting.
+        # The paper's ablations vary one budget at a time around the main setting.
         for b_io in (10, 20, 30):
             rows.append(
                 EnvId(f"CodeARC-{name}-IO{b_io}-v0", {"variant": variant, "b_io": b_io},
-                      description=f"ablation, {variant}: B_io {b_io}, B_oracle 2")
+                      description=f"ablation, {variant}: B_io {b_io}, B_oracle {main_oracle}")
             )
         for b_oracle in (1, 2, 3):
             rows.append(
                 EnvId(f"CodeARC-{name}-Oracle{b_oracle}-v0",
                       {"variant": variant, "b_oracle": b_oracle},
-                      description=f"ablation, {variant}: B_io 30, B_oracle {b_oracle}")
+                      description=f"ablation, {variant}: B_io {main_io}, B_oracle {b_oracle}")
             )
     rows.append(
         EnvId("CodeARC-Builtin-v0", {"variant": "annotated", "split": "builtin"},

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from codearc_env.spaces import (
     MAX_CALL_CHARS,
     MAX_FEEDBACK_CHARS,
+    MAX_NAME_CHARS,
     MAX_OUTPUT_CHARS,
     MAX_TEXT_CHARS,
 )
+
+if TYPE_CHECKING:
+    from codearc_env.protocol import EpisodeState
 
 
 def clip(text: str, cap: int) -> str:
@@ -112,3 +117,34 @@ def prompt_text(
     elif must_submit:
         parts.append("No queries left: only submissions are possible.")
     return clip("\n".join(parts), MAX_TEXT_CHARS)
+
+
+def observation(
+    state: EpisodeState, name: str, pairs: Sequence[Pair], feedback: str
+) -> dict[str, Any]:
+    """The observation of an episode in ``state`` whose hidden function is called ``name``:
+    what ``reset`` and ``step`` return (training rows are built from it too)."""
+    text = prompt_text(
+        name=name,
+        pairs=pairs,
+        feedback=feedback,
+        io_left=state.io_left,
+        oracle_left=state.oracle_left,
+        turns_left=state.turns_left,
+        must_submit=state.must_submit,
+        forced_final=state.forced_final,
+        done=state.done,
+    )
+    return {
+        "text": text,
+        "function_name": clip(name, MAX_NAME_CHARS),
+        "examples": examples_text(pairs),
+        "calls": tuple(p.call for p in pairs),
+        "outputs": tuple(p.output for p in pairs),
+        "errored": tuple(int(p.errored) for p in pairs),
+        "feedback": feedback,
+        "io_left": state.io_left,
+        "oracle_left": state.oracle_left,
+        "turns_left": state.turns_left,
+        "must_submit": int(state.must_submit),
+    }

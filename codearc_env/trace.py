@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, Literal
 
+from codearc_env.config import DEFAULT_CONFIG
 from codearc_env.errors import CodeARCError
 
 SCHEMA_VERSION = 1
@@ -75,8 +76,8 @@ class EpisodeStart(Event):
     """Name of the hidden function (the only thing about it the agent is told)."""
     agent: str = ""
     model: str = ""
-    b_io: int = 30
-    b_oracle: int = 2
+    b_io: int = DEFAULT_CONFIG.b_io
+    b_oracle: int = DEFAULT_CONFIG.b_oracle
     attempt: int = 1
     """1 for a first try; higher when the runner retries after an API or infra failure."""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -163,9 +164,10 @@ class EpisodeOutcome:
     """Input/output pairs used, counting the initial examples."""
     n_oracle: int = 0
     paper_io: int = 0
-    """#I/O by the paper's convention: 30 when failed, else the extra queries used."""
+    """#I/O by the paper's convention: ``b_io`` when failed, else the extra queries used."""
     paper_oracle: int = 0
-    """#Oracle by the paper's convention: 2 when failed, else the oracle calls used."""
+    """#Oracle by the paper's convention: ``b_oracle`` when failed, else the oracle calls
+    used."""
     turns: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

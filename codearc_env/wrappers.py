@@ -20,6 +20,7 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
+from codearc_env.config import DEFAULT_CONFIG, EnvConfig
 from codearc_env.errors import CodeARCError
 from codearc_env.trace import (
     EpisodeEnd,
@@ -83,7 +84,7 @@ class EpisodeRecorder:
     ) -> None:
         """EpisodeStart and the first observation, after ``env.reset`` returned them."""
         base = getattr(env, "unwrapped", env)
-        budgets = getattr(base, "budgets", None)
+        config = env_config(base)
         settings = env_settings(base)
         spec = getattr(env, "spec", None)
         self.emit(
@@ -95,12 +96,12 @@ class EpisodeRecorder:
                 target=str(obs.get("function_name", "")),
                 agent=agent,
                 model=model,
-                b_io=int(getattr(budgets, "b_io", 30)),
-                b_oracle=int(getattr(budgets, "b_oracle", 2)),
+                b_io=config.b_io,
+                b_oracle=config.b_oracle,
                 attempt=attempt,
                 meta={
                     "env_id": spec.id if spec is not None else None,
-                    "max_turns": getattr(budgets, "max_turns", None),
+                    "max_turns": settings["max_turns"],
                     "quirks": list(info.get("quirks", ())),
                     "settings": settings,
                     "env_settings_digest": settings_digest(settings),
@@ -267,17 +268,21 @@ class RecordEpisode(gym.Wrapper[dict[str, Any], dict[str, Any], dict[str, Any], 
                 self.writer.close()
 
 
+def env_config(env: Any) -> EnvConfig:
+    """The environment's :class:`EnvConfig` (the defaults for an environment without one)."""
+    config = getattr(getattr(env, "unwrapped", env), "config", None)
+    return config if isinstance(config, EnvConfig) else DEFAULT_CONFIG
+
+
 def env_settings(env: Any) -> dict[str, Any]:
-    """The environment's settings that can change an episode's outcome."""
-    budgets = getattr(env, "budgets", None)
-    return {
-        "variant": getattr(env, "variant", None),
-        "b_io": getattr(budgets, "b_io", None),
-        "b_oracle": getattr(budgets, "b_oracle", None),
-        "max_turns": getattr(budgets, "max_turns", None),
-        "oracle_seed": getattr(env, "oracle_seed", None),
-        "oracle_strength": getattr(env, "oracle_strength", None),
-    }
+    """The environment's settings that can change an episode's outcome (None for an
+    environment without an :class:`EnvConfig`)."""
+    config = getattr(getattr(env, "unwrapped", env), "config", None)
+    if isinstance(config, EnvConfig):
+        outcome = config.outcome_settings()
+    else:
+        outcome = dict.fromkeys(DEFAULT_CONFIG.outcome_settings())
+    return {"variant": getattr(env, "variant", None), **outcome}
 
 
 def settings_digest(settings: dict[str, Any]) -> str:

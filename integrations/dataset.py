@@ -13,38 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from codearc_env.agents.vocabulary import system_prompt
-from codearc_env.env import CodeARCEnv
+from codearc_env.config import DEFAULT_CONFIG, EnvConfig
 from codearc_env.functions.spec import HiddenFunction
-from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
+from codearc_env.problems import ProblemSet, load_problems
+from codearc_env.protocol import EpisodeState
+from codearc_env.query import initial_pairs
+from codearc_env.render import observation
 
 PROMPT, PROBLEM_ID = "prompt", "problem_id"
 """The columns :class:`codearc_env.integrations.trl.CodeARCToolEnv` reads."""
-
-
-class _NoSandbox(Sandbox):
-    """Stands in for both sandboxes while rows are built: resetting runs no code."""
-
-    name = "none"
-
-    def start(self) -> None:
-        raise RuntimeError("building training rows never runs code")
-
-    def close(self) -> None:
-        pass
-
-    def run(
-        self,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: str = "call",
-    ) -> list[CallResult]:
-        raise RuntimeError("building training rows never runs code")
-
-    def info(self) -> BackendInfo:
-        return BackendInfo(self.name, is_security_boundary=False)
 
 
 def problem_rows(
@@ -52,53 +29,43 @@ def problem_rows(
     split: str = "all",
     *,
     repeats: int = 1,
-    b_io: int = 30,
-    b_oracle: int = 2,
+    config: EnvConfig | None = None,
+    b_io: int | None = None,
+    b_oracle: int | None = None,
     data_dir: str | Path | None = None,
     problems: Sequence[HiddenFunction] | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of :func:`problems_dataset` as plain dicts (no ``datasets`` needed).
 
-    ``b_io`` and ``b_oracle`` must be the environment's: the system prompt states them, and
-    the adapter's ``reset`` refuses a row whose system prompt differs from its own.
+    The budgets must be the environment's: the system prompt states them, and the adapter's
+    ``reset`` refuses a row whose system prompt differs from its own. Give the dataset and
+    the adapter the same ``config`` (:class:`~codearc_env.config.EnvConfig`; ``b_io`` and
+    ``b_oracle`` replace its budgets). Building rows runs no code: each row's prompt is made
+    from the first observation of its episode, as ``reset`` would return it.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, not {repeats}")
-    unused = _NoSandbox()
-    env = CodeARCEnv(
-        variant,
-        split,
-        data_dir=data_dir,
-        b_io=b_io,
-        b_oracle=b_oracle,
-        problems=problems,
-        reference_sandbox=unused,
-        candidate_sandbox=unused,
-        oracle=unused,  # never called: no step is taken
-    )
+    budgets = (config or DEFAULT_CONFIG).with_overrides(b_io=b_io, b_oracle=b_oracle)
+    if problems is not None:
+        problem_set = ProblemSet.of(problems, "the given problems")
+    else:
+        problem_set = load_problems(variant, split, data_dir)
     rows = []
-    for problem_id in env.problem_set.ids:
-        obs, _ = env.reset(options={"problem": problem_id})
+    for problem_id in problem_set.ids:
+        fn = problem_set.get(problem_id)
+        pairs = initial_pairs(fn)
+        first = observation(EpisodeState(budgets, n_initial=len(pairs)), fn.target, pairs, "")
         prompt = [
-            {"role": "system", "content": system_prompt(obs)},
+            {"role": "system", "content": system_prompt(first)},
             {"role": "user", "content": ""},
         ]
         rows += [{PROMPT: prompt, PROBLEM_ID: problem_id} for _ in range(repeats)]
-    env.close()
     return rows
 
 
-def problems_dataset(
-    variant: str = "annotated",
-    split: str = "all",
-    *,
-    repeats: int = 1,
-    b_io: int = 30,
-    b_oracle: int = 2,
-    data_dir: str | Path | None = None,
-    problems: Sequence[HiddenFunction] | None = None,
-) -> Any:
-    """A ``datasets.Dataset`` of :func:`problem_rows`, for ``GRPOTrainer(train_dataset=...)``.
+def problems_dataset(*args: Any, **kwargs: Any) -> Any:
+    """A ``datasets.Dataset`` of :func:`problem_rows`, for ``GRPOTrainer(train_dataset=...)``;
+    takes the arguments of :func:`problem_rows`.
 
     Each problem appears ``repeats`` times in a row (problem order of the split). GRPOTrainer
     already samples ``num_generations`` completions per row, so ``repeats`` only sets how
@@ -111,13 +78,4 @@ def problems_dataset(
             "problems_dataset needs the datasets package (pip install datasets); "
             "problem_rows gives the same rows as plain dicts"
         ) from exc
-    rows = problem_rows(
-        variant,
-        split,
-        repeats=repeats,
-        b_io=b_io,
-        b_oracle=b_oracle,
-        data_dir=data_dir,
-        problems=problems,
-    )
-    return Dataset.from_list(rows)
+    return Dataset.from_list(problem_rows(*args, **kwargs))

@@ -83,8 +83,10 @@ def codearc_trl_env(
     """The factory for ``GRPOTrainer(environment_factory=...)``.
 
     ``env_kwargs`` go to ``gymnasium.make(env_id, ...)`` (``backend``, ``split``,
-    ``data_dir``, budgets...). They are checked here, so a typo fails before training starts.
-    Infrastructure failures always end the episode (``on_infra_error="truncate"``).
+    ``data_dir``, ``config=EnvConfig(...)`` or single budgets such as ``b_io``). They are
+    checked here, so a typo fails before training starts. Give the training rows
+    (:func:`~codearc_env.integrations.problem_rows`) the same ``config``. Infrastructure
+    failures always end the episode (``on_infra_error="truncate"`` replaces the config's).
     ``pool_size``: sandboxes shared by the environments of one process (None: two each).
     """
     if env_id not in gymnasium.registry:

@@ -36,9 +36,7 @@ def toy_cli(monkeypatch):
         ev,
         "default_env_factory",
         lambda config, pool=None: (
-            lambda variant: toys.make_env(
-                state["n"], b_io=config.b_io, b_oracle=config.b_oracle, max_turns=config.turn_cap
-            )
+            lambda variant: toys.make_env(state["n"], config=config.env_config)
         ),
     )
     monkeypatch.setattr(ev, "make_pool", lambda config: None)  # toy envs bring their doubles

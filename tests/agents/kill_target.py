@@ -16,6 +16,7 @@ import toys  # noqa: E402
 from codearc_env.agents.evaluate import EvalConfig, evaluate  # noqa: E402
 from codearc_env.agents.runner import Task  # noqa: E402
 from codearc_env.agents.scripted import ScriptedModel  # noqa: E402
+from codearc_env.config import EnvConfig  # noqa: E402
 
 N_TASKS = 12
 
@@ -38,7 +39,7 @@ def main(out: str, resume: bool, max_turns: int | None = None) -> None:
         split="builtin",
         concurrency=3,
         resume=resume,
-        max_turns=max_turns,
+        env=EnvConfig(max_turns=max_turns) if max_turns is not None else None,
     )
     evaluate(
         config,

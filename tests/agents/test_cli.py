@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -191,13 +192,13 @@ FLAGS = {
     "--backend": (["--backend", "bwrap"], "backend", "bwrap"),
     "--pool-size": (["--pool-size", "6"], "pool_size", 6),
     "--data-dir": (["--data-dir", "/data"], "data_dir", "/data"),
-    "--b-io": (["--b-io", "20"], "b_io", 20),
-    "--b-oracle": (["--b-oracle", "3"], "b_oracle", 3),
-    "--max-turns": (["--max-turns", "7"], "max_turns", 7),
+    "--b-io": (["--b-io", "20"], "env_config.b_io", 20),
+    "--b-oracle": (["--b-oracle", "3"], "env_config.b_oracle", 3),
+    "--max-turns": (["--max-turns", "7"], "env_config.max_turns", 7),
     "--max-invalid": (["--max-invalid", "5"], "max_invalid_in_a_row", 5),
     "--episode-time-limit": (["--episode-time-limit", "42.5"], "episode_time_limit_s", 42.5),
-    "--oracle-seed": (["--oracle-seed", "4"], "oracle_seed", 4),
-    "--oracle-strength": (["--oracle-strength", "strong"], "oracle_strength", "strong"),
+    "--oracle-seed": (["--oracle-seed", "4"], "env_config.oracle_seed", 4),
+    "--oracle-strength": (["--oracle-strength", "strong"], "env_config.oracle_strength", "strong"),
     "--max-attempts": (["--max-attempts", "9"], "max_attempts", 9),
     "--force-tool-choice": (["--force-tool-choice"], "force_tool_choice", True),
     "--temperature": (["--temperature", "0.5"], "temperature", 0.5),
@@ -207,6 +208,11 @@ FLAGS = {
 MODEL_FLAG = {"eval": "--model", "collect": "--teacher"}
 NOT_CONFIG = {"--no-progress", "--format", "--help"}
 """Options that configure the command itself; each has its own test below."""
+
+
+def _field(config, path):
+    """``config``'s value at a dotted attribute path (``env_config.b_io``)."""
+    return functools.reduce(getattr, path.split("."), config)
 
 
 def _options(command):
@@ -250,8 +256,8 @@ def test_every_flag_reaches_the_configuration(command, monkeypatch, capsys):
     assert default.teacher is (command == "collect")
     for flag, (argv, field, expected) in table.items():
         config = _captured_config(monkeypatch, [*base, *argv])["config"]
-        assert getattr(default, field) != expected, f"{flag}: pick a non-default value"
-        assert getattr(config, field) == expected, f"{flag} does not reach EvalConfig.{field}"
+        assert _field(default, field) != expected, f"{flag}: pick a non-default value"
+        assert _field(config, field) == expected, f"{flag} does not reach EvalConfig.{field}"
     capsys.readouterr()
 
 

@@ -19,6 +19,7 @@ from fake_provider import fake_provider
 from codearc_env import trace as tr
 from codearc_env.agents import evaluate as ev
 from codearc_env.agents.cli import register
+from codearc_env.config import EnvConfig
 
 
 def main(argv):
@@ -397,19 +398,18 @@ def test_local_models_get_a_turn_cap_and_the_env_gets_every_setting(monkeypatch,
     local = ev.EvalConfig(out_dir=tmp_path, model="local/smollm2")
     assert (local.turn_cap, local.settings()["max_turns"]) == (ev.LOCAL_MAX_TURNS, 6)
     assert ev.EvalConfig(out_dir=tmp_path, model="openai/x").turn_cap == 50
-    assert ev.EvalConfig(out_dir=tmp_path, model="local/smollm2", max_turns=30).turn_cap == 30
+    given = EnvConfig(max_turns=30)
+    assert ev.EvalConfig(out_dir=tmp_path, model="local/smollm2", env=given).turn_cap == 30
     made = {}
     monkeypatch.setattr("codearc_env.env.CodeARCEnv", lambda **kw: made.update(kw))
+    env = EnvConfig(b_io=20, b_oracle=3, max_turns=6, oracle_seed=7, oracle_strength="strong")
     config = ev.EvalConfig(
         out_dir=tmp_path,
         model="local/smollm2",
         split="clean",
         backend="process",
         data_dir="/d",
-        b_io=20,
-        b_oracle=3,
-        oracle_seed=7,
-        oracle_strength="strong",
+        env=env,
     )
     ev.default_env_factory(config)("anonymized")
     assert made == {
@@ -417,11 +417,11 @@ def test_local_models_get_a_turn_cap_and_the_env_gets_every_setting(monkeypatch,
         "split": "clean",
         "data_dir": "/d",
         "backend": "process",
-        "b_io": 20,
-        "b_oracle": 3,
-        "max_turns": 6,
-        "oracle_seed": 7,
-        "oracle_strength": "strong",
+        "config": env,
+    }
+    settings = config.settings()
+    assert {k: settings[k] for k in env.outcome_settings()} == {
+        "b_io": 20, "b_oracle": 3, "max_turns": 6, "oracle_seed": 7, "oracle_strength": "strong"
     }
 
 

@@ -10,6 +10,7 @@ from test_eval_cli import eval_argv, lines, main
 from codearc_env.agents import settings as st
 from codearc_env.agents.evaluate import EvalConfig, evaluate
 from codearc_env.agents.settings import EvalConfigError, settings_hash
+from codearc_env.config import EnvConfig
 
 
 def test_hash_is_canonical():
@@ -19,6 +20,38 @@ def test_hash_is_canonical():
     assert settings_hash(base) != settings_hash({**base, "temperature": 1.5})
     # The scope (how much of the run to play) is not part of the hash.
     assert settings_hash({**base, "limit": 3, "samples": 2}) == settings_hash(base)
+
+
+# The settings and hashes that EvalConfig produced while the environment's settings were
+# its own fields (b_io, b_oracle, max_turns, oracle_seed, oracle_strength): a run recorded
+# then must resume now without --force.
+DEFAULT_SETTINGS = {
+    "agent": "react", "model": "openai/m", "variants": ["annotated"], "split": "all",
+    "problems": None, "limit": None, "seed": None, "samples": 1, "b_io": 30, "b_oracle": 2,
+    "max_turns": 50, "max_invalid_in_a_row": 3, "episode_time_limit_s": None,
+    "oracle_seed": 0, "oracle_strength": "default", "teacher": False,
+    "force_tool_choice": False, "temperature": None, "max_tokens": None, "timeout_s": 180.0,
+    "api_base": None, "model_args": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "env", "expected_hash"),
+    [
+        ("openai/m", None, "a0fe1793c89d06e7"),
+        ("local/smollm2", None, "3f349f257450fd9c"),
+        (
+            "openai/m",
+            EnvConfig(b_io=20, b_oracle=3, max_turns=9, oracle_seed=4, oracle_strength="strong"),
+            "5c14ee184f15c1e6",
+        ),
+    ],
+)
+def test_settings_hash_is_the_one_recorded_before_env_config(tmp_path, model, env, expected_hash):
+    settings = EvalConfig(out_dir=tmp_path, model=model, env=env).settings()
+    assert settings_hash(settings) == expected_hash
+    if model == "openai/m" and env is None:
+        assert settings == DEFAULT_SETTINGS
 
 
 def test_model_args_must_be_json_data(tmp_path):

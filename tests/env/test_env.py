@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from gymnasium.error import ClosedEnvironmentError, ResetNeeded
 
+from codearc_env.config import EnvConfig
 from codearc_env.env import CodeARCEnv
 from codearc_env.errors import SandboxError
 from codearc_env.functions import UnknownProblemError
@@ -211,6 +212,19 @@ def test_unknown_problem_is_a_clear_error(make_env: Any) -> None:
 def test_bad_construction_arguments(make_env: Any, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=f"^{message}$"):
         make_env(**kwargs)
+
+
+def test_config_holds_the_settings_and_keywords_replace_its_fields(make_env: Any) -> None:
+    assert make_env().config == EnvConfig()
+    given = EnvConfig(b_io=12, b_oracle=3, max_turns=9, oracle_seed=5)
+    assert make_env(config=given).config is given
+    env = make_env(config=given, b_io=15, oracle_strength="fast", on_infra_error="truncate")
+    assert env.config == EnvConfig(
+        b_io=15, b_oracle=3, max_turns=9, oracle_seed=5, oracle_strength="fast",
+        on_infra_error="truncate",
+    )
+    obs, _ = start(env)
+    assert (obs["io_left"], obs["oracle_left"], obs["turns_left"]) == (15 - len(obs["calls"]), 3, 9)
 
 
 def test_fixed_problem_and_seeded_draws(make_env: Any) -> None:

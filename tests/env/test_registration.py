@@ -31,6 +31,19 @@ def test_table_covers_main_setting_ablations_and_builtin() -> None:
     assert len(ids) == 16
 
 
+def test_make_builds_the_env_config_from_config_and_keywords() -> None:
+    from codearc_env.config import EnvConfig
+
+    env = gymnasium.make(
+        "CodeARC-Builtin-v0", backend="process", config=EnvConfig(b_io=12, oracle_seed=3),
+        b_oracle=3,
+    )
+    try:
+        assert env.unwrapped.config == EnvConfig(b_io=12, b_oracle=3, oracle_seed=3)
+    finally:
+        env.close()
+
+
 def test_import_registers_ids_and_loads_nothing_else() -> None:
     script = (
         "import sys, codearc_env, gymnasium; "
@@ -40,4 +53,7 @@ def test_import_registers_ids_and_loads_nothing_else() -> None:
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    assert out == ["['CodeARC-Annotated-IO10-v0']", "['codearc_env', 'codearc_env.registration']"]
+    assert out == [
+        "['CodeARC-Annotated-IO10-v0']",
+        "['codearc_env', 'codearc_env.config', 'codearc_env.registration']",
+    ]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from codearc_env.config import EnvConfig
 from codearc_env.errors import SandboxError
 from codearc_env.testing import TOY_SOLUTIONS, make_toy_env
 from codearc_env.trace import (
@@ -19,7 +20,7 @@ from codearc_env.trace import (
     Verdict,
     read_trace,
 )
-from codearc_env.wrappers import RecordEpisode
+from codearc_env.wrappers import RecordEpisode, env_settings, settings_digest
 
 ADD = "builtin/annotated/add"
 
@@ -136,3 +137,19 @@ def test_verdict_events_keep_the_oracles_duration(tmp_path: Path) -> None:
     env.close()
     (verdict,) = [e for e in read_trace(path) if isinstance(e, Verdict)]
     assert verdict.duration_s == 0.25
+
+
+def test_env_settings_and_digest_are_those_recorded_before_env_config() -> None:
+    # The digest a trace of the default setting carried while the settings were separate
+    # attributes of the env: traces stay comparable across that change.
+    env = make_toy_env()
+    settings = env_settings(env)
+    assert settings == {
+        "variant": "annotated", "b_io": 30, "b_oracle": 2, "max_turns": 50, "oracle_seed": 0,
+        "oracle_strength": "default",
+    }
+    assert settings_digest(settings) == "c340de57c5e628d2"
+    # An environment without an EnvConfig has no settings to record.
+    assert set(env_settings(object()).values()) == {None}
+    changed = env_settings(make_toy_env(config=EnvConfig(b_io=12), oracle_seed=3))
+    assert (changed["b_io"], changed["oracle_seed"]) == (12, 3)

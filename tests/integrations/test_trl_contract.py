@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from codearc_env.agents.vocabulary import EPISODE_OVER, TOOLS
+from codearc_env.config import EnvConfig
 from codearc_env.integrations import CodeARCToolEnv, codearc_trl_env, problem_rows
 from codearc_env.integrations.trl import EpisodeOverError
 from codearc_env.testing import toy_problems
@@ -146,6 +147,16 @@ def test_reset_refuses_a_row_built_for_other_budgets() -> None:
         "factory given the same budgets?)"
     )
     assert codearc_trl_env(TOY_ID, b_io=20)().reset(**row).startswith("Hidden function: add")
+
+
+def test_rows_and_factory_share_one_env_config() -> None:
+    config = EnvConfig(b_io=20, b_oracle=3)
+    rows = problem_rows(problems=toy_problems(), config=config)
+    assert rows == problem_rows(problems=toy_problems(), b_io=20, b_oracle=3)
+    assert rows != problem_rows(problems=toy_problems(), config=config, b_oracle=1)
+    env = codearc_trl_env(TOY_ID, config=config)()
+    assert env.reset(**rows[0]).startswith("Hidden function: add")
+    assert env._env.unwrapped.config == EnvConfig(b_io=20, b_oracle=3, on_infra_error="truncate")
 
 
 def test_reset_ignores_other_columns_and_returns_the_first_user_message() -> None:

@@ -21,6 +21,7 @@ PROBLEMS = 2
 def _run(out_dir: Path, agent: str) -> tuple[dict[str, Any], list[Any]]:
     from codearc_env.agents.evaluate import EvalConfig, evaluate
     from codearc_env.agents.results import ResultsFile
+    from codearc_env.config import EnvConfig
 
     config = EvalConfig(
         out_dir=out_dir,
@@ -28,7 +29,7 @@ def _run(out_dir: Path, agent: str) -> tuple[dict[str, Any], list[Any]]:
         model="local/smollm2",
         split="builtin",
         limit=PROBLEMS,
-        max_turns=6,
+        env=EnvConfig(max_turns=6),
         max_tokens=256,
         temperature=0.0,
         force_tool_choice=True,  # tiny models call tools reliably only when forced
