@@ -1,7 +1,7 @@
 """Typed, versioned trace events and a JSON Lines writer/reader.
 
-A trace is one JSON object per line, each with ``"type"`` (the event class name) and
-``"v"`` (the schema version). The writer flushes after every event, so a crash loses at
+A trace is one JSON object per line, each with ``"type"`` (the event's name: its class name,
+except :class:`VerdictEvent`, written as ``"Verdict"``) and ``"v"`` (the schema version). The writer flushes after every event, so a crash loses at
 most the line being written, and fsyncs when an episode ends. The reader skips a torn
 last line (what a SIGKILL mid-write leaves) but rejects corruption anywhere else.
 
@@ -129,10 +129,13 @@ class Observation(Event):
 
 
 @dataclass(frozen=True)
-class Verdict(Event):
-    """An oracle verdict on a submission."""
+class VerdictEvent(Event):
+    """The record of the oracle's verdict on a submission (the verdict itself is
+    :class:`codearc_env.oracle.verdict.Verdict`)."""
 
     type: ClassVar[str] = "Verdict"
+    """The name in trace files, as it always was: traces written before and after the class
+    got its name read alike."""
     passed: bool
     reason: str = ""
     counterexample: dict[str, Any] | None = None
@@ -188,7 +191,7 @@ class EpisodeEnd(Event, EpisodeOutcome):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (EpisodeStart, ModelMessage, ToolCall, Observation, Verdict, Error, EpisodeEnd)
+    for cls in (EpisodeStart, ModelMessage, ToolCall, Observation, VerdictEvent, Error, EpisodeEnd)
 }
 
 

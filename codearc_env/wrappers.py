@@ -32,7 +32,7 @@ from codearc_env.trace import (
     Observation,
     ToolCall,
     TraceWriter,
-    Verdict,
+    VerdictEvent,
     jsonable,
 )
 
@@ -41,7 +41,7 @@ KEPT_INFO_KEYS = (
     "solved", "verdict", "verdict_reason", "paper_io", "paper_oracle", "infra_error",
 )
 """The counters and flags of ``info`` an Observation event keeps (the counterexample goes in
-the Verdict event; the problem's identity in EpisodeStart)."""
+the verdict event; the problem's identity in EpisodeStart)."""
 _ACTION_TEXT_CAP = 200_000
 
 
@@ -122,7 +122,7 @@ class EpisodeRecorder:
         self, obs: dict[str, Any], reward: SupportsFloat, terminated: bool, truncated: bool,
         info: dict[str, Any],
     ) -> None:
-        """The environment's answer: an Observation, a Verdict after a submission, an Error
+        """The environment's answer: an Observation, a VerdictEvent after a submission, an Error
         when the harness failed."""
         self.emit(
             Observation(
@@ -137,7 +137,7 @@ class EpisodeRecorder:
         )
         if info.get("verdict") is not None:
             self.emit(
-                Verdict(
+                VerdictEvent(
                     self.episode_id,
                     passed=info["verdict"] == "pass",
                     reason=str(info.get("verdict_reason") or ""),

@@ -141,7 +141,7 @@ def _verify(args: argparse.Namespace) -> int:
     from codearc_env.functions.verify import (
         VERIFY_LIMITS,
         VerifyAborted,
-        summarize,
+        summaries_by_group,
         verify_all,
     )
 
@@ -167,7 +167,7 @@ def _verify(args: argparse.Namespace) -> int:
     finally:
         if out is not None:
             out.close()
-    _report(outcomes, summarize(outcomes), start)
+    _report(outcomes, summaries_by_group(outcomes), start)
     if aborted is not None:
         log.error("aborted: %s", aborted)
         return EXIT_ERROR

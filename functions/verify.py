@@ -246,7 +246,10 @@ class GroupSummary:
         return self.agree / self.examples if self.examples else 0.0
 
 
-def summarize(outcomes: Iterable[FunctionOutcome]) -> dict[tuple[str, str], GroupSummary]:
+def summaries_by_group(
+    outcomes: Iterable[FunctionOutcome],
+) -> dict[tuple[str, str], GroupSummary]:
+    """The agreement of the outcomes' examples, per (source, variant) group."""
     groups: dict[tuple[str, str], GroupSummary] = {}
     for o in outcomes:
         g = groups.setdefault((o.source, o.variant), GroupSummary())

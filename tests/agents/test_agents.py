@@ -45,7 +45,7 @@ def test_react_queries_then_solves(toy_env, tmp_path):
     assert "add0(100, 1) -> 101" in tool_msgs[0].content
     assert tool_msgs[0].tool_call_id == "call_0"
     assert kinds(events)[0] == "EpisodeStart" and kinds(events)[-1] == "EpisodeEnd"
-    verdicts = [e for e in events if isinstance(e, tr.Verdict)]
+    verdicts = [e for e in events if isinstance(e, tr.VerdictEvent)]
     assert len(verdicts) == 1 and verdicts[0].passed and verdicts[0].final
 
 

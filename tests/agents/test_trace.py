@@ -25,7 +25,7 @@ def _events() -> list[tr.Event]:
         ),
         tr.ToolCall("e1", kind="query", text="f(1)", call_id="c1", step=1),
         tr.Observation("e1", text="f(1) -> 2", info={"x": float("nan"), "t": (1, 2)}, step=1),
-        tr.Verdict("e1", passed=False, reason="mismatch", counterexample={"call_text": "f(0)"}),
+        tr.VerdictEvent("e1", passed=False, reason="mismatch", counterexample={"call_text": "f(0)"}),
         tr.Error("e1", kind="api", message="rate limited", retryable=True),
         tr.EpisodeEnd("e1", status="failure", paper_io=30, paper_oracle=2),
     ]
@@ -44,6 +44,22 @@ def test_round_trip(tmp_path):
     for line in path.read_text().splitlines():
         data = json.loads(line)
         assert data["v"] == tr.SCHEMA_VERSION
+
+
+def test_verdict_events_keep_their_name_in_trace_files(tmp_path):
+    # Written before the class was named VerdictEvent (a line of such a trace, verbatim).
+    old = (
+        '{"type": "Verdict", "v": 1, "episode_id": "e1", "t": 1.5, "passed": true, '
+        '"reason": "equivalent", "counterexample": null, "n_inputs": 40, "duration_s": 0.25, '
+        '"final": true}'
+    )
+    path = tmp_path / "old.jsonl"
+    path.write_text(old + "\n")
+    (event,) = tr.read_trace(path)
+    assert event == tr.VerdictEvent(
+        "e1", t=1.5, passed=True, reason="equivalent", n_inputs=40, duration_s=0.25, final=True
+    )
+    assert tr.event_to_dict(event) == json.loads(old)
 
 
 def test_flushes_each_event_before_close(tmp_path):

@@ -17,7 +17,7 @@ from codearc_env.trace import (
     Observation,
     ToolCall,
     TraceWriter,
-    Verdict,
+    VerdictEvent,
     read_trace,
 )
 from codearc_env.wrappers import RecordEpisode, env_settings, settings_digest
@@ -42,7 +42,7 @@ def test_records_a_full_episode(tmp_path: Path) -> None:
     env.step({"kind": 1, "text": TOY_SOLUTIONS[ADD]})
     env.close()
     events = read_trace(path)
-    assert [type(e).__name__ for e in events] == [
+    assert [e.type for e in events] == [
         "EpisodeStart", "Observation",
         "ToolCall", "Observation",
         "ToolCall", "Observation", "Verdict",
@@ -57,9 +57,9 @@ def test_records_a_full_episode(tmp_path: Path) -> None:
     assert events[2] == ToolCall("ep0", kind="query", text="add(2, 2)", step=1, t=events[2].t)
     assert events[3].text == "add(2, 2) -> 4\nQueries left: 19."
     first, last = events[6], events[9]
-    assert isinstance(first, Verdict) and not first.passed and not first.final
+    assert isinstance(first, VerdictEvent) and not first.passed and not first.final
     assert first.counterexample["call_text"] == "add(0, -3)"
-    assert isinstance(last, Verdict) and last.passed and last.final
+    assert isinstance(last, VerdictEvent) and last.passed and last.final
     assert (end.status, end.reward, end.n_io, end.n_oracle, end.paper_io, end.paper_oracle,
             end.turns) == ("success", 1.0, 11, 2, 1, 2, 3)
 
@@ -135,7 +135,7 @@ def test_verdict_events_keep_the_oracles_duration(tmp_path: Path) -> None:
     env.reset(options={"problem": ADD})
     env.step({"kind": 1, "text": TOY_SOLUTIONS[ADD]})
     env.close()
-    (verdict,) = [e for e in read_trace(path) if isinstance(e, Verdict)]
+    (verdict,) = [e for e in read_trace(path) if isinstance(e, VerdictEvent)]
     assert verdict.duration_s == 0.25
 
 

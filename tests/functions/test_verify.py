@@ -13,7 +13,7 @@ from codearc_env.functions.target import parse_module
 from codearc_env.functions.verify import (
     INT_DIGITS_MESSAGE,
     agrees,
-    summarize,
+    summaries_by_group,
     verify_all,
     verify_function,
 )
@@ -48,7 +48,7 @@ def test_a_changed_stored_output_is_an_unexplained_disagreement(fakes: SimpleNam
     bad = outcome.unexplained[0]
     assert (bad.expected, bad.actual, bad.explanation) == ("7", "6", None)
     assert not outcome.runs_differ
-    group = summarize([outcome])[("builtin", "annotated")]
+    group = summaries_by_group([outcome])[("builtin", "annotated")]
     assert (group.problems, group.examples, group.agree, group.unexplained) == (1, 10, 9, 1)
     assert group.problems_all_agree == 0
 
