@@ -131,6 +131,16 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         "0: each episode's environment owns two)",
     )
     p.add_argument("--data-dir", default=None, help="CodeARC data folder")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="play the episodes on a Ray cluster (extra 'ray'): the ADDRESS of a running one, "
+        "or none to start one on this machine; each node plays --concurrency episodes on a "
+        "pool of its own, and only this process writes --out",
+    )
     for field, kind, text in _env_flags():
         flag = "--" + field.replace("_", "-")
         default = getattr(DEFAULT_CONFIG, field)
@@ -257,6 +267,7 @@ def _config(args: argparse.Namespace, teacher: bool) -> Any:
         backend=args.backend,
         pool_size=args.pool_size,
         data_dir=args.data_dir,
+        ray=args.ray,
         env=env,
         max_invalid_in_a_row=args.max_invalid,
         episode_time_limit_s=args.episode_time_limit,

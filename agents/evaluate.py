@@ -71,6 +71,9 @@ class EvalConfig:
     episode, at most 8 (:func:`codearc_env.vector.default_pool_size`); 0: no pool, each
     environment owns two sandboxes."""
     data_dir: str | None = None
+    ray: str | None = None
+    """Play the episodes on a Ray cluster: its address, or ``""`` for a cluster started on
+    this machine for the run (:mod:`codearc_env.agents.ray_eval`); None: in this process."""
     env: EnvConfig | None = None
     """Budgets, turn cap and oracle settings of every episode; None:
     :func:`default_env_config` (the paper's setting; 6 turns for ``local/...`` models)."""
@@ -146,6 +149,7 @@ class EvalConfig:
             "backend": self.backend,
             "pool_size": self.pool_size,
             "data_dir": self.data_dir,
+            "ray": self.ray,
         }
 
 
@@ -309,7 +313,12 @@ def evaluate(
     )
     start = time.monotonic()
     stop = threading.Event()
-    pool = make_pool(config) if env_factory is None else None
+    pool = make_pool(config) if env_factory is None and config.ray is None else None
+    execute: Callable[..., Any] = run_tasks
+    if config.ray is not None:  # each node makes its own pool and environments
+        from codearc_env.agents.ray_eval import ray_executor
+
+        execute = ray_executor(config, env_factory)
     run = dict(
         make_env=env_factory or default_env_factory(config, pool),
         make_agent=new_agent,
@@ -326,9 +335,9 @@ def evaluate(
     )
     try:
         if show_progress:
-            _run_with_progress(tasks, run, console)
+            _run_with_progress(tasks, run, console, execute)
         else:
-            run_tasks(tasks, **run)
+            execute(tasks, **run)
     finally:
         if pool is not None:
             pool.close()
@@ -356,7 +365,9 @@ def evaluate(
     return summary
 
 
-def _run_with_progress(tasks: list[Task], run: dict[str, Any], console: Any) -> None:
+def _run_with_progress(
+    tasks: list[Task], run: dict[str, Any], console: Any, execute: Callable[..., Any] = run_tasks
+) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -382,4 +393,4 @@ def _run_with_progress(tasks: list[Task], run: dict[str, Any], console: Any) -> 
         def on_result(result: EpisodeResult | None, progress: Progress) -> None:
             bar.update(bar_id, completed=progress.done, description=progress.describe())
 
-        run_tasks(tasks, on_result=on_result, **run)
+        execute(tasks, on_result=on_result, **run)

@@ -107,6 +107,11 @@ class SandboxPool:
         self._reference = [_Member(b) for b in boxes[:n_reference]]
         self._candidate = [_Member(b) for b in boxes[n_reference:]]
         self._idle = list(self._candidate)
+        self._set_up_calls(async_threads)
+
+    def _set_up_calls(self, async_threads: int) -> None:
+        """State every pool needs to take calls, whoever runs them (also used by the Ray
+        client in :mod:`codearc_env.sandbox.ray_pool`)."""
         self._idle_changed = threading.Condition()
         self._closed = False
         self._async_threads = async_threads
@@ -124,6 +129,10 @@ class SandboxPool:
     def members(self) -> tuple[Sandbox, ...]:
         """Every member, references first (for diagnostics and tests)."""
         return tuple(m.box for m in self._reference + self._candidate)
+
+    def backend_info(self) -> BackendInfo:
+        """What the members run on (they all share one backend)."""
+        return self.members[0].info()
 
     def reference_member(self, source: str) -> Sandbox:
         """The member that runs calls of this module source."""
@@ -296,6 +305,6 @@ class PoolSide(Sandbox):
         return self.pool.run(self.side, source, function, invocations, limits, isolation=isolation)
 
     def info(self) -> BackendInfo:
-        inner = self.pool.members[0].info()
+        inner = self.pool.backend_info()
         details = dict(inner.details, pool_size=str(self.pool.size), pool_side=self.side)
         return BackendInfo(inner.name, inner.is_security_boundary, details)

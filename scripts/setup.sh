@@ -21,8 +21,8 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-log "pip install -e .[test,local,openenv]  (llama-cpp-python compiles from source: several minutes)"
-CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python3 -m pip install -q --disable-pip-version-check -e ".[test,local,openenv]"
+log "pip install -e .[test,local,openenv,ray]  (llama-cpp-python compiles from source: several minutes)"
+CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python3 -m pip install -q --disable-pip-version-check -e ".[test,local,openenv,ray]"
 # The TRL contract tests read TRL's own trainer source; without its dependencies it brings no
 # torch (the full 'trl' extra does, for real training runs: docs/training.md).
 python3 -m pip install -q --disable-pip-version-check --no-deps "trl==1.16.0"

@@ -8,6 +8,6 @@ export CODEARC_REQUIRE_SERVICES=1  # in this run a missing docker/bwrap/model is
 python3 -m ruff check .
 python3 -m mypy codearc_env functions sandbox oracle agents integrations
 python3 scripts/lint_imports.py  # the layer contract in pyproject.toml: no import points up
-# The training-integration tests skip without these packages; in this run they must be there.
-python3 -c "import importlib.util as u, sys; sys.exit([m for m in ('transformers', 'openenv', 'trl') if u.find_spec(m) is None] or 0)"
+# The training-integration and Ray tests skip without these packages; here they must be there.
+python3 -c "import importlib.util as u, sys; sys.exit([m for m in ('transformers', 'openenv', 'trl', 'ray') if u.find_spec(m) is None] or 0)"
 exec python3 -m pytest "$@"
