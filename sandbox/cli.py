@@ -1,6 +1,9 @@
 """``codearc sandbox ...``: check a backend, build the image, show what is available.
 
 Importing this module is cheap: backends and docker are imported inside the handlers.
+Exit codes are those of every ``codearc`` command (:mod:`codearc_env.errors`): ``check``
+exits 1 when a check fails; a bad option or a sandbox that cannot start or be built raises,
+and ``codearc`` reports it and exits 2 (no answer).
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+
+from codearc_env.errors import EXIT_ERROR, EXIT_FAIL, EXIT_OK, UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -44,28 +49,25 @@ def register(subparsers: Any) -> None:
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
-    return 2
+    return EXIT_ERROR
 
 
 def _check(args: argparse.Namespace) -> int:
     import warnings
 
-    from codearc_env.errors import SandboxError
     from codearc_env.sandbox import make_sandbox
     from codearc_env.sandbox.conformance import CHECKS, run_checks
 
     unknown = sorted(set(args.only or ()) - {c.name for c in CHECKS})
     if unknown:
-        print(f"error: unknown conformance checks: {', '.join(unknown)}", file=sys.stderr)
-        return 2
+        raise UsageError(f"unknown conformance checks: {', '.join(unknown)}")
     try:
         box = make_sandbox(args.backend)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the process backend's warning: said once below
-            box.start()
-    except (SandboxError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # an unknown backend name
+        raise UsageError(str(exc)) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the process backend's warning: said once below
+        box.start()  # a SandboxError here ends the command with exit code 2
     if not box.info().is_security_boundary:
         print(f"warning: the {box.name} backend is NOT a security boundary", file=sys.stderr)
     try:
@@ -82,39 +84,29 @@ def _check(args: argparse.Namespace) -> int:
     known = sum(1 for r in results if r.known_failure)
     passed = sum(1 for r in results if r.passed and not r.known_failure)
     print(f"{passed} passed, {len(failed)} failed, {known} known failures")
-    return 1 if failed else 0
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 def _build_image(args: argparse.Namespace) -> int:
-    from codearc_env.errors import SandboxError
     from codearc_env.sandbox.image import build_image
 
-    try:
-        report = build_image(offline=args.offline, force=args.force)
-    except SandboxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    report = build_image(offline=args.offline, force=args.force)
     print(f"{report.tag}: {report.method} in {report.duration_s:.1f}s {report.note}".rstrip())
-    return 0
+    return EXIT_OK
 
 
 def _build_rootfs(args: argparse.Namespace) -> int:
     import time
 
-    from codearc_env.errors import SandboxError
     from codearc_env.sandbox.rootfs import build_rootfs, rootfs_dir, rootfs_ready
 
     began = time.monotonic()
     if rootfs_ready():
         print(f"{rootfs_dir()}: already built")
-        return 0
-    try:
-        path = build_rootfs()
-    except SandboxError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_OK
+    path = build_rootfs()
     print(f"{path}: built in {time.monotonic() - began:.0f}s")
-    return 0
+    return EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -135,4 +127,4 @@ def _status(args: argparse.Namespace) -> int:
         f"memory   bwrap: {cap_kind()} caps each sandbox's processes together; "
         "docker: the container's memory limit"
     )
-    return 0
+    return EXIT_OK

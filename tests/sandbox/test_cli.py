@@ -1,12 +1,17 @@
-"""`codearc sandbox ...` through our own argparse parser (the lead wires the real one)."""
+"""`codearc sandbox ...`: parsed by a parser of its own, and run through `codearc` itself
+where the exit code is decided there (the one mapping of codearc_env.errors)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from codearc_env.cli import main
+from codearc_env.errors import EXIT_ERROR, SandboxError, exit_code
 from codearc_env.sandbox.cli import register
 
 
@@ -52,15 +57,71 @@ def test_check_passes_on_selected_checks(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_check_rejects_unknown_checks(capsys: pytest.CaptureFixture[str]) -> None:
-    args = parse("sandbox", "check", "--backend", "process", "--only", "nonsense")
-    assert args.func(args) == 2
-    assert capsys.readouterr().err == "error: unknown conformance checks: nonsense\n"
+    assert main(["sandbox", "check", "--backend", "process", "--only", "nonsense"]) == 2
+    assert capsys.readouterr().err == "codearc: error: unknown conformance checks: nonsense\n"
 
 
 def test_check_rejects_unknown_backend(capsys: pytest.CaptureFixture[str]) -> None:
-    args = parse("sandbox", "check", "--backend", "vm")
-    assert args.func(args) == 2
-    assert "unknown sandbox backend 'vm'" in capsys.readouterr().err
+    assert main(["sandbox", "check", "--backend", "vm"]) == 2
+    assert capsys.readouterr().err == (
+        "codearc: error: unknown sandbox backend 'vm'; choose from docker, bwrap, process\n"
+    )
+
+
+def _failing(message: str) -> Callable[..., object]:
+    def fail(*args: object, **kwargs: object) -> object:
+        raise SandboxError(message)
+
+    return fail
+
+
+# A sandbox that cannot start or be built is "no answer" in every command: the exit code of
+# the one mapping, never 1 (which means FAIL).
+def test_a_sandbox_that_cannot_start_exits_as_elsewhere(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codearc_env.sandbox.process import ProcessSandbox
+
+    monkeypatch.setattr(ProcessSandbox, "start", _failing("the worker did not start"))
+    assert main(["sandbox", "check", "--backend", "process"]) == exit_code(SandboxError()) == 2
+    assert capsys.readouterr().err == "codearc: error: the worker did not start\n"
+
+
+def test_build_image_failure_exits_as_elsewhere(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codearc_env.sandbox import image
+
+    monkeypatch.setattr(image, "build_image", _failing("docker is not running"))
+    assert main(["sandbox", "build-image"]) == EXIT_ERROR
+    assert capsys.readouterr().err == "codearc: error: docker is not running\n"
+
+
+def test_build_rootfs_failure_exits_as_elsewhere(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from codearc_env.sandbox import rootfs
+
+    monkeypatch.setenv("CODEARC_SANDBOX_ROOTFS", str(tmp_path / "missing"))
+    monkeypatch.setattr(rootfs, "build_rootfs", _failing("debootstrap is not installed"))
+    assert main(["sandbox", "build-rootfs"]) == EXIT_ERROR
+    assert capsys.readouterr().err == "codearc: error: debootstrap is not installed\n"
+
+
+def test_a_failing_check_exits_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codearc_env.sandbox import conformance
+
+    real = conformance.run_checks
+
+    def one_failing(box: object, only: object, **kwargs: object) -> list[object]:
+        results = real(box, only, **kwargs)
+        return [replace(results[0], passed=False, detail="made to fail"), *results[1:]]
+
+    monkeypatch.setattr(conformance, "run_checks", one_failing)
+    assert main(["sandbox", "check", "--backend", "process", "--only", "plain_values"]) == 1
+    assert "0 passed, 1 failed, 0 known failures" in capsys.readouterr().out
 
 
 def test_build_image_options_parse() -> None:
