@@ -20,7 +20,6 @@ on one pool with the same oracle settings share one oracle, so its reference tab
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -344,11 +343,11 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         }
 
 
-
-_SHARED_ORACLES: weakref.WeakKeyDictionary[SandboxPool, dict[tuple[int, str], OracleLike]] = (
-    weakref.WeakKeyDictionary()
-)
 _SHARED_LOCK = threading.Lock()
+_SHARED_ORACLES = "_codearc_shared_oracles"
+"""The attribute of a pool that holds its oracles by settings. It lives on the pool, so it
+goes when the pool goes: a global table keyed weakly by the pool would keep every pool alive
+for ever, since its oracles hold the pool's two sides, which hold the pool."""
 
 
 def shared_oracle(pool: SandboxPool, seed: int, strength: str) -> OracleLike:
@@ -357,7 +356,7 @@ def shared_oracle(pool: SandboxPool, seed: int, strength: str) -> OracleLike:
     from codearc_env.oracle import Oracle
 
     with _SHARED_LOCK:
-        by_settings = _SHARED_ORACLES.setdefault(pool, {})
+        by_settings: dict[tuple[int, str], OracleLike] = vars(pool).setdefault(_SHARED_ORACLES, {})
         oracle = by_settings.get((seed, strength))
         if oracle is None:
             oracle = Oracle(pool.reference, pool.candidate, seed=seed, strength=strength)

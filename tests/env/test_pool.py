@@ -7,9 +7,11 @@ sandboxes (bwrap where it can run, else the process backend) and check nothing i
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Sequence
 
 import gymnasium
@@ -132,6 +134,24 @@ def test_env_refuses_a_pool_with_its_own_sandboxes() -> None:
     with pytest.raises(ValueError) as info:
         CodeARCEnv(problems=toy_problems(), pool=pool, backend="process", limits=Limits())
     assert str(info.value) == "pool= replaces backend, limits: give them to the pool"
+
+
+def test_a_pool_and_its_shared_oracles_go_when_the_pool_goes() -> None:
+    # Each env on a pool gets the pool's oracle for its settings; that oracle holds the
+    # pool's sides, which hold the pool. Kept in a table outside the pool, this cycle kept
+    # every pool and its oracles alive for the life of the process.
+    gone = []
+    for seed in range(20):
+        pool = _pool(2)
+        envs = [CodeARCEnv(problems=toy_problems(), pool=pool, oracle_seed=seed) for _ in range(2)]
+        assert envs[0]._oracle is envs[1]._oracle
+        for env in envs:
+            env.close()
+        pool.close()
+        gone.append(weakref.ref(pool))
+        del pool, envs, env
+    gc.collect()
+    assert [ref() for ref in gone] == [None] * 20
 
 
 def test_default_pool_size() -> None:
