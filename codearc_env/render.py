@@ -86,18 +86,7 @@ def verdict_feedback(passed: bool, counterexample: str | None, oracle_left: int)
     return clip("\n".join(lines), MAX_FEEDBACK_CHARS)
 
 
-def prompt_text(
-    *,
-    name: str,
-    pairs: Sequence[Pair],
-    feedback: str,
-    io_left: int,
-    oracle_left: int,
-    turns_left: int,
-    must_submit: bool,
-    forced_final: bool,
-    done: bool,
-) -> str:
+def prompt_text(state: EpisodeState, name: str, pairs: Sequence[Pair], feedback: str) -> str:
     """The whole observation as text: what a language agent is shown at each step."""
     parts = [
         f"Hidden function: {name}",
@@ -107,14 +96,14 @@ def prompt_text(
     ]
     if feedback:
         parts += ["", "Last action:", feedback]
-    parts += ["", f"Queries left: {io_left}. Submissions left: {oracle_left}. "
-              f"Turns left: {turns_left}."]
-    if done:
+    parts += ["", f"Queries left: {state.io_left}. Submissions left: {state.oracle_left}. "
+              f"Turns left: {state.turns_left}."]
+    if state.done:
         parts.append("The episode is over.")
-    elif forced_final:
+    elif state.forced_final:
         parts.append("No queries left and one submission left: your next action must be a "
                      "submission (the final attempt).")
-    elif must_submit:
+    elif state.must_submit:
         parts.append("No queries left: only submissions are possible.")
     return clip("\n".join(parts), MAX_TEXT_CHARS)
 
@@ -124,19 +113,8 @@ def observation(
 ) -> dict[str, Any]:
     """The observation of an episode in ``state`` whose hidden function is called ``name``:
     what ``reset`` and ``step`` return (training rows are built from it too)."""
-    text = prompt_text(
-        name=name,
-        pairs=pairs,
-        feedback=feedback,
-        io_left=state.io_left,
-        oracle_left=state.oracle_left,
-        turns_left=state.turns_left,
-        must_submit=state.must_submit,
-        forced_final=state.forced_final,
-        done=state.done,
-    )
     return {
-        "text": text,
+        "text": prompt_text(state, name, pairs, feedback),
         "function_name": clip(name, MAX_NAME_CHARS),
         "examples": examples_text(pairs),
         "calls": tuple(p.call for p in pairs),

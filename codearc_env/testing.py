@@ -8,6 +8,7 @@ of accepted programs. Never use these to run agent code.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,19 +18,18 @@ from codearc_env.oracle.verdict import Counterexample, Verdict
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
 
 
-class CallableSandbox(Sandbox):
-    """Calls trusted Python callables by target name; counts starts, closes and calls."""
+class SandboxDouble(Sandbox):
+    """Base of the sandbox doubles (here and in the tests): not a security boundary; counts
+    starts, closes and requests; a subclass answers the calls of a request in :meth:`answer`
+    (limits and isolation do not matter to a double)."""
 
-    name = "callable"
+    name = "double"
 
-    def __init__(self, functions: Mapping[str, Callable[..., Any]], limits: Limits | None = None):
+    def __init__(self, limits: Limits | None = None) -> None:
         super().__init__(limits)
-        self.functions = dict(functions)
         self.started = 0
         self.closed = 0
-        self.calls = 0
-        self.fail_with: str | None = None
-        """Set to make every call report this infra error."""
+        self.requests = 0
 
     def start(self) -> None:
         self.started += 1
@@ -49,8 +49,29 @@ class CallableSandbox(Sandbox):
         *,
         isolation: str = "call",
     ) -> list[CallResult]:
+        self.requests += 1
+        return self.answer(source, function, invocations)
+
+    @abc.abstractmethod
+    def answer(self, source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
+        """The results of ``calls`` of ``function`` from ``source``, in order."""
+
+
+class CallableSandbox(SandboxDouble):
+    """Calls trusted Python callables by target name; counts starts, closes and calls."""
+
+    name = "callable"
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]], limits: Limits | None = None):
+        super().__init__(limits)
+        self.functions = dict(functions)
+        self.calls = 0
+        self.fail_with: str | None = None
+        """Set to make every call report this infra error."""
+
+    def answer(self, source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
         out = []
-        for inv in invocations:
+        for inv in calls:
             self.calls += 1
             if self.fail_with is not None:
                 out.append(CallResult(ok=False, infra_error=self.fail_with))

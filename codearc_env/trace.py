@@ -16,6 +16,7 @@ so a trace alone is enough to rebuild what the model saw and said for fine-tunin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -25,7 +26,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, ClassVar, Literal
 
 from codearc_env.config import DEFAULT_CONFIG
@@ -259,11 +259,11 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
         raise TraceError(f"bad {kind} event: {exc}") from None
 
 
-class TraceWriter:
+class TraceWriter(contextlib.AbstractContextManager["TraceWriter"]):
     """Append events to a JSON Lines file: flush per event, fsync at episode end and close.
 
     Thread-safe. ``mode="w"`` starts the file afresh (a retried episode replaces its
-    partial trace); ``mode="a"`` appends.
+    partial trace); ``mode="a"`` appends. As a context manager it closes on exit.
     """
 
     def __init__(self, path: str | os.PathLike[str], mode: Literal["a", "w"] = "a") -> None:
@@ -294,15 +294,7 @@ class TraceWriter:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> TraceWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 

@@ -42,3 +42,18 @@ def toy_cli(monkeypatch):
     monkeypatch.setattr(ev, "make_pool", lambda config: None)  # toy envs bring their doubles
     monkeypatch.setenv("OPENAI_API_KEY", "sk-bad")
     return state
+
+
+@pytest.fixture
+def completion_calls(monkeypatch):
+    """The keyword arguments of every ``litellm.completion`` call (each call still runs)."""
+    litellm = pytest.importorskip("litellm")
+    calls: list[dict] = []
+    real = litellm.completion
+
+    def completion(**kwargs):
+        calls.append(dict(kwargs))
+        return real(**kwargs)
+
+    monkeypatch.setattr(litellm, "completion", completion)
+    return calls

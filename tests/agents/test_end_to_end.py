@@ -22,56 +22,37 @@ def _backend() -> str:
     pytest.skip("no secure sandbox backend (bwrap or docker) on this machine")
 
 
-def _need_oracle() -> None:
-    try:
-        from codearc_env.oracle import Oracle  # noqa: F401
-    except ImportError:
-        pytest.skip("the oracle is not available")
+def _evaluate(tmp_path, model_factory=None, **settings):
+    """A run into ``tmp_path`` on a secure backend, with the real oracle."""
+    config = EvalConfig(out_dir=tmp_path, backend=_backend(), **settings)
+    return evaluate(config, model_factory=model_factory)
+
+
+def _results(tmp_path) -> list[dict]:
+    return [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.bwrap
 @pytest.mark.slow
 def test_ground_truth_solves_the_builtin_suite(tmp_path):
-    _need_oracle()
-    summary = evaluate(
-        EvalConfig(
-            out_dir=tmp_path,
-            agent="ground-truth",
-            split="builtin",
-            variant="both",
-            backend=_backend(),
-            concurrency=2,
-        )
+    summary = _evaluate(
+        tmp_path, agent="ground-truth", split="builtin", variant="both", concurrency=2
     )
     t = summary["total"]
-    unsolved = [
-        json.loads(x)
-        for x in (tmp_path / "results.jsonl").read_text().splitlines()
-        if json.loads(x)["status"] != "success"
-    ]
-    assert unsolved == []
+    assert [r for r in _results(tmp_path) if r["status"] != "success"] == []
     assert t["solved"] == t["episodes"] > 0 and t["paper_oracle"] == 1.0 and t["paper_io"] == 0
 
 
 @pytest.mark.bwrap
 @pytest.mark.slow
 def test_scripted_react_episodes_on_the_builtin_suite(tmp_path):
-    _need_oracle()
-    summary = evaluate(
-        EvalConfig(
-            out_dir=tmp_path,
-            agent="react",
-            model="scripted/generic",
-            split="builtin",
-            limit=6,
-            backend=_backend(),
-            concurrency=2,
-        ),
-        model_factory=generic_model,
+    summary = _evaluate(
+        tmp_path, generic_model, agent="react", model="scripted/generic", split="builtin",
+        limit=6, concurrency=2,
     )
     t = summary["total"]
     assert t["episodes"] == t["graded"] == 6
-    rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    rows = _results(tmp_path)
     # One query and two oracle calls per episode, whatever the outcome.
     assert all(r["n_io"] == 11 and r["n_oracle"] == 2 for r in rows if r["status"] == "failure")
 
@@ -80,16 +61,8 @@ def test_scripted_react_episodes_on_the_builtin_suite(tmp_path):
 @pytest.mark.bwrap
 @pytest.mark.slow
 def test_ground_truth_on_real_problems(tmp_path, data_dir):
-    _need_oracle()
-    summary = evaluate(
-        EvalConfig(
-            out_dir=tmp_path,
-            agent="ground-truth",
-            split="clean",
-            variant="both",
-            limit=5,
-            backend=_backend(),
-            data_dir=str(data_dir),
-        )
+    summary = _evaluate(
+        tmp_path, agent="ground-truth", split="clean", variant="both", limit=5,
+        data_dir=str(data_dir),
     )
     assert summary["total"]["solved"] == summary["total"]["episodes"] == 10

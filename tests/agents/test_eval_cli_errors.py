@@ -60,16 +60,9 @@ def test_a_rejected_first_request_stops_the_run(toy_cli, tmp_path, capsys):
     assert not results.exists() or results.read_text() == ""
 
 
-def test_timeout_and_seed_reach_the_completion_call(toy_cli, tmp_path, monkeypatch):
+def test_timeout_and_seed_reach_the_completion_call(toy_cli, tmp_path, completion_calls):
     toy_cli["n"] = 1
-    calls: list[dict] = []
-    real = litellm.completion
-
-    def completion(**kwargs):
-        calls.append(dict(kwargs))
-        return real(**kwargs)
-
-    monkeypatch.setattr(litellm, "completion", completion)
+    calls = completion_calls
     argv = eval_argv(
         tmp_path / "run",
         "--timeout",

@@ -18,18 +18,24 @@ litellm = pytest.importorskip("litellm")
 HI = [{"role": "user", "content": "hi"}]
 
 
+def _model(base: str, sleeps: list[float], retry: RetryPolicy, **options) -> LiteLLMModel:
+    """A model of the fake provider at ``base`` that records its waits in ``sleeps``."""
+    return LiteLLMModel(
+        "openai/m",
+        api_base=base,
+        sleep=sleeps.append,
+        retry=retry,
+        completion_kwargs={"api_key": "sk-test"},
+        **options,
+    )
+
+
 def test_a_timed_out_request_is_retried():
     sleeps: list[float] = []
     # The first answer comes after the client's timeout; the retry gets an answer at once.
     with fake_provider([200], reply="late but fine", delays=[3.0, 0.0]) as (base, provider):
-        model = LiteLLMModel(
-            "openai/m",
-            api_base=base,
-            timeout_s=0.5,
-            sleep=sleeps.append,
-            retry=RetryPolicy(max_retries=2, initial_s=4.0, jitter=0.0),
-            completion_kwargs={"api_key": "sk-test"},
-        )
+        retry = RetryPolicy(max_retries=2, initial_s=4.0, jitter=0.0)
+        model = _model(base, sleeps, retry, timeout_s=0.5)
         reply = model.complete(HI)
     assert reply.content == "late but fine"
     assert len(provider.requests) == 2 and sleeps == [4.0] and model.usage.retries == 1
@@ -38,14 +44,7 @@ def test_a_timed_out_request_is_retried():
 def test_time_outs_give_up_as_a_retryable_model_error():
     sleeps: list[float] = []
     with fake_provider([200], delays=[3.0]) as (base, provider):
-        model = LiteLLMModel(
-            "openai/m",
-            api_base=base,
-            timeout_s=0.3,
-            sleep=sleeps.append,
-            retry=RetryPolicy(max_retries=1, jitter=0.0),
-            completion_kwargs={"api_key": "sk-test"},
-        )
+        model = _model(base, sleeps, RetryPolicy(max_retries=1, jitter=0.0), timeout_s=0.3)
         with pytest.raises(ModelError, match=r"^openai/m: Timeout after 2 attempts") as info:
             model.complete(HI)
     assert info.value.retryable and len(provider.requests) == 2 and sleeps == [2.0]
@@ -54,14 +53,8 @@ def test_time_outs_give_up_as_a_retryable_model_error():
 def test_retry_after_from_the_provider_is_honoured():
     sleeps: list[float] = []
     with fake_provider([429, 200], reply="ok", retry_after="1") as (base, provider):
-        model = LiteLLMModel(
-            "openai/m",
-            api_base=base,
-            sleep=sleeps.append,
-            # A policy wait that cannot be mistaken for the header's one second.
-            retry=RetryPolicy(initial_s=7.0, jitter=0.0),
-            completion_kwargs={"api_key": "sk-test"},
-        )
+        # A policy wait that cannot be mistaken for the header's one second.
+        model = _model(base, sleeps, RetryPolicy(initial_s=7.0, jitter=0.0))
         assert model.complete(HI).content == "ok"
     assert sleeps == [1.0] and len(provider.requests) == 2
 
@@ -69,13 +62,7 @@ def test_retry_after_from_the_provider_is_honoured():
 def test_retry_after_longer_than_the_policy_allows_falls_back_to_backoff():
     sleeps: list[float] = []
     with fake_provider([429, 200], reply="ok", retry_after="3600") as (base, _):
-        model = LiteLLMModel(
-            "openai/m",
-            api_base=base,
-            sleep=sleeps.append,
-            retry=RetryPolicy(initial_s=7.0, jitter=0.0, max_s=60.0),
-            completion_kwargs={"api_key": "sk-test"},
-        )
+        model = _model(base, sleeps, RetryPolicy(initial_s=7.0, jitter=0.0, max_s=60.0))
         model.complete(HI)
     assert sleeps == [7.0]
 
@@ -93,20 +80,8 @@ def test_retry_after_header_forms(caplog):
     assert "ignoring an unreadable Retry-After header: 'soon'" in caplog.text
 
 
-def _capturing(monkeypatch):
-    calls: list[dict] = []
-    real = litellm.completion
-
-    def completion(**kwargs):
-        calls.append(dict(kwargs))
-        return real(**kwargs)
-
-    monkeypatch.setattr(litellm, "completion", completion)
-    return calls
-
-
-def test_only_the_seed_is_dropped_for_a_provider_without_one(monkeypatch):
-    calls = _capturing(monkeypatch)
+def test_only_the_seed_is_dropped_for_a_provider_without_one(completion_calls):
+    calls = completion_calls
     extra = {"seed": 3, "reasoning_effort": "low", "mock_response": "hi"}
     LiteLLMModel("anthropic/claude-3-7-sonnet-20250219", completion_kwargs=extra).complete(HI)
     LiteLLMModel("openai/o3-mini", completion_kwargs=extra).complete(HI)

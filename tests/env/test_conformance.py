@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import warnings
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -61,17 +62,16 @@ def _mixed_infos(envs: gymnasium.vector.VectorEnv) -> None:
     assert infos["counterexample"][1] is None and infos["oracle_inputs"].tolist() == [10, 0]
 
 
-def test_sync_vector_env() -> None:
-    envs = SyncVectorEnv([make_toy_env, make_toy_env])
-    try:
-        _play_vector(envs)
-        _mixed_infos(envs)
-    finally:
-        envs.close()
-
-
-def test_async_vector_env_needs_shared_memory_off() -> None:
-    envs = AsyncVectorEnv([make_toy_env, make_toy_env], shared_memory=False)
+@pytest.mark.parametrize(
+    "make_vector",
+    [
+        lambda fns: SyncVectorEnv(fns),
+        lambda fns: AsyncVectorEnv(fns, shared_memory=False),  # needs shared memory off
+    ],
+    ids=["sync", "async"],
+)
+def test_vector_envs(make_vector: Any) -> None:
+    envs = make_vector([make_toy_env, make_toy_env])
     try:
         _play_vector(envs)
         _mixed_infos(envs)

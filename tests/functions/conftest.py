@@ -17,7 +17,8 @@ import pytest
 
 from codearc_env.functions.raw import EXPECTED_PROBLEMS, RawExample, RawProblem
 from codearc_env.functions.spec import UPSTREAM_VARIANT_DIR, VARIANTS
-from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
+from codearc_env.sandbox.base import CallResult, Invocation
+from codearc_env.testing import SandboxDouble
 
 INV_SUBPATH = "num_invocations=10/llm/invocations.json"
 
@@ -132,39 +133,15 @@ print(json.dumps(out))
 """
 
 
-class SubprocessFakeSandbox(Sandbox):
+class SubprocessFakeSandbox(SandboxDouble):
     """Not a security boundary: for trusted test code only."""
 
     name = "fake"
 
-    def __init__(self, limits: Limits | None = None) -> None:
-        super().__init__(limits)
-        self.started = False
-        self.closed = False
-        self.requests = 0
-
-    def start(self) -> None:
-        self.started = True
-
-    def close(self) -> None:
-        self.closed = True
-
-    def info(self) -> BackendInfo:
-        return BackendInfo(name="fake", is_security_boundary=False)
-
-    def run(
-        self,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: str = "call",
-    ) -> list[CallResult]:
-        self.requests += 1
+    def answer(self, source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
         exprs = [
             inv.expression or f"{function}(*{inv.args!r}, **dict({inv.kwargs!r}))"
-            for inv in invocations
+            for inv in calls
         ]
         proc = subprocess.run(
             [sys.executable, "-c", _RUNNER],
@@ -174,7 +151,7 @@ class SubprocessFakeSandbox(Sandbox):
             timeout=60,
         )
         if proc.returncode != 0:
-            return [CallResult(ok=False, infra_error=proc.stderr[-200:]) for _ in invocations]
+            return [CallResult(ok=False, infra_error=proc.stderr[-200:]) for _ in calls]
         return [CallResult(**row) for row in json.loads(proc.stdout)]
 
 
@@ -187,10 +164,8 @@ class CannedSandbox(SubprocessFakeSandbox):
         super().__init__()
         self.results = results
 
-    def run(  # limits and isolation do not matter to canned results
-        self, source: str, function: str, invocations: Sequence[Invocation], *_: object, **__: object
-    ) -> list[CallResult]:
-        return [self.results[inv.expression or ""] for inv in invocations]
+    def answer(self, source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
+        return [self.results[inv.expression or ""] for inv in calls]
 
 
 @pytest.fixture(scope="session")
