@@ -14,7 +14,9 @@ Sections (all on the same deterministic sample of problems, evenly spaced over 0
 - determinism: the killed mutants of a few problems re-checked by two fresh oracles with
   fresh caches and the same seed; verdicts and counterexamples must be identical.
 
-Prints a Markdown summary (pasted into docs/oracle.md) and writes details as JSON.
+Prints a Markdown summary (pasted into docs/oracle.md) and writes details as JSON; each
+surviving mutant's row carries its source and the lines it changes, for
+``benchmarks/mutant_triage.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import difflib
 import json
 import math
 import random
@@ -140,6 +143,15 @@ def mutants(fn: HiddenFunction, k: int) -> list[tuple[str, str]]:
     return out
 
 
+def mutant_diff(fn: HiddenFunction, source: str) -> list[str]:
+    """The lines a mutant changes, as ``-old`` / ``+new`` (the reference normalised by ast)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        original = ast.unparse(ast.parse(fn.code)).splitlines()
+    lines = difflib.unified_diff(original, source.splitlines(), lineterm="", n=0)
+    return [x for x in lines if x[:1] in "-+" and not x.startswith(("---", "+++"))]
+
+
 # ----------------------------------------------------------------------------- sections
 
 
@@ -216,15 +228,18 @@ def strength(dataset, oracle: Oracle, indices: list[int], per_problem: int) -> d
             print(f"  skipped {fn.problem_id}: {exc}", flush=True)
             continue
         examples = [e for e in table if e.input.origin == "example"]
-        for kind, source in mutants(fn, per_problem):
+        for number, (kind, source) in enumerate(mutants(fn, per_problem)):
             v = oracle.check(fn, source)
             base = oracle.run_candidate(fn, source, examples) if examples else []
             baseline_killed = any(not agrees(fn, e, r) for e, r in zip(examples, base, strict=True))
-            rows.append({
-                "problem": fn.problem_id, "kind": kind, "killed": not v.passed,
+            row = {
+                "problem": fn.problem_id, "mutant": number, "kind": kind, "killed": not v.passed,
                 "baseline_killed": baseline_killed, "reason": v.reason,
                 "seconds": round(v.duration_s, 2),
-            })  # fmt: skip
+            }  # fmt: skip
+            if v.passed:  # survivors are classified by hand or by mutant_triage.py
+                row.update(source=source, diff=mutant_diff(fn, source))
+            rows.append(row)
         print(f"  {fn.problem_id}: {len(rows)} mutants so far", flush=True)
     return {"rows": rows}
 
@@ -443,6 +458,10 @@ def print_summary(r: dict) -> None:
                 print(f"  - {kind}: {len(ks)} mutants, oracle {o}, examples only {b}")
             missed = sum(x["baseline_killed"] and not x["killed"] for x in rows)
             print(f"  - killed by the examples but not by the oracle: {missed}")
+            for x in rows:
+                if not x["killed"]:
+                    change = " / ".join(d.strip()[:100] for d in x.get("diff", []))
+                    print(f"  - survived: {x['problem']} #{x.get('mutant', '?')} {change}")
     if "adversarial" in r:
         rows = r["adversarial"]["rows"]
         right = [x for x in rows if x["passed"] == x["should_pass"]]
