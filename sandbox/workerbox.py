@@ -199,11 +199,19 @@ class WorkerSandbox(Sandbox):
             todo = list(range(len(encoded)))
             restarts = kills = 0
             while todo:
+                replaced = self.infra_replacements
                 done, lost = self._run_batch(
                     source, function, encoded, todo, limits, per_call, results, isolation
                 )
                 todo = todo[done:]
                 if lost is None:  # finished, or the worker asked to be replaced between calls
+                    if self.infra_replacements != replaced:
+                        restarts += 1
+                        if todo and restarts >= MAX_RESTARTS_PER_RUN:
+                            # Only code that undoes its own scratch (possible on `process`)
+                            # gets here this often: it must not cost a worker per call.
+                            self._not_run(results, todo, f"left its sandbox unusable {restarts}")
+                            todo = []
                     continue
                 # The worker was lost during todo[0]: run that call again, alone, on a fresh
                 # worker. Lost again, the call is what killed it; else the loss was ours.
@@ -223,15 +231,15 @@ class WorkerSandbox(Sandbox):
                 results[index] = CallResult(ok=False, error_type=KILLED, error_message=KILLED_WHY)
                 if todo and (kills >= MAX_KILLS_PER_RUN or restarts >= MAX_RESTARTS_PER_RUN):
                     # Code that keeps killing its worker must not hold the harness hostage.
-                    for i in todo:
-                        results[i] = CallResult(
-                            ok=False,
-                            error_type=KILLED,
-                            error_message=f"not run: this code killed its sandbox {kills} "
-                            "times in this run",
-                        )
+                    self._not_run(results, todo, f"killed its sandbox {kills}")
                     todo = []
         return [r for r in results if r is not None]
+
+    @staticmethod
+    def _not_run(results: list[CallResult | None], todo: list[int], what: str) -> None:
+        message = f"not run: this code {what} times in this run"
+        for i in todo:
+            results[i] = CallResult(ok=False, error_type=KILLED, error_message=message)
 
     def _run_batch(
         self,
@@ -289,5 +297,3 @@ class WorkerSandbox(Sandbox):
                 self._restart()
                 return done, None
             return done, f"{exc}" + (f" ({detail})" if detail else "")
-
-

@@ -88,6 +88,34 @@ def test_a_worker_whose_scratch_is_gone_asks_to_be_replaced(process_box: Sandbox
     assert process_box.infra_replacements == before + 1  # type: ignore[attr-defined]
 
 
+def test_code_that_undoes_its_scratch_every_call_does_not_cost_a_worker_per_call(
+    process_box: Sandbox,
+) -> None:
+    from codearc_env.sandbox.workerbox import MAX_RESTARTS_PER_RUN
+
+    source = (
+        "import os\n"
+        "def f(i):\n"
+        "    here = os.getcwd()\n"
+        "    os.chdir('/')\n"
+        "    os.rmdir(here)\n"
+        "    return i\n"
+    )
+    before = process_box.infra_replacements  # type: ignore[attr-defined]
+    calls = [Invocation(args=(i,)) for i in range(3 * MAX_RESTARTS_PER_RUN)]
+    results = process_box.run(source, "f", calls, FAST)
+    assert process_box.infra_replacements - before == MAX_RESTARTS_PER_RUN  # type: ignore[attr-defined]
+    ran = [r.value_str for r in results[:MAX_RESTARTS_PER_RUN]]
+    assert ran == [str(i) for i in range(MAX_RESTARTS_PER_RUN)]
+    message = (
+        f"not run: this code left its sandbox unusable {MAX_RESTARTS_PER_RUN} times in this run"
+    )
+    assert {
+        (r.error_type, r.error_message, r.infra_error) for r in results[MAX_RESTARTS_PER_RUN:]
+    } == {(KILLED, message, None)}
+    assert process_box.run_one(source, "f", Invocation(args=(7,))).value_str == "7"
+
+
 def test_wipe_removes_a_tree_deeper_than_recursion_and_paths_allow(tmp_path: Path) -> None:
     root = tmp_path / "scratch"
     root.mkdir()
@@ -131,9 +159,7 @@ def test_bwrap_memory_cap_kinds(cap: str) -> None:
         pytest.skip(f"no cgroup can be made here: {cap_kind()}")
     with BwrapSandbox(memory_cap=cap) as box:
         shown = box.info().details["memory_cap"]
-        assert shown == (
-            "RSS watchdog (768 MB)" if cap == "watchdog" else f"{cap_kind()} (768 MB)"
-        )
+        assert shown == ("RSS watchdog (768 MB)" if cap == "watchdog" else f"{cap_kind()} (768 MB)")
         passed, detail = check_memory_cap_per_sandbox(box)
         assert passed, detail
         if cap == "watchdog":
