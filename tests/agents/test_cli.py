@@ -192,6 +192,7 @@ FLAGS = {
     "--backend": (["--backend", "bwrap"], "backend", "bwrap"),
     "--pool-size": (["--pool-size", "6"], "pool_size", 6),
     "--data-dir": (["--data-dir", "/data"], "data_dir", "/data"),
+    "--ray": (["--ray", "10.0.0.5:6379"], "ray", "10.0.0.5:6379"),
     "--b-io": (["--b-io", "20"], "env_config.b_io", 20),
     "--b-oracle": (["--b-oracle", "3"], "env_config.b_oracle", 3),
     "--max-turns": (["--max-turns", "7"], "env_config.max_turns", 7),
