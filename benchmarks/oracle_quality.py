@@ -152,6 +152,25 @@ def mutant_diff(fn: HiddenFunction, source: str) -> list[str]:
     return [x for x in lines if x[:1] in "-+" and not x.startswith(("---", "+++"))]
 
 
+def change_text(diff: list[str], context: int = 30) -> str:
+    """A one-line view of a one-line change: the differing span with some context,
+    ``...old[a -> b]rest...``; several changed lines are joined with `` / ``."""
+    old = [x[1:].strip() for x in diff if x.startswith("-")]
+    new = [x[1:].strip() for x in diff if x.startswith("+")]
+    if len(old) != 1 or len(new) != 1:
+        return " / ".join(x.strip()[:100] for x in diff)
+    a, b = old[0], new[0]
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < min(len(a), len(b)) - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+        end += 1
+    before = a[max(0, start - context) : start]
+    after = a[len(a) - end : len(a) - end + context]
+    return f"...{before}[{a[start : len(a) - end]} -> {b[start : len(b) - end]}]{after}..."
+
+
 # ----------------------------------------------------------------------------- sections
 
 
@@ -460,7 +479,7 @@ def print_summary(r: dict) -> None:
             print(f"  - killed by the examples but not by the oracle: {missed}")
             for x in rows:
                 if not x["killed"]:
-                    change = " / ".join(d.strip()[:100] for d in x.get("diff", []))
+                    change = change_text(x.get("diff", []))
                     print(f"  - survived: {x['problem']} #{x.get('mutant', '?')} {change}")
     if "adversarial" in r:
         rows = r["adversarial"]["rows"]
