@@ -50,17 +50,8 @@ _STRINGS = ("", "a", " ", "é", "A1 b2", "ß\u00e9\u4e2d")
 def edge_inputs(known: list[CallInput], signature: tuple[Param, ...] = ()) -> list[CallInput]:
     """Edge variants of the first examples (one argument changed at a time), no duplicates."""
     del signature  # the examples' values say which types the target accepts
-    bases: list[CallInput] = []
-    arities: set[tuple[int, tuple[str, ...]]] = set()
-    for k in known:
-        arity = (len(k.args), tuple(name for name, _ in k.kwargs))
-        if arity not in arities:
-            arities.add(arity)
-            bases.append(k)
-        if len(bases) >= EDGE_EXAMPLES:
-            break
     out: list[CallInput] = []
-    for base in bases:
+    for base in edge_bases(known):
         for i, value in enumerate(base.args):
             for new in _variants(value):
                 args = base.args[:i] + (new,) + base.args[i + 1 :]
@@ -72,13 +63,30 @@ def edge_inputs(known: list[CallInput], signature: tuple[Param, ...] = ()) -> li
     return out
 
 
+def edge_bases(known: list[CallInput]) -> list[CallInput]:
+    """The examples edge values are built around: the first of each arity, two at most."""
+    bases: list[CallInput] = []
+    arities: set[tuple[int, tuple[str, ...]]] = set()
+    for k in known:
+        arity = (len(k.args), tuple(name for name, _ in k.kwargs))
+        if arity not in arities:
+            arities.add(arity)
+            bases.append(k)
+        if len(bases) >= EDGE_EXAMPLES:
+            break
+    return bases
+
+
 def _variants(value: Any) -> list[Any]:
     """Values to try in place of ``value``, by its type."""
     t = type(value)
     if t is bool:
         return [not value, int(value)]
     if t is int:
-        return [*_SMALL_INTS, *_BIG_INTS, value * 10**6 + 1, float(value), bool(value % 2)]
+        # floats too: the example's own value, and one past which float arithmetic stops
+        # being exact (2.0**53 + 1 == 2.0**53)
+        floats = [float(value), 2.0**53]
+        return [*_SMALL_INTS, *_BIG_INTS, value * 10**6 + 1, *floats, bool(value % 2)]
     if t is float:
         ints = [int(value) if math.isfinite(value) else 0, 2**52 + 1, 10**20]
         return [*_FLOATS, value * 1e6, -value, *ints]

@@ -1,8 +1,9 @@
 """Deterministic input generation for one hidden function.
 
 Inputs come, in this order, from: the known inputs (the literal initial examples of the
-target, then any extra calls such as agent queries), seeded mutations of the known inputs,
-draws from Hypothesis strategies inferred from the examples' argument shapes
+target, then any extra calls such as agent queries), edge values beyond the examples
+(:mod:`edges`) and the reference's own literals (:mod:`literals`), seeded mutations of the
+known inputs, draws from Hypothesis strategies inferred from the examples' argument shapes
 (:mod:`shapes`), and, when the target carries type hints, draws from strategies built from
 the hints (:mod:`hints`). Duplicates (by canonical encoding) are dropped.
 
@@ -28,15 +29,16 @@ from hypothesis import strategies as st
 from codearc_env.functions.calls import ParsedCall
 from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle.call_input import CallInput
-from codearc_env.oracle.edges import edge_inputs
+from codearc_env.oracle.edges import edge_bases, edge_inputs
 from codearc_env.oracle.examples import example_inputs
 from codearc_env.oracle.hints import HINT_TEXT, Param, hint_strategy, read_signature
+from codearc_env.oracle.literals import literal_inputs
 from codearc_env.oracle.mutate import mutate_args
 from codearc_env.oracle.shapes import Shape
 
 __all__ = ["CallInput", "STRENGTHS", "generate_inputs"]
 
-GENERATOR_VERSION = f"4/hypothesis-{hypothesis.__version__}"
+GENERATOR_VERSION = f"5/hypothesis-{hypothesis.__version__}"
 STRENGTHS: dict[str, int] = {"fast": 100, "default": 300, "strong": 1000}
 """Target number of inputs per strength preset (known inputs included)."""
 MUTATION_SHARE = 0.2
@@ -80,6 +82,7 @@ def generate_inputs(fn: HiddenFunction, *, seed: int, strength: str) -> list[Cal
     seen: set[str] = set()
     out = _take(examples, len(examples), seen)
     out += _take(edge_inputs(known, signature), size, seen)
+    out += _take(literal_inputs(edge_bases(known), fn.code), size, seen)
     out += _take(mutations, n_mut, seen)
     n_shape = n_draw - n_hint
     out += _take(_drawn(shaped, n_shape, seed, "shape"), n_shape, seen)

@@ -33,6 +33,11 @@ def test_ints_get_powers_of_two_and_a_bool() -> None:
     assert any(type(v) is bool for v in values) and 7.0 in values
 
 
+def test_an_int_argument_also_gets_a_float_past_exact_float_arithmetic() -> None:
+    values = [x.args[0] for x in edge_inputs([CallInput((7,))])]
+    assert 2.0**53 in [v for v in values if type(v) is float]
+
+
 def test_edges_come_from_one_example_per_arity_at_most_two() -> None:
     known = [CallInput((1,)), CallInput((2,)), CallInput((1, 2)), CallInput((1, 2, 3))]
     bases = {len(x.args) for x in edge_inputs(known)}
