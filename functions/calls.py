@@ -192,15 +192,21 @@ def parse_call(text: str, target: str | None = None) -> ParsedCall:
     return calls[0]
 
 
-def called_name(text: str) -> str | None:
-    """Name of the function a stored example calls, even when its arguments are not literals."""
+def _example_expression(text: str) -> ast.expr | None:
+    """The expression a stored example evaluates (the print wrapper removed), or None when
+    the text is not one expression statement."""
     try:
         tree = _parse_module(text)
     except CallParseError:
         return None
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
         return None
-    node = _unwrap_print(tree.body[0].value)
+    return _unwrap_print(tree.body[0].value)
+
+
+def called_name(text: str) -> str | None:
+    """Name of the function a stored example calls, even when its arguments are not literals."""
+    node = _example_expression(text)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         return node.func.id
     return None
@@ -208,14 +214,8 @@ def called_name(text: str) -> str | None:
 
 def inner_call_text(text: str) -> str | None:
     """The call expression inside a stored example (the print wrapper removed), or None."""
-    try:
-        tree = _parse_module(text)
-    except CallParseError:
-        return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
-        return None
-    node = _unwrap_print(tree.body[0].value)
-    return ast.get_source_segment(text, node)
+    node = _example_expression(text)
+    return None if node is None else ast.get_source_segment(text, node)
 
 
 def render_call(name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...] = ()) -> str:

@@ -22,7 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codearc_env.errors import CallParseError
-from codearc_env.functions.calls import parse_call, parse_calls, render_call
+from codearc_env.functions.calls import (
+    called_name,
+    inner_call_text,
+    parse_call,
+    parse_calls,
+    render_call,
+)
 
 # ---- round trip -----------------------------------------------------------------------------
 
@@ -115,6 +121,23 @@ def test_complex_special_parts_known_limitation(value: complex) -> None:
 def test_several_calls_round_trip_in_order() -> None:
     text = "\n".join(render_call("f", (i, str(i))) for i in range(5))
     assert [c.args for c in parse_calls(text, "f")] == [(i, str(i)) for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "inner"),
+    [
+        ("print('Result 1: ' + str(f(1, x)))", "f", "f(1, x)"),
+        ("g([i for i in range(3)])", "g", "g([i for i in range(3)])"),
+        ("list(h(2))", "list", "list(h(2))"),
+        ("m.k(1)", None, "m.k(1)"),
+        ("x = f(1)", None, None),
+        ("f(1)\nf(2)", None, None),
+        ("f(1", None, None),
+    ],
+)
+def test_stored_example_readers(text: str, name: str | None, inner: str | None) -> None:
+    assert called_name(text) == name
+    assert inner_call_text(text) == inner
 
 
 # ---- nothing executes -----------------------------------------------------------------------
