@@ -4,36 +4,24 @@ hand-written candidates) and a tiny strength preset. Helpers live in oracle_help
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from codearc_env.oracle import inputs
-from codearc_env.sandbox import make_sandbox, unavailable_reason
 from codearc_env.sandbox.base import Sandbox
+from tests.sandbox.conftest import started
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 TINY = 30
 
 
-def _started(name: str) -> Sandbox:
-    reason = unavailable_reason(name)
-    if reason is not None:
-        pytest.skip(f"{name} backend unavailable: {reason}")
-    box = make_sandbox(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the process backend's insecurity warning
-        box.start()
-    return box
-
-
 @pytest.fixture(scope="module")
 def boxes() -> Iterator[tuple[Sandbox, Sandbox]]:
     """(reference sandbox, candidate sandbox), both started, process backend."""
-    ref, cand = _started("process"), _started("process")
+    ref, cand = started("process"), started("process")
     yield ref, cand
     ref.close()
     cand.close()
