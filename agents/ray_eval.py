@@ -312,6 +312,9 @@ class _Driver:
                 progress.add(result)
                 if on_result is not None:
                     on_result(result, progress)
+        if self.episodes_replayed:
+            log.warning("%d episodes were played again after their node was lost",
+                        self.episodes_replayed)
         return new
 
     def dispatch(self, todo: deque[Task]) -> None:
@@ -326,8 +329,10 @@ class _Driver:
 
     def node_lost(self, node: str, exc: BaseException) -> None:
         if node in self.hosts:
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             log.warning("Ray node %s lost (%s); its episodes are played again elsewhere",
                         node, type(exc).__name__)
+            log.info("why node %s was lost: %s", node, reason)
             del self.hosts[node]
             self.lost.add(node)
             self.add_hosts()
