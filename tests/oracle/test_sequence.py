@@ -56,7 +56,8 @@ def test_mutable_default_argument_fails(boxes, tmp_path) -> None:  # type: ignor
     oracle, _ = counting(boxes, tmp_path)
     v = oracle.check(FN, source)
     assert not v.passed
-    assert v.reason.endswith("when called after 40 other calls in the same process")
+    # which of the later inputs shows it depends on the input set; the context is always named
+    assert " when called after 40 other calls in the same process" in v.reason
 
 
 def test_wrong_on_the_first_call_of_a_process_fails(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
