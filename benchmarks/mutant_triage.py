@@ -1,19 +1,25 @@
 """Sort the mutants that survived the oracle into told-apart and equivalent.
 
-    python benchmarks/mutant_triage.py strength.json --data-dir ../shared/codearc-data
+    python benchmarks/mutant_triage.py strength.json --data-dir ../shared/codearc-data \
+        --classifications triage.json
 
 ``strength.json`` is a report of ``oracle_quality.py --sections strength``: each surviving
 mutant's row carries its source. For every survivor this script runs the reference and the
 mutant side by side (each in its own sandbox, never in this process) on many inputs: the
 oracle's own generated inputs for several seeds at strength ``strong``, plus hand-written
-probes listed per problem in ``mutant_triage_data.json``. A survivor is *told apart* when
+probes listed per problem in the classifications file. A survivor is *told apart* when
 some input gives a result the oracle's comparison rejects; the first such input is printed.
 
-The survivors no input tells apart must be classified by reading them: the data file lists
-those judged equivalent (same result or exception on every input a query can pass, maybe
+The survivors no input tells apart must be classified by reading them: the classifications
+file lists those judged equivalent (same result or exception on every input a query can pass, maybe
 slower), each with its reason. The summary counts the non-equivalent mutants the oracle
 killed: killed / (all mutants - equivalent ones). A survivor listed as equivalent that an
 input tells apart is reported as a contradiction.
+
+The classifications file is JSON: ``{"probes": {"<problem id>": ["<call>", ...]},
+"equivalent": [{"problem": "<problem id>", "mutant": <number>, "reason": "..."}]}``. Its
+probes and reasons name the hidden functions and their inputs, so it is derived from the
+benchmark data and, like the data, is kept beside it, not in this repository.
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ from codearc_env.oracle.reference import raise_on_infra, to_invocation
 from codearc_env.sandbox import available_backends, make_sandbox
 from codearc_env.sandbox.base import CallResult, Sandbox
 
-DATA = Path(__file__).with_name("mutant_triage_data.json")
 CHUNK = 200
 TIMEOUT_S = 2.0
 """Per-input limit of the reference; inputs it cannot finish are not used."""
@@ -92,14 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("report", help="JSON written by oracle_quality.py (strength section)")
     ap.add_argument("--data-dir")
-    ap.add_argument("--data", default=str(DATA), help="probes and hand classifications")
+    ap.add_argument(
+        "--classifications", required=True, help="JSON of probes and hand classifications"
+    )
     ap.add_argument("--seeds", default="0,1,2", help="seeds of the oracle's input generator")
     ap.add_argument("--backend", help="default: bwrap or docker when available, else process")
     ap.add_argument("--json", help="write the per-survivor results here")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     rows = json.loads(Path(args.report).read_text())["mutants"]["rows"]
-    data = json.loads(Path(args.data).read_text())
+    data = json.loads(Path(args.classifications).read_text())
     equivalent = {(e["problem"], e["mutant"]): e for e in data.get("equivalent", [])}
     probes: dict[str, list[str]] = data.get("probes", {})
     seeds = [int(s) for s in args.seeds.split(",") if s]
