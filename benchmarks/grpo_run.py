@@ -83,7 +83,7 @@ def grpo_config_kwargs(settings: RunSettings, output_dir: str) -> dict[str, Any]
         "seed": settings.seed,
         "use_cpu": True,
         "bf16": False,  # fp32: CPU matmuls in bf16 are slower on most CPUs
-        "gradient_checkpointing": False,  # memory is not the limit for 135M parameters
+        "activation_checkpointing": False,  # memory is not the limit for 135M parameters
         "logging_steps": 1,
         "save_strategy": "no",
         "report_to": "none",
