@@ -10,7 +10,7 @@ import pytest
 
 from codearc_env.agents.evaluate import EvalConfig, evaluate
 from codearc_env.agents.scripted import ScriptedModel, tool_reply
-from codearc_env.sandbox import unavailable_reason
+from tests.sandbox.conftest import BACKEND_PARAMS, require_backend
 
 KILLER = (
     "import os, signal\n"
@@ -29,20 +29,11 @@ def killer_step(messages, tools):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param("docker", marks=pytest.mark.docker),
-        pytest.param("bwrap", marks=pytest.mark.bwrap),
-        "process",
-    ],
-)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_eval_grades_a_program_that_kills_its_sandbox_as_a_failure(
     tmp_path: Path, backend: str
 ) -> None:
-    reason = unavailable_reason(backend)
-    if reason is not None:
-        pytest.skip(f"{backend} unavailable: {reason}")
+    require_backend(backend)
     summary = evaluate(
         EvalConfig(
             out_dir=tmp_path,

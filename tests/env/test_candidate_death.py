@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from codearc_env.env import CodeARCEnv
-from codearc_env.sandbox import unavailable_reason
+from tests.sandbox.conftest import BACKEND_PARAMS, require_backend
 
 PROBLEM = "builtin/annotated/clamp_int"
 # A lookup table that gives up outside its table: it attacks its sandbox, then answers wrong.
@@ -32,18 +32,9 @@ def candidate(attack: str) -> str:
     )
 
 
-BACKENDS = [
-    pytest.param("docker", marks=pytest.mark.docker),
-    pytest.param("bwrap", marks=pytest.mark.bwrap),
-    "process",
-]
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
 def env(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    reason = unavailable_reason(request.param)
-    if reason is not None:
-        pytest.skip(f"{request.param} unavailable: {reason}")
+    require_backend(request.param)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the process backend's warning
         made = CodeARCEnv(split="builtin", backend=request.param, problem=PROBLEM, b_oracle=9)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codearc_env.sandbox import unavailable_reason
+from tests.sandbox.conftest import BACKEND_PARAMS, require_backend
 
 KILLER = (
     "import os, signal\n"
@@ -30,21 +30,12 @@ LOAD_KILLER = (
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend",
-    [
-        pytest.param("docker", marks=pytest.mark.docker),
-        pytest.param("bwrap", marks=pytest.mark.bwrap),
-        "process",
-    ],
-)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 @pytest.mark.parametrize("source", [KILLER, LOAD_KILLER], ids=["on some inputs", "at load"])
 def test_oracle_check_fails_a_candidate_that_kills_its_sandbox(
     tmp_path: Path, backend: str, source: str
 ) -> None:
-    reason = unavailable_reason(backend)
-    if reason is not None:
-        pytest.skip(f"{backend} unavailable: {reason}")
+    require_backend(backend)
     path = tmp_path / "candidate.py"
     path.write_text(source)
     argv = [sys.executable, "-m", "codearc_env.cli", "oracle", "check"]

@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from codearc_env.sandbox import make_sandbox, unavailable_reason
+from codearc_env.sandbox import make_sandbox
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
-
-BACKENDS = [
-    pytest.param("docker", marks=pytest.mark.docker, id="docker"),
-    pytest.param("bwrap", marks=pytest.mark.bwrap, id="bwrap"),
-    pytest.param("process", id="process"),
-]
+from tests.sandbox.conftest import BACKEND_PARAMS, require_backend
 
 FAST = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256)
 
@@ -140,11 +135,9 @@ def test_a_dead_worker_in_a_batch_is_replaced_and_the_rest_still_batched(box: Sa
     assert [r.value_str for r in results[2:]] == ["1"] * 3
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_set_order_is_the_same_in_two_fresh_sandboxes(backend: str) -> None:
-    reason = unavailable_reason(backend)
-    if reason is not None:
-        pytest.skip(f"{backend} backend unavailable: {reason}")
+    require_backend(backend)
     source = (
         "def f():\n"
         "    words = {'apple', 'banana', 'cherry', 'date', 'elder', 'fig'}\n"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from codearc_env.sandbox import unavailable_reason
+from tests.sandbox.conftest import require_backend
 
 HARNESS = textwrap.dedent(
     """
@@ -48,12 +48,6 @@ HARNESS = textwrap.dedent(
 )
 
 
-def _require(name: str) -> None:
-    reason = unavailable_reason(name)
-    if reason is not None:
-        pytest.skip(f"{name} backend unavailable: {reason}")
-
-
 def _launch_and_kill(backend: str, sig: str) -> list[str]:
     proc = subprocess.run(
         [sys.executable, "-c", HARNESS, backend, sig], capture_output=True, text=True, timeout=120
@@ -82,7 +76,7 @@ def _wait_until(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-un
 @pytest.mark.parametrize("backend", [pytest.param("bwrap", marks=pytest.mark.bwrap), "process"])
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_local_sandbox_dies_with_the_harness(backend: str, sig: str) -> None:
-    _require(backend)
+    require_backend(backend)
     pid, *below = (int(p) for p in _launch_and_kill(backend, sig))
     assert len(below) >= 2, "the in-flight call was not running"
     assert _wait_until(lambda: not _alive(pid)), f"{backend} process {pid} survived"
@@ -101,7 +95,7 @@ def test_local_sandbox_dies_with_the_harness(backend: str, sig: str) -> None:
 @pytest.mark.docker
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
 def test_container_is_removed_when_the_harness_dies(sig: str) -> None:
-    _require("docker")
+    require_backend("docker")
     import docker
 
     container_id = _launch_and_kill("docker", sig)[0]
@@ -122,7 +116,7 @@ def test_container_is_removed_when_the_harness_dies(sig: str) -> None:
 
 @pytest.mark.docker
 def test_stale_labelled_containers_are_removed_at_start() -> None:
-    _require("docker")
+    require_backend("docker")
     import docker
 
     from codearc_env.sandbox.docker_backend import owner_labels
@@ -161,7 +155,7 @@ def test_sandbox_outlives_the_thread_that_started_it(backend: str) -> None:
     from codearc_env.sandbox import make_sandbox
     from codearc_env.sandbox.base import Invocation
 
-    _require(backend)
+    require_backend(backend)
     box = make_sandbox(backend)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -179,7 +173,7 @@ def test_sandbox_outlives_the_thread_that_started_it(backend: str) -> None:
 
 @pytest.mark.docker
 def test_container_killed_from_outside_is_replaced_and_the_call_run_again() -> None:
-    _require("docker")
+    require_backend("docker")
     import threading
 
     import docker
