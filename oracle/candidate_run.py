@@ -194,31 +194,27 @@ class CandidateRun:
         keep = kept([e.result for e in entries])
         theirs_seq = table.sequence or (None,) * n_base
         theirs_fresh = (table.namespaced or (None,) * n_base) + (None,) * (len(entries) - n_base)
+        def in_sequence(i: int) -> str:
+            if i:
+                return f"after {i} other calls in the same process"
+            return "first in a process that then runs the other inputs"
+
+        def fresh(i: int) -> str:
+            return "in a fresh module namespace of a process that ran other inputs"
+
         first: tuple[str, Counterexample] | None = None
         suspects: set[int] = set()
         unsettled: set[int] = set()
-        for i, got in enumerate(run.sequence):
-            judged = self._driver_agrees(entries, i, got, theirs_seq[i], keep[i])
-            if judged is None:
-                unsettled.add(i)
-            elif not judged:
-                suspects.add(i)
-                if first is None:
-                    context = (
-                        f"after {i} other calls in the same process"
-                        if i
-                        else "first in a process that then runs the other inputs"
-                    )
-                    first = self._disagreement(entries[i], got, context)
-        for i, got in enumerate(run.fresh):
-            judged = self._driver_agrees(entries, i, got, theirs_fresh[i], keep[i])
-            if judged is None:
-                unsettled.add(i)
-            elif not judged:
-                suspects.add(i)
-                if first is None:
-                    context = "in a fresh module namespace of a process that ran other inputs"
-                    first = self._disagreement(entries[i], got, context)
+        passes = ((run.sequence, theirs_seq, in_sequence), (run.fresh, theirs_fresh, fresh))
+        for results, theirs, context in passes:
+            for i, got in enumerate(results):
+                judged = self._driver_agrees(entries, i, got, theirs[i], keep[i])
+                if judged is None:
+                    unsettled.add(i)
+                elif not judged:
+                    suspects.add(i)
+                    if first is None:
+                        first = self._disagreement(entries[i], got, context(i))
         return first, sorted(suspects), sorted(unsettled - suspects)
 
     def _disagreement(

@@ -123,15 +123,8 @@ def extra_inputs(calls: Iterable[CallInput], *, seed: int) -> list[CallInput]:
 
 
 def dedupe(inputs: Sequence[CallInput]) -> list[CallInput]:
-    seen: set[str] = set()
-    out = []
-    for x in inputs:
-        k = x.key()
-        if k is None or k in seen:
-            continue
-        seen.add(k)
-        out.append(x)
-    return out
+    """``inputs`` without repeated arguments (first kept) and without unkeyable ones."""
+    return _take(inputs, len(inputs), set())
 
 
 def from_parsed(call: ParsedCall, origin: str = "query") -> CallInput:
