@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from codearc_env.config import DEFAULT_CONFIG
+from codearc_env.oracle.warm_cli import positive_int
 
 AGENTS = ("react", "text", "ground-truth", "examples-only")
 
@@ -94,7 +95,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
     )
     p.add_argument(
         "--limit",
-        type=_positive,
+        type=positive_int,
         default=None,
         help="first N problems per variant (after --problems and the --seed order)",
     )
@@ -106,9 +107,9 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         "sampling seed where the provider takes one",
     )
     p.add_argument(
-        "--samples", type=_positive, default=1, help="episodes per problem; reports pass@k"
+        "--samples", type=positive_int, default=1, help="episodes per problem; reports pass@k"
     )
-    p.add_argument("--concurrency", type=_positive, default=1)
+    p.add_argument("--concurrency", type=positive_int, default=1)
     p.add_argument("--out", required=True, type=Path, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
@@ -147,7 +148,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         p.add_argument(flag, type=kind, default=None, help=text.format(default=default))
     p.add_argument(
         "--max-invalid",
-        type=_positive,
+        type=positive_int,
         default=3,
         help="invalid actions in a row that end an episode as a failure (default: 3)",
     )
@@ -161,7 +162,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
     )
     p.add_argument(
         "--max-attempts",
-        type=_positive,
+        type=positive_int,
         default=3,
         help="tries per episode on API or harness failure",
     )
@@ -171,7 +172,7 @@ def _add_run_arguments(p: argparse.ArgumentParser, model_flag: str) -> None:
         help="react agent: require a tool call every turn (helps small models)",
     )
     p.add_argument("--temperature", type=float, default=None)
-    p.add_argument("--max-tokens", type=_positive, default=None)
+    p.add_argument("--max-tokens", type=positive_int, default=None)
     p.add_argument("--timeout", type=float, default=180.0, help="seconds per model call")
     p.add_argument("--no-progress", action="store_true")
 
@@ -182,7 +183,7 @@ def _env_flags() -> tuple[tuple[str, Any, str], ...]:
     return (
         ("b_io", int, "I/O budget incl. 10 examples (default: {default})"),
         ("b_oracle", int, "submissions per episode (default: {default})"),
-        ("max_turns", _positive, "actions per episode (default: {default}; 6 for local/ models)"),
+        ("max_turns", positive_int, "actions per episode (default: {default}; 6 for local/ models)"),
         ("oracle_seed", int, "seed of the oracle's inputs (default: {default})"),
         ("oracle_strength", str, "how many inputs the oracle generates (default: {default})"),
     )
@@ -208,16 +209,6 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
 
 

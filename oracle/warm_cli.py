@@ -14,7 +14,8 @@ _VARIANTS = {"annotated": ("annotated",), "anonymized": ("anonymized",),
              "both": ("annotated", "anonymized")}
 
 
-def _jobs(text: str) -> int:
+def positive_int(text: str) -> int:
+    """The argparse type of a count that must be at least 1 (also for ``codearc eval``)."""
     try:
         value = int(text)
     except ValueError:
@@ -35,9 +36,9 @@ def register_warm(actions: Any) -> None:
     warm.add_argument("--split", choices=_SPLITS, required=True)
     warm.add_argument("--variant", choices=tuple(_VARIANTS), default="both",
                       help="which variants' tables (default: both)")
-    warm.add_argument("--jobs", type=_jobs, default=1,
+    warm.add_argument("--jobs", type=positive_int, default=1,
                       help="reference sandboxes working at once (default 1)")
-    warm.add_argument("--limit", type=_jobs, default=None,
+    warm.add_argument("--limit", type=positive_int, default=None,
                       help="only the first N problems of each variant")
     warm.add_argument("--cache-dir",
                       help="cache directory (default: $CODEARC_CACHE_DIR/oracle, else the "
