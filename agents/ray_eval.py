@@ -333,7 +333,9 @@ class _Driver:
             log.warning("Ray node %s lost (%s); its episodes are played again elsewhere",
                         node, type(exc).__name__)
             log.info("why node %s was lost: %s", node, reason)
-            del self.hosts[node]
+            host = self.hosts.pop(node)
+            with contextlib.suppress(Exception):  # unreachable may still be alive: stop it
+                self.ray.kill(host)
             self.lost.add(node)
             self.add_hosts()
 
