@@ -140,9 +140,8 @@ def start_ray_pool(
     started = ray.get([h.node_id.remote() for h in hosts.values()])
     if started != list(hosts):
         raise SandboxError(f"pool hosts started on nodes {started}, not on {list(hosts)}")
-    return RayPool(uuid.uuid4().hex, hosts, size, limits, async_threads)
-
-
+    token = uuid.uuid4().hex
+    return _attach(token, hosts, size, limits, async_threads)  # copies here resolve to it
 
 
 def _attach(
