@@ -28,6 +28,11 @@ class SandboxUnavailableError(SandboxError):
     """The requested sandbox backend cannot run on this machine."""
 
 
+class ReferenceUnavailableError(SandboxError):
+    """The hidden function finished on no input within its time limits (a machine too busy,
+    for example): no verdict on the candidate can be given, so this is not one."""
+
+
 class CallParseError(CodeARCError):
     """A call text is not exactly one call of the target with literal arguments."""
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from codearc_env.errors import ReferenceUnavailableError
 from codearc_env.functions.calls import ParsedCall, parse_call
 from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle import reference as ref
@@ -115,7 +116,8 @@ class Oracle:
         self.reference_sandbox.start()
         table = ref.compute(self.reference_sandbox, fn, inputs, key)
         self.reference_computations += 1
-        self.cache.put(table)
+        if table.expected:  # an empty table (every input timed out) is computed again
+            self.cache.put(table)
         return table
 
     def expected(self, fn: HiddenFunction, extra: Sequence[CallInput] = ()) -> list[Expected]:
@@ -159,9 +161,13 @@ class Oracle:
             candidate_source = bytes(candidate_source).decode("utf-8")
         extra = [_as_input(x, fn.target) for x in extra_inputs]
         expected = self.expected(fn, [x for x in extra if x is not None])
-        if not expected:  # never a vacuous pass: nothing could tell a wrong candidate apart
-            why = "the reference finished on no input, so equivalence cannot be checked"
-            return verdict(False, why, None, 0)
+        if not expected:
+            # Neither a pass (nothing could tell a wrong candidate apart) nor a fail (the
+            # candidate has not run): the reference, not the candidate, could not be graded.
+            raise ReferenceUnavailableError(
+                f"the reference of {fn.problem_id} finished on no input within its time "
+                "limits, so equivalence cannot be checked (is the machine overloaded?)"
+            )
         self.candidate_sandbox.start()
         run = CandidateRun(self, fn, candidate_source)
         table = self.base_table(fn)
