@@ -15,7 +15,7 @@ from typing import Any
 from codearc_env.functions.calls import parse_call, render_call
 from codearc_env.functions.spec import Example, HiddenFunction, Variant
 from codearc_env.oracle.verdict import Counterexample, Verdict
-from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
+from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolation, Limits, Sandbox
 
 
 class SandboxDouble(Sandbox):
@@ -40,14 +40,9 @@ class SandboxDouble(Sandbox):
     def info(self) -> BackendInfo:
         return BackendInfo(self.name, is_security_boundary=False)
 
-    def run(
-        self,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: str = "call",
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
     ) -> list[CallResult]:
         self.requests += 1
         return self.answer(source, function, invocations)

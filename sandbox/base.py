@@ -130,7 +130,6 @@ class Sandbox(abc.ABC):
     def close(self) -> None:
         """Stop the sandbox and remove everything it created (idempotent)."""
 
-    @abc.abstractmethod
     def run(
         self,
         source: str,
@@ -142,12 +141,22 @@ class Sandbox(abc.ABC):
     ) -> list[CallResult]:
         """Run ``function`` from ``source`` on each invocation; see the class docstring.
 
-        ``isolation="call"`` (the default) forks a fresh process per invocation.
-        ``isolation="batch"`` runs the invocations one after another in one forked process
-        (a new one after a crash, kill or timeout), each in a fresh module namespace: no
-        Python state of the module carries over, but files and processes an invocation
-        leaves may be seen by later invocations of the same batch. See docs/sandbox.md.
+        ``limits`` defaults to the sandbox's own. ``isolation="call"`` (the default) forks a
+        fresh process per invocation. ``isolation="batch"`` runs the invocations one after
+        another in one forked process (a new one after a crash, kill or timeout), each in a
+        fresh module namespace: no Python state of the module carries over, but files and
+        processes an invocation leaves may be seen by later invocations of the same batch.
+        See docs/sandbox.md. Any other ``isolation`` is a ValueError.
         """
+        isolation = check_isolation(isolation)
+        return self._run_calls(source, function, invocations, limits or self.limits, isolation)
+
+    @abc.abstractmethod
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
+    ) -> list[CallResult]:
+        """What :meth:`run` does once its limits and isolation are settled (a backend's part)."""
 
     @abc.abstractmethod
     def info(self) -> BackendInfo:

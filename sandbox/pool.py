@@ -183,6 +183,15 @@ class SandboxPool:
         isolation: Isolation = "call",
     ) -> list[CallResult]:
         """Run a call on a member of ``side`` (blocks while that member is busy)."""
+        if side not in ("reference", "candidate"):
+            raise ValueError(f"side must be 'reference' or 'candidate', not {side!r}")
+        return self._run_on(side, source, function, invocations, limits, isolation)
+
+    def _run_on(
+        self, side: Side, source: str, function: str, invocations: Sequence[Invocation],
+        limits: Limits | None, isolation: Isolation,
+    ) -> list[CallResult]:
+        """:meth:`run` once ``side`` is known to be valid (where the calls go: members here)."""
         def on(member: _Member) -> list[CallResult]:
             with member.lock:
                 box = self._ready(member)
@@ -191,8 +200,6 @@ class SandboxPool:
         if side == "reference":
             self._count("reference_calls")
             return on(self._route(source))
-        if side != "candidate":
-            raise ValueError(f"side must be 'reference' or 'candidate', not {side!r}")
         member = self._lease()
         self._count("candidate_calls")
         try:
@@ -293,14 +300,9 @@ class PoolSide(Sandbox):
     def close(self) -> None:
         """Nothing to stop: the pool owns the sandboxes."""
 
-    def run(
-        self,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: Isolation = "call",
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
     ) -> list[CallResult]:
         return self.pool.run(self.side, source, function, invocations, limits, isolation=isolation)
 

@@ -61,13 +61,8 @@ class PoolHost:
         self.pool = SandboxPool(size, backend, limits)
 
     def run(
-        self,
-        side: Side,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None,
-        isolation: Isolation,
+        self, side: Side, source: str, function: str, invocations: Sequence[Invocation],
+        limits: Limits | None, isolation: Isolation,
     ) -> list[CallResult]:
         return self.pool.run(side, source, function, invocations, limits, isolation=isolation)
 
@@ -201,19 +196,11 @@ class RayPool(SandboxPool):
         ids = sorted(self.hosts)
         return self.hosts[ids[zlib.crc32(node.encode("ascii")) % len(ids)]]
 
-    def run(
-        self,
-        side: Side,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: Isolation = "call",
+    def _run_on(
+        self, side: Side, source: str, function: str, invocations: Sequence[Invocation],
+        limits: Limits | None, isolation: Isolation,
     ) -> list[CallResult]:
-        """Run a call on a member of ``side`` of the host on this node (blocks until done)."""
-        if side not in ("reference", "candidate"):
-            raise ValueError(f"side must be 'reference' or 'candidate', not {side!r}")
+        """The call runs on a member of ``side`` of the host on this node."""
         if self._closed:
             raise SandboxError("the sandbox pool is closed")
         self._count(f"{side}_calls")

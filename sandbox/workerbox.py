@@ -20,15 +20,7 @@ from typing import Any
 
 from codearc_env.errors import SandboxError
 from codearc_env.sandbox import codec
-from codearc_env.sandbox.base import (
-    BackendInfo,
-    CallResult,
-    Invocation,
-    Isolation,
-    Limits,
-    Sandbox,
-    check_isolation,
-)
+from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolation, Limits, Sandbox
 from codearc_env.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 
 START_TIMEOUT_S = 30.0
@@ -180,17 +172,10 @@ class WorkerSandbox(Sandbox):
 
     # -- calls
 
-    def run(
-        self,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: Isolation = "call",
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
     ) -> list[CallResult]:
-        isolation = check_isolation(isolation)
-        limits = limits or self.limits
         encoded = [encode_invocation(inv) for inv in invocations]
         results: list[CallResult | None] = [None] * len(encoded)
         per_call = limits.timeout_s + 3.0 + REPLY_SLACK_S  # worker's own grace, then ours

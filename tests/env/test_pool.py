@@ -35,15 +35,14 @@ class SlowSandbox(CallableSandbox):
         self.overlaps = 0
         self.sources: list[str] = []
 
-    def run(self, source, function, invocations: Sequence[Invocation], limits=None, *,
-            isolation="call") -> list[CallResult]:
+    def answer(self, source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
         self.busy += 1
         if self.busy > 1:
             self.overlaps += 1
         self.sources.append(source)
         time.sleep(0.005)
         try:
-            return super().run(source, function, invocations, limits, isolation=isolation)
+            return super().answer(source, function, calls)
         finally:
             self.busy -= 1
 

@@ -105,10 +105,10 @@ def test_a_sandbox_that_fails_for_good_stops_the_run_with_partial_figures(
     from codearc_env.errors import SandboxError
 
     class Dying(fakes.Subprocess):  # type: ignore[name-defined,misc]
-        def run(self, source, function, invocations, limits=None, *, isolation="call"):  # noqa: ANN001, ANN201
+        def answer(self, source, function, calls):  # noqa: ANN001, ANN201
             if "def digit_sum" in source:
                 raise SandboxError("the worker cannot be restarted")
-            return super().run(source, function, invocations, limits, isolation=isolation)
+            return super().answer(source, function, calls)
 
     monkeypatch.setattr(cli, "_sandbox_factory", lambda backend, limits: Dying)
     argv = ["data", "verify", "--split", "builtin", "--variant", "annotated", "--limit", "3"]

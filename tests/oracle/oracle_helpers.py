@@ -8,7 +8,7 @@ from dataclasses import replace
 from codearc_env.errors import CallParseError
 from codearc_env.functions.calls import ParsedCall, parse_call
 from codearc_env.functions.spec import Comparison, Example, HiddenFunction, Quirks
-from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Limits, Sandbox
+from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolation, Limits, Sandbox
 
 
 def make_fn(
@@ -62,17 +62,12 @@ class CountingSandbox(Sandbox):
     def close(self) -> None:
         pass  # the inner sandbox belongs to the fixture
 
-    def run(
-        self,
-        source: str,
-        function: str,
-        invocations: Sequence[Invocation],
-        limits: Limits | None = None,
-        *,
-        isolation: str = "call",
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
     ) -> list[CallResult]:
         self.invocations += len(invocations)
-        return self.inner.run(source, function, invocations, limits, isolation=isolation)  # type: ignore[arg-type]
+        return self.inner.run(source, function, invocations, limits, isolation=isolation)
 
     def info(self) -> BackendInfo:
         return self.inner.info()
@@ -85,8 +80,11 @@ class BrokenSandbox(CountingSandbox):
         super().__init__(inner)
         self.healthy = healthy
 
-    def run(self, source, function, invocations, limits=None, *, isolation="call"):  # type: ignore[no-untyped-def]
-        results = super().run(source, function, invocations, limits, isolation=isolation)
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
+    ) -> list[CallResult]:
+        results = super()._run_calls(source, function, invocations, limits, isolation)
         out = []
         for r in results:
             if self.healthy > 0:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import pytest
 
 from codearc_env.sandbox import make_sandbox
-from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
+from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolation, Limits, Sandbox
 from tests.sandbox.conftest import BACKEND_PARAMS, require_backend
 
 FAST = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256)
@@ -29,6 +30,39 @@ def test_unknown_isolation_is_refused(process_box: Sandbox) -> None:
     bad: Any = "fork"
     with pytest.raises(ValueError, match="^isolation must be 'call' or 'batch', not 'fork'$"):
         process_box.run("def f():\n    return 1\n", "f", [Invocation()], isolation=bad)
+
+
+class _Recording(Sandbox):
+    """Records what reaches the backend's part of ``run``."""
+
+    def __init__(self) -> None:
+        super().__init__(Limits(timeout_s=1.5))
+        self.seen: list[tuple[Limits, str]] = []
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def info(self) -> BackendInfo:
+        return BackendInfo("recording", is_security_boundary=False)
+
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
+    ) -> list[CallResult]:
+        self.seen.append((limits, isolation))
+        return []
+
+
+def test_run_gives_a_backend_its_limits_and_a_valid_isolation() -> None:
+    box, bad = _Recording(), cast(Any, "fork")
+    box.run("", "f", [])
+    box.run("", "f", [], FAST, isolation="batch")
+    with pytest.raises(ValueError, match="^isolation must be 'call' or 'batch', not 'fork'$"):
+        box.run("", "f", [], isolation=bad)
+    assert box.seen == [(Limits(timeout_s=1.5), "call"), (FAST, "batch")]
 
 
 def test_stdout_belongs_to_its_own_invocation(box: Sandbox) -> None:
