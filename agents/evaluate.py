@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,15 @@ from typing import Any
 from codearc_env.agents.episode import MAX_INVALID_IN_A_ROW, Agent, EpisodeResult
 from codearc_env.agents.factory import NEEDS_MODEL, make_agent
 from codearc_env.agents.model import LiteLLMModel, Model
-from codearc_env.agents.runner import Progress, Task, all_results, prepare_run_dir, run_tasks
+from codearc_env.agents.runner import (
+    PlayOptions,
+    Progress,
+    RunPlan,
+    Task,
+    all_results,
+    prepare_run_dir,
+    run_tasks,
+)
 from codearc_env.agents.selection import play_order, select_ids
 from codearc_env.agents.settings import EvalConfigError, canonical
 from codearc_env.agents.summary import paper_setting_gaps, summarize
@@ -312,32 +319,33 @@ def evaluate(
         force=config.force,
     )
     start = time.monotonic()
-    stop = threading.Event()
     pool = make_pool(config) if env_factory is None and config.ray is None else None
     execute: Callable[..., Any] = run_tasks
     if config.ray is not None:  # each node makes its own pool and environments
         from codearc_env.agents.ray_eval import ray_executor
 
         execute = ray_executor(config, env_factory)
-    run = dict(
-        make_env=env_factory or default_env_factory(config, pool),
-        make_agent=new_agent,
-        results=results,
-        traces_dir=config.out_dir / "traces",
-        model_name=model_name,
-        concurrency=config.concurrency,
-        max_attempts=config.max_attempts,
-        retry_wait_s=config.retry_wait_s,
-        stop=stop,
-        run_settings_hash=digest,
-        max_invalid_in_a_row=config.max_invalid_in_a_row,
-        episode_time_limit_s=config.time_cap,
-    )
     try:
+        options = PlayOptions(
+            model_name=model_name,
+            max_attempts=config.max_attempts,
+            retry_wait_s=config.retry_wait_s,
+            run_settings_hash=digest,
+            max_invalid_in_a_row=config.max_invalid_in_a_row,
+            episode_time_limit_s=config.time_cap,
+        )
+        run = RunPlan(
+            make_env=env_factory or default_env_factory(config, pool),
+            make_agent=new_agent,
+            results=results,
+            traces_dir=config.out_dir / "traces",
+            options=options,
+            concurrency=config.concurrency,
+        )
         if show_progress:
             _run_with_progress(tasks, run, console, execute)
         else:
-            execute(tasks, **run)
+            execute(tasks, run)
     finally:
         if pool is not None:
             pool.close()
@@ -366,7 +374,7 @@ def evaluate(
 
 
 def _run_with_progress(
-    tasks: list[Task], run: dict[str, Any], console: Any, execute: Callable[..., Any] = run_tasks
+    tasks: list[Task], run: RunPlan, console: Any, execute: Callable[..., Any] = run_tasks
 ) -> None:
     from rich.progress import (
         BarColumn,
@@ -393,4 +401,4 @@ def _run_with_progress(
         def on_result(result: EpisodeResult | None, progress: Progress) -> None:
             bar.update(bar_id, completed=progress.done, description=progress.describe())
 
-        execute(tasks, on_result=on_result, **run)
+        execute(tasks, run, on_result)

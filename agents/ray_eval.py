@@ -22,14 +22,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from codearc_env import trace as tr
-from codearc_env.agents.episode import MAX_INVALID_IN_A_ROW, Agent, EpisodeResult, run_episode
+from codearc_env.agents.episode import Agent, EpisodeResult
 from codearc_env.agents.results import ResultsFile
-from codearc_env.agents.runner import RETRYABLE, Progress, Task, trace_name
+from codearc_env.agents.runner import RETRYABLE, PlayOptions, Progress, RunPlan, Task, trace_name
 from codearc_env.errors import CodeARCError
 from codearc_env.sandbox.ray_pool import import_ray, live_node_ids, start_host
 
@@ -76,16 +75,6 @@ class NodeSetup:
             return self.env_factory, None
         pool = make_pool(self.config)
         return default_env_factory(self.config, pool), pool
-
-
-@dataclass(frozen=True)
-class PlayOptions:
-    model_name: str = ""
-    max_attempts: int = 3
-    retry_wait_s: float = 5.0
-    run_settings_hash: str = ""
-    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW
-    episode_time_limit_s: float | None = None
 
 
 class TraceLines:
@@ -141,18 +130,9 @@ class EpisodeHost:
         for attempt in range(1, opts.max_attempts + 1):
             if attempt > 1:
                 time.sleep(opts.retry_wait_s * 2 ** (attempt - 2))
-            result = run_episode(
-                self.make_agent(task),
-                self._env(task.variant),
-                task.problem_id,
-                model_name=opts.model_name,
-                writer=cast(Any, trace),
-                attempt=attempt,
-                sample=task.sample,
-                run_settings_hash=opts.run_settings_hash,
-                max_invalid_in_a_row=opts.max_invalid_in_a_row,
-                run_replied=self.replied,
-                time_limit_s=opts.episode_time_limit_s,
+            agent = self.make_agent(task)
+            result = opts.attempt(
+                agent, self._env(task.variant), task, cast(Any, trace), attempt, self.replied
             )
             if result.status not in RETRYABLE:
                 break
@@ -182,48 +162,22 @@ def run_on_ray(
     address: str,
     setup: NodeSetup,
     tasks: Sequence[Task],
-    *,
-    make_env: Any = None,
-    make_agent: Callable[[Task], Agent],
-    results: ResultsFile,
-    traces_dir: Path,
-    model_name: str = "",
-    concurrency: int = 1,
-    max_attempts: int = 3,
-    retry_wait_s: float = 5.0,
-    run_settings_hash: str = "",
-    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW,
-    episode_time_limit_s: float | None = None,
+    plan: RunPlan,
     on_result: Callable[[EpisodeResult | None, Progress], None] | None = None,
-    stop: threading.Event | None = None,
 ) -> list[EpisodeResult]:
-    """Play every task not already in ``results`` on the cluster at ``address``, at most
-    ``concurrency`` at once per node; return the results of this call. ``make_env`` is not
-    used: ``setup`` makes each node's environments there."""
-    del make_env
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    if max_attempts < 1:
-        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-    done = results.load()
-    progress = Progress(total=len(tasks))
-    for task in tasks:
-        if task.key in done:
-            progress.add(done[task.key])
-    if on_result is not None:
-        on_result(None, progress)
+    """:func:`~codearc_env.agents.runner.run_tasks` on the cluster at ``address``, at most
+    ``plan.concurrency`` episodes at once per node. ``plan.make_env`` is not used: ``setup``
+    makes each node's environments there."""
+    done, progress = plan.recorded(tasks, on_result)
     todo = deque(t for t in tasks if t.key not in done)
     if not todo:
         return []  # nothing left: no cluster needed
-    options = PlayOptions(
-        model_name, max_attempts, retry_wait_s, run_settings_hash, max_invalid_in_a_row,
-        episode_time_limit_s,
-    )
-    stop = stop or threading.Event()
     with connected(address) as ray:
-        driver = _Driver(ray, setup, make_agent, options, concurrency)
+        driver = _Driver(ray, setup, plan.make_agent, plan.options, plan.concurrency)
         try:
-            new = driver.run(todo, set(done), results, traces_dir, progress, on_result, stop)
+            new = driver.run(
+                todo, set(done), plan.results, plan.traces_dir, progress, on_result, plan.stop
+            )
         except BaseException:
             driver.close_hosts(graceful=False)  # episodes in flight are not recorded
             raise

@@ -29,7 +29,10 @@ from codearc_env.agents.episode import MAX_INVALID_IN_A_ROW, Agent, EpisodeResul
 from codearc_env.agents.results import ResultsFile
 from codearc_env.agents.settings import RunDirError, pin_settings
 
-__all__ = ["RunDirError", "Task", "prepare_run_dir", "run_tasks", "all_results", "trace_name"]
+__all__ = [
+    "PlayOptions", "RunDirError", "RunPlan", "Task", "prepare_run_dir", "run_tasks", "all_results",
+    "trace_name",
+]
 
 RETRYABLE = ("api_error", "infra_error")
 ERRORS = ("api_error", "infra_error", "agent_error")
@@ -72,6 +75,75 @@ class Progress:
         return text
 
 
+@dataclass(frozen=True)
+class PlayOptions:
+    """How each episode of a run is played and retried, wherever it runs."""
+
+    model_name: str = ""
+    max_attempts: int = 3
+    retry_wait_s: float = 5.0
+    run_settings_hash: str = ""
+    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW
+    episode_time_limit_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+
+    def attempt(
+        self, agent: Agent, env: Any, task: Task, writer: Any, attempt: int,
+        replied: threading.Event,
+    ) -> EpisodeResult:
+        """Attempt number ``attempt`` at ``task``'s episode, written to ``writer``."""
+        return run_episode(
+            agent,
+            env,
+            task.problem_id,
+            model_name=self.model_name,
+            writer=writer,
+            attempt=attempt,
+            sample=task.sample,
+            run_settings_hash=self.run_settings_hash,
+            max_invalid_in_a_row=self.max_invalid_in_a_row,
+            run_replied=replied,
+            time_limit_s=self.episode_time_limit_s,
+        )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What an executor (:func:`run_tasks`, or ``run_on_ray`` for ``--ray``) plays a run's
+    tasks with. ``make_env(variant)`` is called once per worker and variant."""
+
+    make_env: Callable[[str], Any]
+    make_agent: Callable[[Task], Agent]
+    results: ResultsFile
+    traces_dir: Path
+    options: PlayOptions = PlayOptions()
+    concurrency: int = 1
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+
+    def recorded(
+        self,
+        tasks: Sequence[Task],
+        on_result: Callable[[EpisodeResult | None, Progress], None] | None,
+    ) -> tuple[dict[tuple[str, int], EpisodeResult], Progress]:
+        """The results already recorded, by task key, and the progress that counts them
+        (reported once to ``on_result`` with None)."""
+        done = self.results.load()
+        progress = Progress(total=len(tasks))
+        for task in tasks:
+            if task.key in done:
+                progress.add(done[task.key])
+        if on_result is not None:
+            on_result(None, progress)
+        return done, progress
+
+
 def trace_name(problem_id: str, sample: int = 0) -> str:
     stem = problem_id.replace("/", "__").replace("+", "plus")
     return f"{stem}.jsonl" if sample == 0 else f"{stem}.s{sample}.jsonl"
@@ -110,82 +182,49 @@ def prepare_run_dir(
 
 def run_tasks(
     tasks: Sequence[Task],
-    *,
-    make_env: Callable[[str], Any],
-    make_agent: Callable[[Task], Agent],
-    results: ResultsFile,
-    traces_dir: Path,
-    model_name: str = "",
-    concurrency: int = 1,
-    max_attempts: int = 3,
-    retry_wait_s: float = 5.0,
-    run_settings_hash: str = "",
-    max_invalid_in_a_row: int | None = MAX_INVALID_IN_A_ROW,
-    episode_time_limit_s: float | None = None,
+    plan: RunPlan,
     on_result: Callable[[EpisodeResult | None, Progress], None] | None = None,
-    stop: threading.Event | None = None,
 ) -> list[EpisodeResult]:
-    """Play every task not already in ``results``; return the results of this call.
+    """Play every task not already in ``plan.results`` with ``plan.concurrency`` worker
+    threads; return the results of this call.
 
-    ``make_env(variant)`` is called once per worker and variant. ``on_result`` is called
-    once at the start with None (to show resumed counts), then (under a lock) after each
-    result is on disk. On KeyboardInterrupt the environments are closed and the episodes in
-    flight are not recorded: a resumed run plays them again.
+    ``on_result`` is called once at the start with None (to show resumed counts), then
+    (under a lock) after each result is on disk. On KeyboardInterrupt the environments are
+    closed and the episodes in flight are not recorded: a resumed run plays them again.
     """
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    if max_attempts < 1:
-        raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
-    done = results.load()
+    done, progress = plan.recorded(tasks, on_result)
+    opts, results, stop = plan.options, plan.results, plan.stop
     todo: queue.Queue[Task] = queue.Queue()
     for task in tasks:
         if task.key not in done:
             todo.put(task)
-    progress = Progress(total=len(tasks))
-    for task in tasks:
-        if task.key in done:
-            progress.add(done[task.key])
-    stop = stop or threading.Event()
     lock = threading.Lock()
     new: list[EpisodeResult] = []
     failures: list[BaseException] = []
     live_envs: list[Any] = []
     model_replied = threading.Event()  # a rejected request is fatal only before this is set
-    if on_result is not None:
-        on_result(None, progress)
 
     def play(task: Task, envs: dict[str, Any]) -> EpisodeResult:
-        path = traces_dir / trace_name(task.problem_id, task.sample)
+        path = plan.traces_dir / trace_name(task.problem_id, task.sample)
         result: EpisodeResult | None = None
-        for attempt in range(1, max_attempts + 1):
+        for attempt in range(1, opts.max_attempts + 1):
             if attempt > 1:
-                stop.wait(retry_wait_s * 2 ** (attempt - 2))
+                stop.wait(opts.retry_wait_s * 2 ** (attempt - 2))
             env = envs.get(task.variant)
             if env is None:
-                env = envs[task.variant] = make_env(task.variant)
+                env = envs[task.variant] = plan.make_env(task.variant)
                 with lock:
                     live_envs.append(env)
             with tr.TraceWriter(path, mode="w" if attempt == 1 else "a") as writer:
-                result = run_episode(
-                    make_agent(task),
-                    env,
-                    task.problem_id,
-                    model_name=model_name,
-                    writer=writer,
-                    attempt=attempt,
-                    sample=task.sample,
-                    run_settings_hash=run_settings_hash,
-                    max_invalid_in_a_row=max_invalid_in_a_row,
-                    run_replied=model_replied,
-                    time_limit_s=episode_time_limit_s,
-                )
+                agent = plan.make_agent(task)
+                result = opts.attempt(agent, env, task, writer, attempt, model_replied)
             if result.status not in RETRYABLE or stop.is_set():
                 break
             if result.status == "infra_error":  # start from fresh sandboxes
                 _close_quietly(envs.pop(task.variant))
         if result is None:  # unreachable: max_attempts >= 1
             raise RuntimeError("no attempt was made")
-        rel = path.relative_to(traces_dir.parent).as_posix()
+        rel = path.relative_to(plan.traces_dir.parent).as_posix()
         return EpisodeResult.from_dict({**result.to_dict(), "trace": rel})
 
     def worker() -> None:
@@ -214,7 +253,7 @@ def run_tasks(
 
     threads = [
         threading.Thread(target=worker, name=f"codearc-worker-{i}", daemon=True)
-        for i in range(min(concurrency, max(1, todo.qsize())))
+        for i in range(min(plan.concurrency, max(1, todo.qsize())))
     ]
     for t in threads:
         t.start()

@@ -17,7 +17,7 @@ from codearc_env import trace as tr
 from codearc_env.agents.evaluate import EvalConfig, evaluate
 from codearc_env.agents.model import ModelError
 from codearc_env.agents.results import ResultsFile
-from codearc_env.agents.runner import RunDirError, Task
+from codearc_env.agents.runner import PlayOptions, RunDirError, RunPlan, Task
 from codearc_env.agents.scripted import ScriptedModel, tool_reply
 from codearc_env.errors import CodeARCError
 
@@ -215,3 +215,11 @@ def test_retry_errors_on_resume_replaces_error_results(tmp_path):
         {r["problem_id"] for r in rows}
     ) == 3
     assert summary["total"]["api_errors"] == 0
+
+
+def test_a_run_plan_refuses_counts_below_one(tmp_path: Path) -> None:
+    results = ResultsFile(tmp_path / "results.jsonl")
+    with pytest.raises(ValueError, match="^concurrency must be >= 1, got 0$"):
+        RunPlan(print, print, results, tmp_path, concurrency=0)
+    with pytest.raises(ValueError, match="^max_attempts must be >= 1, got 0$"):
+        PlayOptions(max_attempts=0)

@@ -92,7 +92,7 @@ def _main(argv):
 def test_ray_flag_reaches_the_runner_with_its_address(flag, address, tmp_path, monkeypatch):
     seen = []
 
-    def fake_run_on_ray(address, setup, tasks, **run):
+    def fake_run_on_ray(address, setup, tasks, plan, on_result=None):
         seen.append((address, len(tasks), setup.config.pool_size))
         return []
 
