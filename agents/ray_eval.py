@@ -23,12 +23,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from codearc_env import trace as tr
 from codearc_env.agents.episode import Agent, EpisodeResult
 from codearc_env.agents.results import ResultsFile
-from codearc_env.agents.runner import RETRYABLE, PlayOptions, Progress, RunPlan, Task, trace_name
+from codearc_env.agents.runner import PlayOptions, Progress, RunPlan, Task, trace_name
 from codearc_env.errors import CodeARCError
 from codearc_env.sandbox.ray_pool import import_ray, live_node_ids, start_host
 
@@ -124,22 +124,16 @@ class EpisodeHost:
         attempts) and whether the model has replied on this node."""
         if replied_elsewhere:
             self.replied.set()
-        opts = self.options
-        trace = TraceLines()
-        result: EpisodeResult | None = None
-        for attempt in range(1, opts.max_attempts + 1):
-            if attempt > 1:
-                time.sleep(opts.retry_wait_s * 2 ** (attempt - 2))
-            agent = self.make_agent(task)
-            result = opts.attempt(
-                agent, self._env(task.variant), task, cast(Any, trace), attempt, self.replied
-            )
-            if result.status not in RETRYABLE:
-                break
-            if result.status == "infra_error":  # start from fresh sandboxes
-                self._drop_env(task.variant)
-        if result is None:  # unreachable: max_attempts >= 1
-            raise RuntimeError("no attempt was made")
+        trace = TraceLines()  # every attempt's events, in order
+        result = self.options.play(
+            task,
+            self.make_agent,
+            self._env,
+            self._drop_env,
+            lambda attempt: contextlib.nullcontext(trace),
+            self.replied,
+            time.sleep,
+        )
         return result.to_dict(), trace.lines, self.replied.is_set()
 
     def close(self) -> None:

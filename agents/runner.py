@@ -109,6 +109,36 @@ class PlayOptions:
             time_limit_s=self.episode_time_limit_s,
         )
 
+    def play(
+        self,
+        task: Task,
+        make_agent: Callable[[Task], Agent],
+        env_for: Callable[[str], Any],
+        drop_env: Callable[[str], None],
+        writer_for: Callable[[int], contextlib.AbstractContextManager[Any]],
+        replied: threading.Event,
+        wait: Callable[[float], Any],
+        stop: threading.Event | None = None,
+    ) -> EpisodeResult:
+        """Every attempt ``task`` needs: API and infrastructure errors are tried again, up to
+        ``max_attempts``, after a doubling pause (``wait``), and an infrastructure error first
+        drops the variant's environment (``drop_env``), so the next attempt starts from fresh
+        sandboxes. ``writer_for(attempt)`` gives each attempt's trace writer."""
+        result: EpisodeResult | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            if attempt > 1:
+                wait(self.retry_wait_s * 2 ** (attempt - 2))
+            env = env_for(task.variant)
+            with writer_for(attempt) as writer:
+                result = self.attempt(make_agent(task), env, task, writer, attempt, replied)
+            if result.status not in RETRYABLE or (stop is not None and stop.is_set()):
+                break
+            if result.status == "infra_error":
+                drop_env(task.variant)
+        if result is None:  # unreachable: max_attempts >= 1
+            raise RuntimeError("no attempt was made")
+        return result
+
 
 @dataclass(frozen=True)
 class RunPlan:
@@ -206,24 +236,24 @@ def run_tasks(
 
     def play(task: Task, envs: dict[str, Any]) -> EpisodeResult:
         path = plan.traces_dir / trace_name(task.problem_id, task.sample)
-        result: EpisodeResult | None = None
-        for attempt in range(1, opts.max_attempts + 1):
-            if attempt > 1:
-                stop.wait(opts.retry_wait_s * 2 ** (attempt - 2))
-            env = envs.get(task.variant)
-            if env is None:
-                env = envs[task.variant] = plan.make_env(task.variant)
+
+        def env_for(variant: str) -> Any:
+            if variant not in envs:
+                envs[variant] = plan.make_env(variant)
                 with lock:
-                    live_envs.append(env)
-            with tr.TraceWriter(path, mode="w" if attempt == 1 else "a") as writer:
-                agent = plan.make_agent(task)
-                result = opts.attempt(agent, env, task, writer, attempt, model_replied)
-            if result.status not in RETRYABLE or stop.is_set():
-                break
-            if result.status == "infra_error":  # start from fresh sandboxes
-                _close_quietly(envs.pop(task.variant))
-        if result is None:  # unreachable: max_attempts >= 1
-            raise RuntimeError("no attempt was made")
+                    live_envs.append(envs[variant])
+            return envs[variant]
+
+        result = opts.play(
+            task,
+            plan.make_agent,
+            env_for,
+            lambda variant: _close_quietly(envs.pop(variant)),
+            lambda attempt: tr.TraceWriter(path, mode="w" if attempt == 1 else "a"),
+            model_replied,
+            stop.wait,
+            stop,
+        )
         rel = path.relative_to(plan.traces_dir.parent).as_posix()
         return EpisodeResult.from_dict({**result.to_dict(), "trace": rel})
 
