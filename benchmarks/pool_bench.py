@@ -32,6 +32,8 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from bench_common import scripted_episode
+
 from codearc_env.env import CodeARCEnv
 from codearc_env.sandbox.pool import SandboxPool
 from codearc_env.testing import live_descendants
@@ -138,22 +140,13 @@ def scripted_run(args: argparse.Namespace, pool: SandboxPool) -> None:
                     if not todo:
                         return
                     n = todo.pop()
-                obs, _ = env.reset(options={"problem": ids[n % len(ids)]})
-                fn = env.problem
-                assert fn is not None
-                env.step({"kind": 0, "text": obs["calls"][n % len(obs["calls"])]})
-                good = n % 2 == 0
-                code = fn.code if good else f"def {fn.target}(*args, **kwargs):\n    return 12345\n"
-                _, _, terminated, _, info = env.step({"kind": 1, "text": code})
-                outcome = info["outcome"]
-                expected_ok = (outcome == "solved") if good else outcome in ("running", "failed")
+                outcome, unexpected = scripted_episode(env, ids[n % len(ids)], n)
                 with lock:
                     if n in done:
                         wrong.append(f"episode {n} counted twice")
                     done[n] = outcome
-                    if not expected_ok:
-                        wrong.append(f"episode {n} ({fn.problem_id}, "
-                                     f"{'reference' if good else 'wrong'}): {outcome}")
+                    if unexpected is not None:
+                        wrong.append(f"episode {n} {unexpected}")
         finally:
             env.close()
 
