@@ -28,7 +28,14 @@ from typing import Any
 from codearc_env import trace as tr
 from codearc_env.agents.episode import Agent, EpisodeResult
 from codearc_env.agents.results import ResultsFile
-from codearc_env.agents.runner import PlayOptions, Progress, RunPlan, Task, trace_name
+from codearc_env.agents.runner import (
+    PlayOptions,
+    Progress,
+    RunPlan,
+    Task,
+    trace_path,
+    with_trace,
+)
 from codearc_env.errors import CodeARCError
 from codearc_env.sandbox.ray_pool import import_ray, live_node_ids, start_host
 
@@ -304,13 +311,12 @@ def _record(
     task: Task, data: dict[str, Any], lines: list[str], results: ResultsFile, traces_dir: Path
 ) -> EpisodeResult:
     """Write the episode's trace, then its result line (as the runner does)."""
-    path = traces_dir / trace_name(task.problem_id, task.sample)
+    path = trace_path(traces_dir, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(line + "\n" for line in lines)
         fh.flush()
         os.fsync(fh.fileno())
-    rel = path.relative_to(traces_dir.parent).as_posix()
-    result = EpisodeResult.from_dict({**data, "trace": rel})
+    result = with_trace(task, data, traces_dir)
     results.append(result)
     return result

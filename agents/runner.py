@@ -31,7 +31,7 @@ from codearc_env.agents.settings import RunDirError, pin_settings
 
 __all__ = [
     "PlayOptions", "RunDirError", "RunPlan", "Task", "prepare_run_dir", "run_tasks", "all_results",
-    "trace_name",
+    "trace_name", "trace_path", "with_trace",
 ]
 
 RETRYABLE = ("api_error", "infra_error")
@@ -179,6 +179,17 @@ def trace_name(problem_id: str, sample: int = 0) -> str:
     return f"{stem}.jsonl" if sample == 0 else f"{stem}.s{sample}.jsonl"
 
 
+def trace_path(traces_dir: Path, task: Task) -> Path:
+    """Where ``task``'s trace (all its attempts) is written."""
+    return traces_dir / trace_name(task.problem_id, task.sample)
+
+
+def with_trace(task: Task, data: dict[str, Any], traces_dir: Path) -> EpisodeResult:
+    """The result ``data`` of ``task``, pointing at its trace (relative to the run folder)."""
+    rel = trace_path(traces_dir, task).relative_to(traces_dir.parent).as_posix()
+    return EpisodeResult.from_dict({**data, "trace": rel})
+
+
 def prepare_run_dir(
     out_dir: Path,
     settings: dict[str, Any],
@@ -235,7 +246,7 @@ def run_tasks(
     model_replied = threading.Event()  # a rejected request is fatal only before this is set
 
     def play(task: Task, envs: dict[str, Any]) -> EpisodeResult:
-        path = plan.traces_dir / trace_name(task.problem_id, task.sample)
+        path = trace_path(plan.traces_dir, task)
 
         def env_for(variant: str) -> Any:
             if variant not in envs:
@@ -254,8 +265,7 @@ def run_tasks(
             stop.wait,
             stop,
         )
-        rel = path.relative_to(plan.traces_dir.parent).as_posix()
-        return EpisodeResult.from_dict({**result.to_dict(), "trace": rel})
+        return with_trace(task, result.to_dict(), plan.traces_dir)
 
     def worker() -> None:
         envs: dict[str, Any] = {}
