@@ -31,7 +31,6 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy  # noq
 from codearc_env.agents import ray_eval  # noqa: E402
 from codearc_env.agents.cli import register  # noqa: E402
 from codearc_env.errors import SandboxError  # noqa: E402
-from codearc_env.sandbox.base import Invocation, Limits  # noqa: E402
 from codearc_env.sandbox.pool import SandboxPool  # noqa: E402
 from codearc_env.sandbox.ray_pool import (  # noqa: E402
     RayPool,
@@ -42,8 +41,15 @@ from codearc_env.sandbox.ray_pool import (  # noqa: E402
 )
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))  # node_scripts, here and (through PYTHONPATH) on the nodes
-import node_scripts  # noqa: E402
+sys.path.insert(0, str(HERE))  # ray_scripts, here and (through PYTHONPATH) on the nodes
+import ray_scripts  # noqa: E402
+from ray_scripts import (  # noqa: E402
+    INCREMENT,
+    call_in_flight,
+    call_through,
+    lost_message,
+    wait_until,
+)
 
 NODE_ARGS = {
     "num_cpus": 1,
@@ -68,7 +74,7 @@ def cluster(tmp_path_factory):
     os.environ["CODEARC_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ["RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO"] = "0"  # no GPUs here: keep Ray quiet about it
-    # The nodes import node_scripts by name, as a user's module installed on every node.
+    # The nodes import ray_scripts by name, as a user's module installed on every node.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p
     )
@@ -99,49 +105,6 @@ def connect_driver(cluster) -> None:
 
 def on_node(node_id: str) -> NodeAffinitySchedulingStrategy:
     return NodeAffinitySchedulingStrategy(node_id, soft=False)
-
-
-def wait_until(condition, what: str, limit_s: float = 120) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting for {what} after {limit_s} s")
-        time.sleep(0.05)
-
-
-INCREMENT = "def f(x):\n    return x + 1\n"
-SLEEPER = "import time\n\ndef f(x):\n    time.sleep(30)\n    return x\n"
-
-
-def call_through(pool: RayPool, source: str = INCREMENT, arg: int = 1) -> str:
-    """One candidate call ``f(arg)`` through ``pool``; what it returned, as text."""
-    [result] = pool.run("candidate", source, "f", [Invocation(args=(arg,))],
-                        Limits(timeout_s=120))
-    assert result.ok, result
-    return result.value_str
-
-
-def call_in_flight(pool: RayPool, node_id: str) -> tuple[threading.Thread, list]:
-    """A slow call through ``pool`` on a thread, started on ``node_id``'s host; the list gets
-    what the call returned or raised."""
-    before = pool.host_stats()[node_id].candidate_calls
-    outcome: list = []
-
-    def call() -> None:
-        try:
-            outcome.append(call_through(pool, SLEEPER))
-        except BaseException as exc:  # the test looks at it
-            outcome.append(exc)
-
-    thread = threading.Thread(target=call, daemon=True)
-    thread.start()
-    wait_until(lambda: pool.host_stats()[node_id].candidate_calls > before, "the slow call")
-    return thread, outcome
-
-
-def lost_message(node_id: str, error: str) -> str:
-    return (f"the sandbox pool host on Ray node {node_id} is lost ({error}); the next call "
-            "starts a fresh one there if the node is alive")
 
 
 def _main(argv):
@@ -228,8 +191,8 @@ def test_astep_and_make_vec_on_a_worker_observe_what_they_do_without_ray(cluster
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the process backend is no boundary
         with SandboxPool(2, "process") as local:  # without Ray: this process, one pool
-            expected = (node_scripts.astep_episodes(local, [0, 1]),
-                        node_scripts.vector_episodes(local, num_envs=2))
+            expected = (ray_scripts.astep_episodes(local, [0, 1]),
+                        ray_scripts.vector_episodes(local, num_envs=2))
     astep, vector = expected
     # The scripts reach the verdicts: a counterexample for the wrong program, then solved.
     assert [[step[-1] for step in episode[1:]] for episode in astep] == [
@@ -243,10 +206,10 @@ def test_astep_and_make_vec_on_a_worker_observe_what_they_do_without_ray(cluster
 
         @ray.remote(num_cpus=0, scheduling_strategy=on_node(worker))
         def play(pool: RayPool) -> tuple[list, list]:
-            import node_scripts
+            import ray_scripts
 
-            return (node_scripts.astep_episodes(pool, [0, 1]),
-                    node_scripts.vector_episodes(pool, num_envs=2))
+            return (ray_scripts.astep_episodes(pool, [0, 1]),
+                    ray_scripts.vector_episodes(pool, num_envs=2))
 
         assert ray.get(play.remote(pool)) == expected
         stats = pool.host_stats()
@@ -313,7 +276,7 @@ def test_a_refused_api_key_on_a_node_stops_the_run_as_without_ray(cluster, tmp_p
 
 def test_collect_on_ray_records_each_episode_once_from_the_driver(cluster, tmp_path, capsys):
     out = tmp_path / "teach"
-    argv = ["collect", "--teacher", "py:node_scripts:copying_teacher", "--split", "builtin",
+    argv = ["collect", "--teacher", "py:ray_scripts:copying_teacher", "--split", "builtin",
             "--backend", "process", "--limit", "6", "--b-oracle", "1", "--concurrency", "2",
             "--format", "trl", "--out", str(out), "--no-progress", "--ray", cluster.address]
     assert _main(argv) == 0  # connects through the address, as the command does
@@ -321,7 +284,7 @@ def test_collect_on_ray_records_each_episode_once_from_the_driver(cluster, tmp_p
         f"summary: {out / 'summary.json'}")
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(rows) == len({(r["problem_id"], r["sample"]) for r in rows}) == 6
-    wanted = {r["problem_id"]: "failure" if node_scripts.fails_on_purpose(
+    wanted = {r["problem_id"]: "failure" if ray_scripts.fails_on_purpose(
         r["problem_id"].rsplit("/", 1)[1]) else "success" for r in rows}
     assert {r["problem_id"]: r["status"] for r in rows} == wanted
     assert set(wanted.values()) == {"success", "failure"}  # both kinds, for both exports

@@ -1,17 +1,23 @@
-"""Code the Ray tests run on the cluster's nodes, and the same code run without Ray.
+"""Code for the Ray tests: what the cluster's nodes run (and the same without Ray), and the
+calls the driver makes through a Ray pool.
 
 The cluster's nodes import this module by name (the test cluster puts this folder on their
 ``PYTHONPATH``, as a user's own module has to be installed on every node), so a teacher named
-``py:node_scripts:copying_teacher`` on the command line is found there too.
+``py:ray_scripts:copying_teacher`` on the command line is found there too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import threading
+import time
 import warnings
 import zlib
+from collections.abc import Callable
 from typing import Any
+
+from codearc_env.sandbox.base import Invocation, Limits
 
 WRONG = "def {name}(*args, **kwargs):\n    return 'codearc-ray-test: not it'\n"
 
@@ -85,7 +91,7 @@ def vector_episodes(pool: Any, num_envs: int = 2) -> list[Any]:
             envs.close()
 
 
-# ---- a teacher for ``codearc collect --ray`` (``--teacher py:node_scripts:copying_teacher``)
+# ---- a teacher for ``codearc collect --ray`` (``--teacher py:ray_scripts:copying_teacher``)
 def fails_on_purpose(target: str) -> bool:
     """The problems the copying teacher gets wrong on purpose (so a run has both kinds)."""
     return zlib.crc32(target.encode("ascii")) % 2 == 1
@@ -115,3 +121,47 @@ def copying_teacher(**kwargs: Any) -> Any:
 
 def _task_text(messages: list[dict[str, Any]]) -> str:
     return "\n".join(str(m.get("content") or "") for m in messages[1:])
+
+
+# ---- calls through a Ray pool, from the driver ----------------------------------------
+def wait_until(condition: Callable[[], bool], what: str, limit_s: float = 120) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for {what} after {limit_s} s")
+        time.sleep(0.05)
+
+
+INCREMENT = "def f(x):\n    return x + 1\n"
+SLEEPER = "import time\n\ndef f(x):\n    time.sleep(30)\n    return x\n"
+
+
+def call_through(pool: Any, source: str = INCREMENT, arg: int = 1) -> str:
+    """One candidate call ``f(arg)`` through ``pool``; what it returned, as text."""
+    [result] = pool.run("candidate", source, "f", [Invocation(args=(arg,))],
+                        Limits(timeout_s=120))
+    assert result.ok, result
+    return result.value_str
+
+
+def call_in_flight(pool: Any, node_id: str) -> tuple[threading.Thread, list]:
+    """A slow call through ``pool`` on a thread, started on ``node_id``'s host; the list gets
+    what the call returned or raised."""
+    before = pool.host_stats()[node_id].candidate_calls
+    outcome: list = []
+
+    def call() -> None:
+        try:
+            outcome.append(call_through(pool, SLEEPER))
+        except BaseException as exc:  # the test looks at it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    wait_until(lambda: pool.host_stats()[node_id].candidate_calls > before, "the slow call")
+    return thread, outcome
+
+
+def lost_message(node_id: str, error: str) -> str:
+    return (f"the sandbox pool host on Ray node {node_id} is lost ({error}); the next call "
+            "starts a fresh one there if the node is alive")
