@@ -73,6 +73,11 @@ def builtin_problems(count: int) -> list[Any]:
     return chosen[:count]
 
 
+def wrong_program(target: str) -> str:
+    """A program that defines the target and is wrong almost everywhere."""
+    return f"def {target}(*args, **kwargs):\n    return 12345\n"
+
+
 def scripted_episode(env: Any, problem_id: str, n: int) -> tuple[str, str | None]:
     """Episode ``n`` on ``problem_id``: query one of its examples, then submit the reference
     (``n`` even: must be solved) or a constant function (``n`` odd: must fail).
@@ -83,7 +88,7 @@ def scripted_episode(env: Any, problem_id: str, n: int) -> tuple[str, str | None
     fn = env.problem
     env.step({"kind": 0, "text": obs["calls"][n % len(obs["calls"])]})
     good = n % 2 == 0
-    code = fn.code if good else f"def {fn.target}(*args, **kwargs):\n    return 12345\n"
+    code = fn.code if good else wrong_program(fn.target)
     _, _, _, _, info = env.step({"kind": 1, "text": code})
     outcome = info["outcome"]
     expected = (outcome == "solved") if good else outcome in ("running", "failed")

@@ -19,7 +19,8 @@ Figures, each measured in three modes:
 2. Warm oracle checks/s: the threads submit, in turn, the ground-truth program and a wrong
    one (a constant function). Every problem's reference table was computed before the
    timing starts (one untimed check each, into a fresh cache directory), so this is the
-   check alone.
+   check alone: the candidate run on every input, and for the wrong one the shrinking of
+   its counterexample. The median wall time of each kind is printed too.
 3. Scripted episodes/s: the scripted policy of ``pool_bench.py`` (query an example, submit
    the reference or a constant) on the same problems, their tables cached.
 4. Memory per live episode: ``--live`` environments (``--live-alone`` alone), each after a
@@ -32,7 +33,8 @@ Figures, each measured in three modes:
 
 Rates per core are the rate over the cores this process may use (its CPU affinity). CPU time
 per item is this process's (all threads) plus that of every process under it (sandboxes,
-the original's Ray processes and their reaped children), from /proc.
+Ray's own processes, and the children they reaped), from /proc. Before each timed figure every
+thread's environment has run a query and a wrong submission, so both its sandboxes are up.
 """
 
 from __future__ import annotations
@@ -50,7 +52,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_common import builtin_problems, machine_lines, scripted_episode, uptime, usable_cores
+from bench_common import (
+    builtin_problems,
+    machine_lines,
+    quantile,
+    scripted_episode,
+    uptime,
+    usable_cores,
+    wrong_program,
+)
 from pool_bench import rss_mb
 from query_cost import cpu_seconds, descendants
 
@@ -133,9 +143,13 @@ class Workloads:
     def envs(self, **budgets: int) -> Iterator[list[CodeARCEnv]]:
         envs = [self.make_env(**budgets) for _ in range(self.args.threads)]
         try:
-            for i, env in enumerate(envs):
+            for i, env in enumerate(envs):  # both sandboxes started, then a fresh episode
                 obs, _ = env.reset(options={"problem": self.problem_for(i, 0)})
-                env.step({"kind": 0, "text": obs["calls"][0]})  # the sandbox started
+                fn = env.problem
+                assert fn is not None
+                env.step({"kind": 0, "text": obs["calls"][0]})
+                env.step({"kind": 1, "text": wrong_program(fn.target)})
+                env.reset(options={"problem": self.problem_for(i, 0)})
             yield envs
         finally:
             for env in envs:
@@ -173,13 +187,19 @@ class Workloads:
 
     def checks(self) -> Measured:
         self.warm_tables()
+        walls_ms: dict[str, list[float]] = {"reference": [], "wrong": []}
+        inputs: dict[str, list[float]] = {"reference": [], "wrong": []}
 
         def body(i: int, env: CodeARCEnv, k: int) -> int:
             fn = env.problem
             assert fn is not None and env.state is not None
             good = k % 2 == 0
-            code = fn.code if good else f"def {fn.target}(*args, **kwargs):\n    return 12345\n"
+            code = fn.code if good else wrong_program(fn.target)
+            began = time.perf_counter()
             _, _, _, _, info = env.step({"kind": 1, "text": code})
+            kind = "reference" if good else "wrong"
+            walls_ms[kind].append(1000 * (time.perf_counter() - began))
+            inputs[kind].append(info["oracle_inputs"])
             if info["verdict"] != ("pass" if good else "fail"):
                 raise RuntimeError(f"{fn.problem_id}: {info['verdict']} for the "
                                    f"{'reference' if good else 'wrong program'}")
@@ -188,7 +208,11 @@ class Workloads:
             return 1
 
         with self.envs(b_oracle=10**6, max_turns=10**6) as envs:
-            return in_threads(envs, self.args.seconds, body)
+            measured = in_threads(envs, self.args.seconds, body)
+        print("  one check, median wall (inputs run): " + ", ".join(
+            f"{kind} {quantile(walls_ms[kind], 0.5):.1f} ms ({quantile(inputs[kind], 0.5):.0f})"
+            for kind in walls_ms))
+        return measured
 
     def episodes(self) -> Measured:
         self.warm_tables()
@@ -217,7 +241,7 @@ class Workloads:
                 fn = env.problem
                 assert fn is not None
                 env.step({"kind": 0, "text": obs["calls"][0]})
-                env.step({"kind": 1, "text": f"def {fn.target}(*a, **k):\n    return 12345\n"})
+                env.step({"kind": 1, "text": wrong_program(fn.target)})
             started = live_descendants() - baseline
             harness = rss_mb(os.getpid()) - before
             by_name: dict[str, float] = {}

@@ -147,6 +147,9 @@ def _check_modes(out: str, modes: int) -> None:
         assert len(cells) == modes and all(rate > 0 and cpu > 0 for rate, cpu in cells), figure
         timed = re.findall(re.escape(figure) + r": [0-9]+ on 2 threads in " + NUMBER + " s", out)
         assert len(timed) == modes and all(float(s) >= 0.3 for s in timed), figure
+    checked = re.findall(r"one check, median wall \(inputs run\): reference " + NUMBER
+                         + r" ms \(([0-9]+)\)", out)
+    assert len(checked) == modes and all(float(ms) > 0 and int(n) > 0 for ms, n in checked)
 
 
 @pytest.mark.bwrap
