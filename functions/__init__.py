@@ -9,7 +9,7 @@ from __future__ import annotations
 # the package attribute bound to the function.
 from codearc_env.functions.builtin_suite import builtin_suite
 from codearc_env.functions.dataset import Dataset, UnknownProblemError
-from codearc_env.functions.source import load_dataset
+from codearc_env.functions.source import load_dataset, load_problem, load_problem_by_id
 from codearc_env.functions.spec import VARIANTS, Comparison, Example, HiddenFunction, Quirks
 
 __all__ = [
@@ -22,4 +22,6 @@ __all__ = [
     "UnknownProblemError",
     "builtin_suite",
     "load_dataset",
+    "load_problem",
+    "load_problem_by_id",
 ]

@@ -7,7 +7,7 @@ literal arguments are parsed on first access to a problem and then kept.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from codearc_env.errors import CallParseError, DataError
@@ -131,6 +131,27 @@ def _build(entry: _Entry) -> HiddenFunction:
     )
 
 
+def build_problem(raw: RawProblem) -> HiddenFunction:
+    """One problem, interpreted exactly as :class:`Dataset` interprets it."""
+    return _build(_analyse(raw))
+
+
+def problem_by_id(problem_id: str, get: Callable[[str, int], HiddenFunction]) -> HiddenFunction:
+    """``annotated/12``, ``anonymized/12`` (or ``anonymous/12``), ``builtin/<variant>/<name>``;
+    ``get(variant, index)`` supplies a benchmark problem."""
+    parts = problem_id.split("/")
+    if len(parts) == 3 and parts[0] == "builtin":
+        from codearc_env.functions.builtin_suite import builtin_function
+
+        return builtin_function(parts[2], normalize_variant(parts[1]))
+    if len(parts) == 2 and parts[1].isdigit():
+        return get(parts[0], int(parts[1]))
+    raise UnknownProblemError(
+        f"bad problem id {problem_id!r}: expected 'annotated/12', 'anonymized/12' "
+        "or 'builtin/<variant>/<name>'"
+    )
+
+
 def is_clean(quirks: Quirks) -> bool:
     """The ``clean`` split: no ill-posed examples, no nondeterminism, no invalid stored calls."""
     return not (quirks.ill_posed or quirks.nondeterministic or quirks.invalid_calls)
@@ -165,17 +186,7 @@ class Dataset:
 
     def by_id(self, problem_id: str) -> HiddenFunction:
         """``annotated/12``, ``anonymized/12`` (or ``anonymous/12``), ``builtin/<variant>/<name>``."""
-        parts = problem_id.split("/")
-        if len(parts) == 3 and parts[0] == "builtin":
-            from codearc_env.functions.builtin_suite import builtin_function
-
-            return builtin_function(parts[2], normalize_variant(parts[1]))
-        if len(parts) == 2 and parts[1].isdigit():
-            return self.get(parts[0], int(parts[1]))
-        raise UnknownProblemError(
-            f"bad problem id {problem_id!r}: expected 'annotated/12', 'anonymized/12' "
-            "or 'builtin/<variant>/<name>'"
-        )
+        return problem_by_id(problem_id, self.get)
 
     def quirks(self, variant: str, index: int) -> Quirks:
         """The quirks of one problem, without parsing its examples."""

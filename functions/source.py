@@ -1,4 +1,5 @@
-"""Choose the data source and load the dataset: argument, environment, cache, download."""
+"""Choose the data source and load the dataset, or one problem: argument, environment, cache,
+download."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import os
 from pathlib import Path
 
 from codearc_env.errors import DataUnavailableError
-from codearc_env.functions.dataset import Dataset
-from codearc_env.functions.loaders import load_directory
+from codearc_env.functions.dataset import (
+    Dataset,
+    UnknownProblemError,
+    build_problem,
+    normalize_variant,
+    problem_by_id,
+)
+from codearc_env.functions.loaders import load_directory, load_one
+from codearc_env.functions.raw import EXPECTED_PROBLEMS
+from codearc_env.functions.spec import HiddenFunction
 
 DATA_DIR_ENV = "CODEARC_DATA_DIR"
 
@@ -40,3 +49,31 @@ def load_dataset(
     """Load both variants of all 1114 problems (see :func:`resolve_data_dir` for the source)."""
     path = resolve_data_dir(data_dir, allow_download=allow_download)
     return Dataset(load_directory(path), origin=str(path))
+
+
+def load_problem(
+    variant: str,
+    index: int,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    allow_download: bool = True,
+) -> HiddenFunction:
+    """One problem, equal to ``load_dataset(data_dir).get(variant, index)``, without reading
+    the other 2227: only that problem's data is parsed and checked."""
+    v = normalize_variant(variant)
+    if not 0 <= index < EXPECTED_PROBLEMS:
+        raise UnknownProblemError(f"no problem {v}/{index}: indices run 0..{EXPECTED_PROBLEMS - 1}")
+    path = resolve_data_dir(data_dir, allow_download=allow_download)
+    return build_problem(load_one(path, v, index))
+
+
+def load_problem_by_id(
+    problem_id: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    allow_download: bool = True,
+) -> HiddenFunction:
+    """One problem by id, as :meth:`Dataset.by_id` reads it (a built-in one needs no data)."""
+    return problem_by_id(
+        problem_id, lambda v, i: load_problem(v, i, data_dir, allow_download=allow_download)
+    )

@@ -54,19 +54,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _problem(args: argparse.Namespace) -> Any:
-    from codearc_env.functions import builtin_suite, load_dataset
+    """The one problem asked for; only its rows of the data are read."""
+    from codearc_env.functions import load_problem, load_problem_by_id
 
     text = str(args.problem)
-    if text.startswith("builtin/"):
-        parts = text.split("/")
-        if len(parts) == 3:
-            for fn in builtin_suite(parts[1]):
-                if fn.name == parts[2]:
-                    return fn
-    dataset = load_dataset(args.data_dir)
     if text.isdigit():
-        return dataset.get(args.variant, int(text))
-    return dataset.by_id(text)
+        return load_problem(args.variant, int(text), args.data_dir)
+    return load_problem_by_id(text, args.data_dir)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -12,7 +12,8 @@ Determinism: each drawn value comes from a fresh Hypothesis ``ConjectureData`` f
 constants of loaded modules switched off, so the same seed, strategy and Hypothesis version
 give the same values in any process. Mutations use a ``random.Random`` seeded with a string
 (hashed with SHA-512, not Python's randomised hash).
-``GENERATOR_VERSION`` is part of every cache key; bump it whenever the output can change.
+``GENERATOR_VERSION`` (:mod:`generation`) is part of every cache key; bump it whenever the
+output can change.
 """
 
 from __future__ import annotations
@@ -31,16 +32,14 @@ from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.edges import edge_bases, edge_inputs
 from codearc_env.oracle.examples import example_inputs
+from codearc_env.oracle.generation import GENERATOR_VERSION, STRENGTHS, strength_size
 from codearc_env.oracle.hints import HINT_TEXT, Param, hint_strategy, read_signature
 from codearc_env.oracle.literals import literal_inputs
 from codearc_env.oracle.mutate import mutate_args
 from codearc_env.oracle.shapes import Shape
 
-__all__ = ["CallInput", "STRENGTHS", "generate_inputs"]
+__all__ = ["GENERATOR_VERSION", "STRENGTHS", "CallInput", "generate_inputs", "strength_size"]
 
-GENERATOR_VERSION = f"5/hypothesis-{hypothesis.__version__}"
-STRENGTHS: dict[str, int] = {"fast": 100, "default": 300, "strong": 1000}
-"""Target number of inputs per strength preset (known inputs included)."""
 MUTATION_SHARE = 0.2
 HINT_SHARE = 0.4
 """Share of the drawn inputs taken from type hints when the target has any."""
@@ -48,13 +47,6 @@ QUERY_MUTATIONS = 3
 """Mutations generated around each extra (agent) input."""
 DRAW_MAX_CHOICES = 2000
 """Bound on the random choices behind one drawn value (larger draws are rejected)."""
-
-
-def strength_size(strength: str) -> int:
-    if strength not in STRENGTHS:
-        names = ", ".join(STRENGTHS)
-        raise ValueError(f"unknown strength {strength!r}; choose one of {names}")
-    return STRENGTHS[strength]
 
 
 def known_inputs(fn: HiddenFunction) -> list[CallInput]:

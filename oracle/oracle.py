@@ -25,16 +25,10 @@ from codearc_env.functions.calls import ParsedCall, parse_call
 from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle import reference as ref
 from codearc_env.oracle.cache import ReferenceCache, default_cache_dir
+from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.candidate import check_candidate
 from codearc_env.oracle.candidate_run import CandidateRun
-from codearc_env.oracle.inputs import (
-    CallInput,
-    dedupe,
-    extra_inputs,
-    from_parsed,
-    generate_inputs,
-    strength_size,
-)
+from codearc_env.oracle.generation import strength_size
 from codearc_env.oracle.judge import agrees, counterexample, reason
 from codearc_env.oracle.reference import Expected, ReferenceTable
 from codearc_env.oracle.shrink import MAX_EVALUATIONS
@@ -94,6 +88,9 @@ class Oracle:
         key = ref.cache_key(fn, kind="base", seed=self.seed, strength=self.strength, extra=ids)
         table = self.cache.get(key)
         if table is None:
+            # imported here: a cached table needs no generator (nor Hypothesis, its import)
+            from codearc_env.oracle.inputs import dedupe, generate_inputs
+
             inputs = generate_inputs(fn, seed=self.seed, strength=self.strength)
             n_examples = sum(1 for x in inputs if x.origin == "example")
             for source in self.extra_sources:
@@ -104,6 +101,8 @@ class Oracle:
 
     def extra_table(self, fn: HiddenFunction, extra: Sequence[CallInput]) -> ReferenceTable:
         """The reference's results on extra inputs (agent queries) and their mutations."""
+        from codearc_env.oracle.inputs import extra_inputs
+
         inputs = extra_inputs(extra, seed=self.seed)
         keys = [x.key() for x in inputs]
         key = ref.cache_key(fn, kind="extra", seed=self.seed, inputs=keys)
@@ -227,6 +226,8 @@ def _as_input(x: ParsedCall | Invocation | CallInput | str, target: str) -> Call
     """Normalise an extra input; calls of another name or non-literal ones are skipped."""
     if isinstance(x, CallInput):
         return x
+    from codearc_env.oracle.inputs import from_parsed
+
     if isinstance(x, ParsedCall):
         return from_parsed(x) if x.name == target else None
     if isinstance(x, Invocation):

@@ -113,7 +113,7 @@ class ReferenceTable:
 
 def cache_key(fn: HiddenFunction, **parts: object) -> str:
     """Content hash of the reference module, its target and the input-set parameters."""
-    from codearc_env.oracle.inputs import GENERATOR_VERSION
+    from codearc_env.oracle.generation import GENERATOR_VERSION
 
     payload = {
         "cache": CACHE_VERSION,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from codearc_env.oracle.inputs import CallInput
+from codearc_env.oracle.call_input import CallInput
 
 T = TypeVar("T")
 MAX_EVALUATIONS = 120
