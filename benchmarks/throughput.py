@@ -24,7 +24,7 @@ Figures, each measured in three modes:
 3. Scripted episodes/s: the scripted policy of ``pool_bench.py`` (query an example, submit
    the reference or a constant) on the same problems, their tables cached.
 4. Memory per live episode: ``--live`` environments (``--live-alone`` alone), each after a
-   query and a wrong submission, so their sandboxes run: the harness's RSS growth plus the
+   query and a submission that fails to load (so their sandboxes run, at little cost): the harness's RSS growth plus the
    RSS of every process the mode started (sandboxes; with Ray also Ray's own processes), over
    the environments.
 5. With Ray: ``benchmarks/ray_bench.py``'s comparison, the ground-truth agent through
@@ -34,7 +34,7 @@ Figures, each measured in three modes:
 Rates per core are the rate over the cores this process may use (its CPU affinity). CPU time
 per item is this process's (all threads) plus that of every process under it (sandboxes,
 Ray's own processes, and the children they reaped), from /proc. Before each timed figure every
-thread's environment has run a query and a wrong submission, so both its sandboxes are up.
+thread's environment has run a query and a submission, so both its sandboxes are up.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class Workloads:
                 fn = env.problem
                 assert fn is not None
                 env.step({"kind": 0, "text": obs["calls"][0]})
-                env.step({"kind": 1, "text": wrong_program(fn.target)})
+                env.step({"kind": 1, "text": unloadable_program(fn.target)})
                 env.reset(options={"problem": self.problem_for(i, 0)})
             yield envs
         finally:
@@ -231,17 +231,19 @@ class Workloads:
             raise RuntimeError(f"{len(unexpected)} episodes misjudged: {unexpected[:3]}")
         return measured
 
-    def memory(self, count: int, baseline: set[int]) -> float:
-        """MB per live episode: harness growth plus the mode's processes, over ``count``."""
+    def memory(self, count: int, baseline: set[int], start: Callable[[], None]) -> float:
+        """MB per live episode: harness growth plus the mode's processes, over ``count``;
+        ``start`` starts whatever the mode keeps running besides the environments."""
         before = rss_mb(os.getpid())
         envs = [self.make_env() for _ in range(count)]
+        start()
         try:
             for i, env in enumerate(envs):
                 obs, _ = env.reset(options={"problem": self.ids[i % len(self.ids)]})
                 fn = env.problem
                 assert fn is not None
                 env.step({"kind": 0, "text": obs["calls"][0]})
-                env.step({"kind": 1, "text": wrong_program(fn.target)})
+                env.step({"kind": 1, "text": unloadable_program(fn.target)})
             started = live_descendants() - baseline
             harness = rss_mb(os.getpid()) - before
             by_name: dict[str, float] = {}
@@ -258,6 +260,11 @@ class Workloads:
                 env.close()
 
 
+def unloadable_program(target: str) -> str:
+    """A submission that starts the candidate sandbox and fails at once: its import raises."""
+    return f"def {target}(*args, **kwargs):\n    return 0\nraise ImportError('not loaded')\n"
+
+
 def process_name(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
@@ -270,7 +277,8 @@ FIGURES = ("queries/s, one call per step", "queries/s, {k} calls per step (per c
 
 
 def measure_mode(name: str, args: argparse.Namespace, make_env: Callable[..., CodeARCEnv],
-                 baseline: set[int], live: int) -> dict[str, Any]:
+                 baseline: set[int], live: int,
+                 start: Callable[[], None] = lambda: None) -> dict[str, Any]:
     print(f"\n[{name}] uptime: {uptime()}")
     work = Workloads(args, make_env)
     print(f"  problems: {len(work.ids)} built-in ({', '.join(work.ids)})")
@@ -284,7 +292,7 @@ def measure_mode(name: str, args: argparse.Namespace, make_env: Callable[..., Co
               f"{measured.workers} threads in "
               f"{measured.wall_s:.2f} s = {measured.count / measured.wall_s:.1f}/s, "
               f"{measured.per_core(args.cores):.1f}/s per core, CPU {measured.cpu_ms():.2f} ms each")
-    row["memory"] = work.memory(live, baseline)
+    row["memory"] = work.memory(live, baseline, start)
     return row
 
 
@@ -404,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\npool: {len(pool.members)} sandboxes, backend {pool.backend_info().name}")
         rows["pool"] = measure_mode(
             "pool", args, lambda **b: CodeARCEnv(split="builtin", pool=pool, **b),
-            baseline, args.live)
+            baseline, args.live, pool.start)
     evals = None
     if not args.no_ray:
         rows["ray"], evals = ray_mode(args)
