@@ -25,13 +25,14 @@ def resolve_data_dir(
     data_dir: str | os.PathLike[str] | None = None, *, allow_download: bool = True
 ) -> Path:
     """The directory to load: ``data_dir``, ``$CODEARC_DATA_DIR``, the cache, else a download."""
-    from codearc_env.functions import download
-
     if data_dir is not None:
         return Path(data_dir)
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env)
+    # imported only now: the network and archive modules cost a named directory start-up time
+    from codearc_env.functions import download
+
     cached = download.cached_data_dir()
     if cached is not None:
         return cached
