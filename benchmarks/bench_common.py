@@ -44,6 +44,14 @@ def machine_lines() -> list[str]:
     ]
 
 
+def process_name(pid: int) -> str:
+    """The command name of a process (``bwrap``, ``python3``, ``raylet``, ...)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
 def quantile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0..1) by the nearest-rank rule: a value that was measured."""
     if not values:

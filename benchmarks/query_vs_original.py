@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ from bench_common import (
     builtin_problems,
     machine_lines,
     median_p90,
+    process_name,
     quantile,
     uptime,
     usable_examples,
@@ -62,6 +64,7 @@ from eval_bench import SHARED_DATA
 from codearc_env.env import CodeARCEnv
 from codearc_env.functions.spec import Example, HiddenFunction
 from codearc_env.problems import load_problems
+from codearc_env.testing import live_descendants
 
 ORIGINAL_TIMEOUT_S = 10
 
@@ -240,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for warm_up in (case.original_ms, case.original_cpu_ms, case.bare_ms,
                                 case.single_ms, case.multi_ms):
                     warm_up.clear()
+            names = Counter(process_name(pid) for pid in live_descendants())
+            print("processes of our sandboxes: "
+                  + ", ".join(f"{name} {n}" for name, n in sorted(names.items())))
             for round_ in range(args.rounds):
                 for case in cases:
                     one_round(case, round_, python, folder, args.calls_per_step)

@@ -55,6 +55,7 @@ from typing import Any
 from bench_common import (
     builtin_problems,
     machine_lines,
+    process_name,
     quantile,
     scripted_episode,
     uptime,
@@ -263,13 +264,6 @@ class Workloads:
 def unloadable_program(target: str) -> str:
     """A submission that starts the candidate sandbox and fails at once: its import raises."""
     return f"def {target}(*args, **kwargs):\n    return 0\nraise ImportError('not loaded')\n"
-
-
-def process_name(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return "?"
 
 
 FIGURES = ("queries/s, one call per step", "queries/s, {k} calls per step (per call)",

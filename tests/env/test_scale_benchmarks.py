@@ -68,6 +68,7 @@ def test_query_vs_original_measures_every_way_with_the_given_settings(tmp_path: 
     assert f"original's interpreter: {sys.executable}; ours: backend bwrap; 2 rounds, " \
            "3 calls per multi-call step" in out
     assert "problems: 2 (0 real, none asked for)" in out
+    assert re.search(r"processes of our sandboxes: bwrap [0-9]+, python3 [0-9]+", out)
     assert "[built-in] 2 problems, 4 queries each way" in out  # 2 rounds x 2 problems
     assert "[real]" not in out
     for label in ("(a) original", "(a') the same", "(b) ours, one call", "(c) ours, 3 calls"):
