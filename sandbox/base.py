@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-Isolation = Literal["call", "batch"]
-"""How invocations of one ``run`` are separated: a process each, or one process per batch."""
-ISOLATION_MODES: tuple[Isolation, ...] = ("call", "batch")
+Isolation = Literal["call", "batch", "resident"]
+"""How invocations of one ``run`` are separated: a process each, one process per batch, or one
+warm process per (module, function, limits) kept between runs (hidden functions only)."""
+ISOLATION_MODES: tuple[Isolation, ...] = ("call", "batch", "resident")
 
 
 def check_isolation(isolation: object) -> Isolation:
     """Validate an ``isolation`` argument (ValueError naming the choices)."""
-    if isolation == "call" or isolation == "batch":
+    if isolation == "call" or isolation == "batch" or isolation == "resident":
         return isolation
-    raise ValueError(f"isolation must be 'call' or 'batch', not {isolation!r}")
+    raise ValueError(f"isolation must be 'call', 'batch' or 'resident', not {isolation!r}")
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,10 @@ class Sandbox(abc.ABC):
         another in one forked process (a new one after a crash, kill or timeout), each in a
         fresh module namespace: no Python state of the module carries over, but files and
         processes an invocation leaves may be seen by later invocations of the same batch.
+        ``isolation="resident"`` runs them as a batch does, in a process that stays for the
+        next ``run`` of the same source, function and limits, so a query costs no fork; for
+        trusted code only (the hidden functions): never ask for it for a candidate. Files are
+        wiped and processes ended between runs, as in the other modes.
         See docs/sandbox.md. Any other ``isolation`` is a ValueError.
         """
         isolation = check_isolation(isolation)

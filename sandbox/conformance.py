@@ -17,7 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
+from codearc_env.sandbox.base import (
+    ISOLATION_MODES,
+    CallResult,
+    Invocation,
+    Isolation,
+    Limits,
+    Sandbox,
+)
 
 CHECK_LIMITS = Limits(timeout_s=1.0, cpu_s=2, memory_mb=256, file_size_mb=4, open_files=32)
 """Tight limits so the suite runs in seconds."""
@@ -25,6 +32,9 @@ SLACK_S = 4.0
 """How much longer than its timeout a killed call may take to come back."""
 
 CheckFn = Callable[[Sandbox], "tuple[bool, str]"]
+
+_PACED: tuple[Isolation, ...] = ("batch", "resident")
+"""The modes where one process runs invocations one after another."""
 
 
 @dataclass(frozen=True)
@@ -687,11 +697,15 @@ _STRAY_WRITER = (
 
 def check_batch_results_bound(box: Sandbox) -> tuple[bool, str]:
     problems = []
-    for kind in ("thread", "process"):
-        calls = [Invocation(args=(kind,)), Invocation(args=("genuine",))]
-        rs = box.run(_STRAY_WRITER, "f", calls, CHECK_LIMITS, isolation="batch")
-        if not (rs[1].ok and rs[1].value_str == "genuine"):
-            problems.append(f"after a stray {kind}: {_show(rs[1])}")
+    for isolation in _PACED:
+        for kind in ("thread", "process"):
+            calls = [Invocation(args=(kind,)), Invocation(args=("genuine",))]
+            rs = box.run(_STRAY_WRITER, "f", calls, CHECK_LIMITS, isolation=isolation)
+            if isolation == "resident":  # and in the next run, on a child that stays
+                rs = rs + box.run(_STRAY_WRITER, "f", calls[1:], CHECK_LIMITS, isolation=isolation)
+            for r in rs[1:]:
+                if not (r.ok and r.value_str == "genuine"):
+                    problems.append(f"{isolation}, after a stray {kind}: {_show(r)}")
     return not problems, "; ".join(problems) or "each result came from its own invocation"
 
 
@@ -718,7 +732,7 @@ def check_labels_deterministic(box: Sandbox) -> tuple[bool, str]:
     }
     kinds = [k for k in want for _ in range(4)]
     problems = set()
-    for isolation in ("call", "batch"):
+    for isolation in ISOLATION_MODES:
         invs = [Invocation(args=(k,)) for k in kinds]
         rs = box.run(_LABELS_SOURCE, "f", invs, CHECK_LIMITS, isolation=isolation)
         for k, r in zip(kinds, rs, strict=True):
@@ -747,17 +761,20 @@ def check_harness_hidden_from_call(box: Sandbox) -> tuple[bool, str]:
         "    }\n"
     )
     by_call = _call(box, source)
-    by_batch = box.run(source, "f", [Invocation()], CHECK_LIMITS, isolation="batch")[0]
-    if not (by_call.ok and by_batch.ok):
-        return False, f"call: {_show(by_call)}; batch: {_show(by_batch)}"
+    others = {i: box.run(source, "f", [Invocation()], CHECK_LIMITS, isolation=i)[0] for i in _PACED}
+    if not (by_call.ok and all(r.ok for r in others.values())):
+        return False, f"call: {_show(by_call)}; " + "; ".join(
+            f"{i}: {_show(r)}" for i, r in others.items()
+        )
     seen = by_call.value_str
     leaks = [
         part
         for part in ("'harness modules': []", "'main globals': []", "'argv': ['-c']")
         if part not in seen
     ]
-    if by_call.value != by_batch.value:
-        leaks.append("a call in a batch sees something else than a call on its own")
+    for isolation, r in others.items():
+        if by_call.value != r.value:
+            leaks.append(f"a call in {isolation} mode sees something else than a call on its own")
     return not leaks, "; ".join(leaks) + f" {seen[:200]}" if leaks else "nothing of the harness"
 
 
@@ -819,21 +836,26 @@ def _comparable(r: CallResult) -> tuple[object, ...]:
 def check_batch_matches_call(box: Sandbox) -> tuple[bool, str]:
     calls = [Invocation(args=(k,)) for k in _BATCH_KINDS]
     by_call = box.run(_BATCH_SOURCE, "f", calls, CHECK_LIMITS)
-    by_batch = box.run(_BATCH_SOURCE, "f", calls, CHECK_LIMITS, isolation="batch")
     problems = []
-    for kind, c, b in zip(_BATCH_KINDS, by_call, by_batch, strict=True):
-        if kind in ("memory", "stubborn"):
-            # memory: the address-space limit or the OOM killer; stubborn: the CPU-time limit
-            # or the wall clock, whichever comes first on a loaded machine. A failure either way.
-            if b.ok or b.infra_error or c.ok or c.infra_error:
-                problems.append(f"{kind}: call {_show(c)} batch {_show(b)}")
-        elif _comparable(c) != _comparable(b):
-            problems.append(f"{kind}: call {_show(c)} batch {_show(b)}")
-        elif b.duration_s > CHECK_LIMITS.timeout_s + SLACK_S:
-            problems.append(f"{kind}: took {b.duration_s:.2f}s")
-    if by_batch[1].timed_out is not True or not by_batch[-1].ok:
-        problems.append("a timeout in the middle stopped the batch")
-    return not problems, "; ".join(problems) or f"{len(calls)} invocations agree"
+    for isolation in _PACED:
+        got = box.run(_BATCH_SOURCE, "f", calls, CHECK_LIMITS, isolation=isolation)
+        if isolation == "resident":  # one run per call too, as queries come
+            got = got + [box.run(_BATCH_SOURCE, "f", [c], CHECK_LIMITS, isolation=isolation)[0]
+                         for c in calls]  # fmt: skip
+        for kind, c, b in zip(_BATCH_KINDS * 2, by_call * 2, got, strict=False):
+            if kind in ("memory", "stubborn"):
+                # memory: the address-space limit or the OOM killer; stubborn: the CPU-time
+                # limit or the wall clock, whichever comes first on a loaded machine. A
+                # failure either way.
+                if b.ok or b.infra_error or c.ok or c.infra_error:
+                    problems.append(f"{kind}: call {_show(c)} {isolation} {_show(b)}")
+            elif _comparable(c) != _comparable(b):
+                problems.append(f"{kind}: call {_show(c)} {isolation} {_show(b)}")
+            elif b.duration_s > CHECK_LIMITS.timeout_s + SLACK_S:
+                problems.append(f"{kind}: took {b.duration_s:.2f}s in {isolation} mode")
+        if got[1].timed_out is not True or not got[len(calls) - 1].ok:
+            problems.append(f"a timeout in the middle stopped the {isolation} run")
+    return not problems, "; ".join(problems) or f"{len(calls)} invocations agree in each mode"
 
 
 def check_batch_no_python_state(box: Sandbox) -> tuple[bool, str]:
@@ -863,9 +885,29 @@ def check_batch_no_python_state(box: Sandbox) -> tuple[bool, str]:
         "    return found\n"
     )
     calls = [Invocation(args=(i,)) for i in range(4)]
-    by_batch = box.run(source, "f", calls, CHECK_LIMITS, isolation="batch")
-    ok = all(r.ok and r.value_str == "[]" for r in by_batch)
-    return ok, "carried over: " + "; ".join(r.value_str if r.ok else _show(r) for r in by_batch)
+    got = [
+        *box.run(source, "f", calls, CHECK_LIMITS, isolation="batch"),
+        *box.run(source, "f", calls, CHECK_LIMITS, isolation="resident"),
+        *(box.run(source, "f", [c], CHECK_LIMITS, isolation="resident")[0] for c in calls),
+    ]
+    ok = all(r.ok and r.value_str == "[]" for r in got)
+    return ok, "carried over: " + "; ".join(r.value_str if r.ok else _show(r) for r in got)
+
+
+def check_resident_wiped_between_runs(box: Sandbox) -> tuple[bool, str]:
+    source = (
+        "import os\n"
+        "def f(phase):\n"
+        "    seen = sorted(os.listdir('.'))\n"
+        "    if phase == 'write':\n"
+        "        with open('left_behind.txt', 'w') as out:\n"
+        "            out.write('x')\n"
+        "    return seen\n"
+    )
+    first = box.run(source, "f", [Invocation(args=("write",))], CHECK_LIMITS, isolation="resident")
+    then = box.run(source, "f", [Invocation(args=("look",))], CHECK_LIMITS, isolation="resident")
+    ok = first[0].ok and then[0].ok and then[0].value_str == "[]"
+    return ok, f"the next run saw {_show(then[0])}"
 
 
 def check_hash_seed_fixed(box: Sandbox) -> tuple[bool, str]:
@@ -992,15 +1034,20 @@ CHECKS: list[Check] = [
     ),
     Check(
         "batch_matches_call",
-        "isolation='batch' gives call mode's results: values, errors, timeouts, exits, "
-        "memory bombs, huge values and stdout, the batch going on after each",
+        "isolation='batch' and 'resident' give call mode's results: values, errors, timeouts, "
+        "exits, memory bombs, huge values and stdout, the run going on after each",
         check_batch_matches_call,
     ),
     Check(
         "batch_no_python_state",
-        "in a batch, module globals, defaults, builtins, env, recursion limit, decimal and "
-        "random state do not carry over",
+        "in a batch or a resident process, within a run and between runs, module globals, "
+        "defaults, builtins, env, recursion limit, decimal and random state do not carry over",
         check_batch_no_python_state,
+    ),
+    Check(
+        "resident_wiped_between_runs",
+        "a file one run writes in resident mode is gone when the next run starts",
+        check_resident_wiped_between_runs,
     ),
     Check(
         "hash_seed_fixed", "str hashing is not randomized (PYTHONHASHSEED=0)", check_hash_seed_fixed

@@ -28,6 +28,7 @@ WORKER_MODULES = (
     "worker_cleanup",
     "worker_results",
     "worker_batch",
+    "worker_resident",
     "worker",
 )
 """The worker's modules, in the order they are executed (each needs only earlier ones)."""

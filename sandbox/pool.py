@@ -185,6 +185,8 @@ class SandboxPool:
         """Run a call on a member of ``side`` (blocks while that member is busy)."""
         if side not in ("reference", "candidate"):
             raise ValueError(f"side must be 'reference' or 'candidate', not {side!r}")
+        if side == "candidate" and isolation == "resident":
+            raise ValueError("resident isolation is for hidden functions, never for a candidate")
         return self._run_on(side, source, function, invocations, limits, isolation)
 
     def _run_on(

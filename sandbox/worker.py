@@ -12,7 +12,7 @@ pickle). Requests:
     {"op": "run", "id": n, "source": str, "function": str,
      "invocations": [{"args": [tree], "kwargs": [[name, tree]], "expression": str|null}],
      "limits": {...Limits fields...},
-     "isolation": "call" | "batch"}                 -> one {"op": "result", "id", "i", "r"} per
+     "isolation": "call" | "batch" | "resident"}    -> one {"op": "result", "id", "i", "r"} per
                                                        invocation, streamed, then {"op": "done"},
                                                        or {"op": "broken", "id", "message"} when
                                                        the worker cannot run another call (it then
@@ -36,10 +36,15 @@ a time, enforces each one's wall clock, and forks a new child after a kill or a 
 processes are cleaned up after the batch instead of after each call. A batch may carry a
 time budget (``limits["batch_budget_s"]``): once its invocations have taken that long, the rest
 are not run and come back timed out (``BUDGET_SPENT``).
+
+With ``"isolation": "resident"`` (hidden functions only) the invocations run like a batch's, in
+a child that stays for the next request of the same module, function and limits
+(``worker_resident.py``): an episode's queries then cost no fork each.
 """
 
 import __future__
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -61,6 +66,7 @@ _child = _wire.sibling("worker_child")
 _cleanup = _wire.sibling("worker_cleanup")
 _results = _wire.sibling("worker_results")
 _batch = _wire.sibling("worker_batch")
+_resident = _wire.sibling("worker_resident")
 HEADER, PROTOCOL_VERSION, MAX_REQUEST_BYTES = (
     _wire.HEADER,
     _wire.PROTOCOL_VERSION,
@@ -120,9 +126,10 @@ only sandboxes whose code uses a module pay for it, and only once instead of per
 
 
 BatchRunner: Any = _batch.BatchRunner
+ResidentRunner: Any = _resident.ResidentRunner
 
 
-class Worker(BatchRunner):
+class Worker(BatchRunner, ResidentRunner):
     def __init__(self, config, fd_in=0, fd_out=1):
         self.fd_in = fd_in
         self.fd_out = fd_out
@@ -135,6 +142,10 @@ class Worker(BatchRunner):
         self.broken = None
         """Why this worker cannot run another call (it then reports infra and exits)."""
         self.code_cache = {}
+        self.residents = collections.OrderedDict()
+        """Resident children by what they run (worker_resident.resident_key)."""
+        self.busy = None
+        """The resident child running an invocation now, if any."""
         self.pending_input = b""
         self.input_closed = False
 
@@ -230,8 +241,13 @@ class Worker(BatchRunner):
         rid = request.get("id")
         limits = request["limits"]
         code, compile_error = self.compile_module(request["source"])
-        if request.get("isolation") == "batch" and compile_error is None:
+        isolation = request.get("isolation")
+        if isolation == "batch" and compile_error is None:
             self.run_batch(rid, code, request["function"], request["invocations"], limits)
+            return
+        if isolation == "resident" and compile_error is None:
+            key = _resident.resident_key(request["source"], request["function"], limits)
+            self.run_resident(rid, key, code, request["function"], request["invocations"], limits)
             return
         for i, inv in enumerate(request["invocations"]):
             if compile_error is not None:
@@ -246,9 +262,13 @@ class Worker(BatchRunner):
                 return
         self.send({"op": "done", "id": rid})
 
+    def reap(self):
+        """Kill and reap every process of the calls; idle resident children stay."""
+        reap_descendants(spare=self.resident_pids())
+
     def clean_up(self):
         """After a call (or a batch): no process, file or IPC object of it is left."""
-        reap_descendants()
+        self.reap()
         if self.ipc_cleanup:
             _remove_ipc()
         self.broken = _ready_scratch(self.scratch, self.scratch_mode)
@@ -331,7 +351,7 @@ class Worker(BatchRunner):
             if remaining <= 0:
                 got.timed_out = True
                 break
-            if self.memory_cap and _sandbox_rss() > self.memory_cap:
+            if self.memory_cap and _sandbox_rss(self.idle_resident_pids()) > self.memory_cap:
                 got.over_memory = True
                 _kill_calls()
                 break

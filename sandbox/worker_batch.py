@@ -45,7 +45,7 @@ _guarded, _prctl, _reset_signals, _expendable = (
     _child._reset_signals,
     _child._expendable,
 )
-_kill_group, reap_descendants = _cleanup._kill_group, _cleanup.reap_descendants
+_kill_group = _cleanup._kill_group
 _pidfd, _await_exit, _hard_deadline, _outcome = (
     _results._pidfd,
     _results._await_exit,
@@ -124,6 +124,77 @@ def _cpu_used():
     return usage.ru_utime + usage.ru_stime
 
 
+def _enter_child(w_res, w_out, ctl, limits, nproc, calls):
+    """Ready a forked child that runs invocations one after another, on the parent's word.
+
+    Its descriptors become the fixed ones above, its limits are set, and its hard CPU limit
+    covers ``calls`` invocations (each gets cpu_s more as its soft limit). Returns the
+    per-invocation context :func:`_run_invocation` takes.
+    """
+    os.setpgid(0, 0)
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
+    _prctl(4, 1)  # dumpable again: the call may inspect itself, just not the worker
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: what an invocation orphans stays ours to see
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    sources = (w_res, ctl, w_out, devnull)
+    park = max(sources) + 1  # park above every source first: one may sit on a target
+    for k, fd in enumerate(sources):
+        os.dup2(fd, park + k)
+    for k, target in enumerate((_RES_FD, _CTL_FD, _OUT_FD, _NULL_FD)):
+        os.dup2(park + k, target)
+    os.closerange(_NULL_FD + 1, 1 << 16)
+    os.set_inheritable(_CTL_FD, False)  # processes a call starts do not steal the go bytes
+    _expendable()
+    cpu_s = int(limits["cpu_s"])
+    hard = math.ceil(_cpu_used()) + calls * (cpu_s + 1) + 1
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+    _set_limits(dict(limits, cpu_s=hard), nproc, _vm_bytes())
+    out = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+    )
+    stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    return {
+        "out": out,
+        "stdin": stdin,
+        "state": _python_state(),
+        "cpu_s": cpu_s,
+        "hard": hard,
+        "pid": os.getpid(),
+    }
+
+
+def _run_invocation(ctx, job, index, scratch, retire=None):
+    """Run one invocation in a fresh namespace and send its frame, bound to ``index``.
+
+    Returns False when this child must not run another: the invocation left a thread or a
+    process (they could write the next frame), or ``retire()`` says so. The frame then says
+    ``"last": true``, and the child exits after sending it.
+    """
+    _reset_stdio(ctx["out"], ctx["stdin"])
+    os.chdir(scratch)
+    _restore_python_state(ctx["state"])
+    soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
+    ns: dict[str, Any] = {}
+    result = _child_call(job, ns)
+    if os.getpid() != ctx["pid"]:
+        os._exit(0)  # a process the call forked returned here: it is not the batch
+    with contextlib.suppress(BaseException):
+        ctx["out"].flush()
+    result["i"] = index  # bound to its invocation: a frame left by an earlier one fails
+    last = _left_behind() or (retire is not None and retire())
+    if last:
+        result["last"] = True
+    write_all(_RES_FD, frame(result))
+    if last:
+        os._exit(0)
+    # Break the namespace's cycles (functions refer to it) so its memory goes now.
+    _guarded(ns.clear, RENDER_GUARD_S, None, None)
+    return True
+
+
 def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
     """A batch child: runs items[start:] one at a time, each when the parent says go. Never returns.
 
@@ -132,61 +203,14 @@ def _batch_child_main(items, start, w_res, w_out, ctl, limits, nproc, scratch):
     the parent reads it before it lets the next invocation start, so stdout stays per call.
     """
     try:
-        os.setpgid(0, 0)
-        _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the worker
-        _prctl(4, 1)  # dumpable again: the call may inspect itself, just not the worker
-        _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: what an invocation orphans stays ours to see
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        sources = (w_res, ctl, w_out, devnull)
-        park = max(sources) + 1  # park above every source first: one may sit on a target
-        for k, fd in enumerate(sources):
-            os.dup2(fd, park + k)
-        for k, target in enumerate((_RES_FD, _CTL_FD, _OUT_FD, _NULL_FD)):
-            os.dup2(park + k, target)
-        os.closerange(_NULL_FD + 1, 1 << 16)
-        os.set_inheritable(_CTL_FD, False)  # processes a call starts do not steal the go bytes
-        _expendable()
-        cpu_s = int(limits["cpu_s"])
         todo = sum(1 for item in items[start:] if "error_type" not in item)
-        # The hard CPU limit covers the whole batch; each call gets cpu_s more as its soft limit.
-        with contextlib.suppress(ValueError, OSError):
-            hard = math.ceil(_cpu_used()) + todo * (cpu_s + 1) + 1
-            resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
-        limits_without_cpu = dict(limits, cpu_s=hard)
-        _set_limits(limits_without_cpu, nproc, _vm_bytes())
-        out = io.TextIOWrapper(
-            io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
-        )
-        stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
-        state = _python_state()
-        me = os.getpid()
+        ctx = _enter_child(w_res, w_out, ctl, limits, nproc, todo)
         for index, job in enumerate(items[start:], start):
             if "error_type" in job:
                 continue  # the parent reported it without a child
             if os.read(_CTL_FD, 1) != b"g":
                 break  # the parent is done with us
-            _reset_stdio(out, stdin)
-            os.chdir(scratch)
-            _restore_python_state(state)
-            soft = min(math.ceil(_cpu_used()) + cpu_s, hard)
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-            ns: dict[str, Any] = {}
-            result = _child_call(job, ns)
-            if os.getpid() != me:
-                os._exit(0)  # a process the call forked returned here: it is not the batch
-            with contextlib.suppress(BaseException):
-                out.flush()
-            result["i"] = index  # bound to its invocation: a frame left by an earlier one fails
-            strays = _left_behind()
-            if strays:  # they could write the next invocation's frame: a new child takes over
-                result["strays"] = True
-            write_all(_RES_FD, frame(result))
-            if strays:
-                os._exit(0)
-            # Break the namespace's cycles (functions refer to it) so its memory goes now.
-            _guarded(ns.clear, RENDER_GUARD_S, None, None)
-            del ns, result
+            _run_invocation(ctx, job, index, scratch)
     except BaseException:
         pass
     os._exit(0)
@@ -203,6 +227,7 @@ class BatchRunner:
     prepare: Any
     clean_up: Any
     read_child: Any
+    reap: Any
 
     def run_batch(self, rid, code, function, invocations, limits):
         """One forked child for the whole batch; a new one after a child dies or is killed."""
@@ -222,10 +247,10 @@ class BatchRunner:
                         if child is None:
                             child = self.fork_batch_child(items, i, limits)
                         served = child["served"]
-                        result, healthy, died = self.collect(child, limits, i, len(items))
+                        result, healthy, died = self.collect(child, limits, i, i + 1 < len(items))
                         if not healthy:
                             self.end_batch_child(child)
-                            reap_descendants()  # what the dead child started dies with it
+                            self.reap()  # what the dead child started dies with it
                             child = None
                         # A child that died before sending anything, after serving earlier
                         # invocations, may have been killed by what those left behind (a
@@ -251,7 +276,17 @@ class BatchRunner:
                 self.clean_up()
 
     def fork_batch_child(self, items, start, limits):
-        import socket  # only batches need it: MSG_NOSIGNAL, so a dead child cannot SIGPIPE us
+        return self.fork_paced_child(
+            limits,
+            lambda fds, nproc: _batch_child_main(
+                items, start, fds[0], fds[1], fds[2], limits, nproc, self.scratch
+            ),
+        )
+
+    def fork_paced_child(self, limits, body):
+        """Fork a child that runs invocations when told to: ``body((w_res, w_out, ctl), nproc)``
+        runs in it and never returns."""
+        import socket  # only paced children need it: MSG_NOSIGNAL, so a dead one cannot SIGPIPE us
 
         r_res, w_res = os.pipe()
         r_out, w_out = os.pipe()
@@ -261,9 +296,7 @@ class BatchRunner:
         if pid == 0:
             os.close(r_res)
             os.close(r_out)
-            _batch_child_main(
-                items, start, w_res, w_out, ctl_child.fileno(), limits, nproc, self.scratch
-            )
+            body((w_res, w_out, ctl_child.fileno()), nproc)
         os.close(w_res)
         os.close(w_out)
         ctl_child.close()
@@ -289,19 +322,19 @@ class BatchRunner:
             if fd is not None:
                 os.close(fd)
 
-    def collect(self, child, limits, index, count):
-        """Let the child run its next invocation.
+    def collect(self, child, limits, index, more, go=b"g"):
+        """Let the child run its next invocation (``go``: what tells it to), numbered ``index``;
+        ``more``: whether it may run another after this one.
 
         Returns (result, whether the child can go on, whether it died without a byte of result).
         """
         import socket
 
-        more = index + 1 < count
         cap = int(limits["output_chars"])
         stdout_cap = int(limits.get("stdout_chars", STDOUT_CAP_DEFAULT))
         start = time.monotonic()
         with contextlib.suppress(OSError):  # dead already: its pipes report it below
-            child["ctl"].send(b"g", socket.MSG_NOSIGNAL)
+            child["ctl"].sendall(go, socket.MSG_NOSIGNAL)
         hard_deadline = _hard_deadline(start, limits)
         got = self.read_child(child["res"], child["out"], child["pidfd"], hard_deadline, limits)
         healthy = got.complete() and not (got.overflow or got.dead or self.input_closed)
@@ -324,8 +357,8 @@ class BatchRunner:
             return status_box[0]
 
         result = _outcome(got, status, duration, stdout_cap, cap, index)
-        if result.pop("strays", False):
-            healthy = False  # it left a thread or process behind and has exited
+        if result.pop("last", False):
+            healthy = False  # it left a thread or process behind, or retired, and has exited
         if result.get("error_type") == "MalformedResult":
             healthy = False  # whatever else the call wrote may still be on its way
         if status_box:  # already reaped: end_batch_child must not wait for it again

@@ -41,8 +41,12 @@ def _kill_group(pid):
             fn(target, signal.SIGKILL)
 
 
-def reap_descendants(budget_s=10.0):
-    """Kill and reap every descendant process (a fork bomb may have made thousands)."""
+def reap_descendants(budget_s=10.0, spare=frozenset()):
+    """Kill and reap every descendant process (a fork bomb may have made thousands), except
+    the children in ``spare`` (the worker's resident children), which are neither killed nor
+    reaped: their records reap them, so a pid is never reused behind a record's back."""
+    if spare:
+        return _reap_sparing(budget_s, spare)
     me = os.getpid()
     deadline = time.monotonic() + budget_s
     while time.monotonic() < deadline:
@@ -57,6 +61,22 @@ def reap_descendants(budget_s=10.0):
             _kill_group(kid)
         if not kids:
             time.sleep(0.001)
+    return False
+
+
+def _reap_sparing(budget_s, spare):
+    me = os.getpid()
+    deadline = time.monotonic() + budget_s
+    while time.monotonic() < deadline:
+        kids = _children_of(me) - spare
+        if not kids:
+            return True
+        for kid in kids:
+            _kill_group(kid)
+        for kid in kids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(kid, os.WNOHANG)
+        time.sleep(0.0005)
     return False
 
 
@@ -175,12 +195,14 @@ def _remove_ipc():
                 getattr(_libc, ctl)(ipc_id, 0, None)
 
 
-def _sandbox_rss():
-    """Resident bytes of every process visible except the worker (its own pid namespace)."""
+def _sandbox_rss(idle=frozenset()):
+    """Resident bytes of every process visible except the worker (its own pid namespace) and
+    the ``idle`` ones (resident children between invocations: what they hold is the worker's
+    pages, shared, and what their last invocation left, which they retire over)."""
     me = os.getpid()
     total = 0
     for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != me:
+        if name.isdigit() and int(name) != me and int(name) not in idle:
             try:
                 with open(f"/proc/{name}/statm", "rb") as f:
                     total += int(f.read().split()[1])

@@ -116,9 +116,9 @@ def _outcome(got, status, duration, stdout_cap, cap, index=None):
         reply = json.loads(body.decode("utf-8"))
         if index is not None and (type(reply) is not dict or reply.pop("i", None) != index):
             raise ValueError("a frame of another invocation")
-        strays = reply.pop("strays", None) is True if index is not None else False
-        if strays:
-            common["strays"] = True  # the batch child says so; the worker strips it
+        last = reply.pop("last", None) is True if index is not None else False
+        if last:
+            common["last"] = True  # the child says it exits after this frame; the worker strips it
         if reply == {"timed_out": True}:
             return dict(common, timed_out=True)
         return dict(common, **_sanitize(reply, cap))

@@ -13,6 +13,7 @@ from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolat
 from tests.sandbox.conftest import BACKEND_PARAMS, require_backend
 
 FAST = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256)
+REFUSED = "^isolation must be 'call', 'batch' or 'resident', not 'fork'$"
 
 
 def _both(box: Sandbox, source: str, calls: list[Invocation], limits: Limits = FAST):
@@ -28,7 +29,7 @@ def _essence(r: CallResult) -> tuple[object, ...]:
 
 def test_unknown_isolation_is_refused(process_box: Sandbox) -> None:
     bad: Any = "fork"
-    with pytest.raises(ValueError, match="^isolation must be 'call' or 'batch', not 'fork'$"):
+    with pytest.raises(ValueError, match=REFUSED):
         process_box.run("def f():\n    return 1\n", "f", [Invocation()], isolation=bad)
 
 
@@ -60,7 +61,7 @@ def test_run_gives_a_backend_its_limits_and_a_valid_isolation() -> None:
     box, bad = _Recording(), cast(Any, "fork")
     box.run("", "f", [])
     box.run("", "f", [], FAST, isolation="batch")
-    with pytest.raises(ValueError, match="^isolation must be 'call' or 'batch', not 'fork'$"):
+    with pytest.raises(ValueError, match=REFUSED):
         box.run("", "f", [], isolation=bad)
     assert box.seen == [(Limits(timeout_s=1.5), "call"), (FAST, "batch")]
 

@@ -1,0 +1,185 @@
+"""Resident isolation: a warm child per (module, function, limits) that outlives its request.
+
+Part of the worker (embedded in the sandbox; standard library only). For hidden functions
+only: the harness asks for it when it queries a reference, never for a candidate (the pool
+refuses it on the candidate side). A resident child runs like a batch child (each invocation
+in a fresh module namespace, with the process-wide state restored, under its own timer and
+CPU allowance), but it stays between requests, so an episode's queries cost an ``exec`` of
+the module and the call instead of a fork each. It reads each invocation from the parent as
+a frame, and numbers its frames across requests, so a frame left by an earlier one fails.
+
+A child is replaced after a timeout, a crash, anything left behind (a thread, a process), a
+malformed frame, ``RESIDENT_CALLS`` invocations, or when its memory grew by more than
+``RESIDENT_GROWTH_MB`` since it started. Between requests the worker cleans up as after any
+call (scratch files, IPC objects, processes), sparing only the idle resident children.
+"""
+
+import collections
+import hashlib
+import json
+import os
+import resource
+import select
+import sys
+from typing import Any
+
+_wire: Any = sys.modules.get("_codearc_wire")
+if _wire is None:  # imported inside the harness (tests, launch_source); never in a sandbox
+    import importlib
+
+    _wire = importlib.import_module("codearc_env.sandbox.wire")
+
+_batch = _wire.sibling("worker_batch")
+HEADER, frame, read_exact, write_all = _wire.HEADER, _wire.frame, _wire.read_exact, _wire.write_all
+_enter_child, _run_invocation, _restore_python_state = (
+    _batch._enter_child,
+    _batch._run_invocation,
+    _batch._restore_python_state,
+)
+_RES_FD, _CTL_FD = _batch._RES_FD, _batch._CTL_FD
+
+RESIDENT_CHILDREN = 16
+"""Resident children one worker keeps, least recently used first out. A pool routes a problem
+to one reference sandbox, so this is how many problems' queries a sandbox serves warm."""
+
+RESIDENT_CALLS = 1000
+"""Invocations one resident child runs before a fresh one replaces it (its hard CPU limit
+covers this many)."""
+
+RESIDENT_GROWTH_MB = 64
+"""A resident child whose resident memory grew by more than this since it started retires
+after the invocation: an idle child keeps what its last invocation left in its heap."""
+
+
+def resident_key(source, function, limits):
+    """What a resident child is for: the module, the function and the limits it was set up with."""
+    text = json.dumps([source, function, limits], sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _rss_bytes():
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
+    """A resident child: runs each invocation the parent sends, until it is told to stop (the
+    parent closes its end) or must not go on. Never returns."""
+    try:
+        w_res, w_out, ctl = fds
+        ctx = _enter_child(w_res, w_out, ctl, limits, nproc, RESIDENT_CALLS)
+        ceiling = _rss_bytes() + RESIDENT_GROWTH_MB * 1024 * 1024
+
+        def retire():
+            return _rss_bytes() > ceiling
+
+        index = 0
+        while index < RESIDENT_CALLS:
+            header = read_exact(_CTL_FD, HEADER.size)
+            if header is None:
+                break  # the parent is done with us
+            body = read_exact(_CTL_FD, HEADER.unpack(header)[0])
+            if body is None:
+                break
+            _restore_python_state(ctx["state"])  # decoding must not see an earlier call's state
+            job = prepare(code, function, json.loads(body), limits)
+            if "error_type" in job:  # its arguments could not be decoded
+                write_all(_RES_FD, frame(dict(job, i=index)))
+            else:
+                _run_invocation(ctx, job, index, scratch, retire)
+            index += 1
+    except BaseException:
+        pass
+    os._exit(0)
+
+
+class ResidentRunner:
+    """The worker's resident mode (a mixin of Worker, which provides these)."""
+
+    scratch: str
+    nproc: bool
+    input_closed: bool
+    broken: Any
+    send: Any
+    prepare: Any
+    clean_up: Any
+    collect: Any
+    fork_paced_child: Any
+    end_batch_child: Any
+    reap: Any
+    residents: "collections.OrderedDict[str, dict[str, Any]]"
+
+    def run_resident(self, rid, key, code, function, invocations, limits):
+        for i, inv in enumerate(invocations):
+            go = frame(inv)
+            for _attempt in range(2):
+                child = self.resident_child(key, code, function, limits)
+                served = child["served"]
+                self.busy = child["pid"]
+                try:
+                    result, healthy, died = self.collect(child, limits, served, True, go)
+                finally:
+                    self.busy = None
+                if not healthy or child["served"] >= RESIDENT_CALLS:
+                    self.drop_resident(key)
+                    self.reap()  # what the ended child started dies with it
+                # A child that died without a byte after serving earlier invocations may
+                # have been ended by what those left behind: a fresh child runs this one.
+                if not (died and served) or self.input_closed:
+                    break
+            self.send({"op": "result", "id": rid, "i": i, "r": result})
+            if self.input_closed:
+                return
+        self.clean_up()
+        if self.broken:  # this request's results stand; the next one needs a new worker
+            self.send({"op": "broken", "id": rid, "message": self.broken})
+            return
+        self.send({"op": "done", "id": rid})
+
+    def resident_child(self, key, code, function, limits):
+        """The live resident child for key, started (and the oldest one ended) when needed."""
+        child = self.residents.get(key)
+        if child is not None and _has_exited(child):
+            self.drop_resident(key)
+            child = None
+        if child is not None:
+            self.residents.move_to_end(key)
+            return child
+        while len(self.residents) >= RESIDENT_CHILDREN:
+            self.drop_resident(next(iter(self.residents)))
+        child = self.fork_paced_child(
+            limits,
+            lambda fds, nproc: _resident_child_main(
+                self.prepare, code, function, limits, self.scratch, fds, nproc
+            ),
+        )
+        self.residents[key] = child
+        return child
+
+    def drop_resident(self, key):
+        child = self.residents.pop(key, None)
+        if child is not None:
+            self.end_batch_child(child)
+
+    def resident_pids(self):
+        return frozenset(c["pid"] for c in self.residents.values())
+
+    def idle_resident_pids(self):
+        return self.resident_pids() - {getattr(self, "busy", None)}
+
+
+def _has_exited(child):
+    """Whether a resident child ended while idle (a kill from elsewhere, the memory watchdog)."""
+    if child["pidfd"] is not None:
+        return bool(select.select([child["pidfd"]], [], [], 0)[0])
+    try:
+        pid, _ = os.waitpid(child["pid"], os.WNOHANG)
+    except ChildProcessError:
+        pid = child["pid"]
+    if pid == 0:
+        return False
+    child["reaped"] = True
+    return True

@@ -1,0 +1,162 @@
+"""isolation="resident": a warm child per hidden function that outlives its run.
+
+What a call sees is the same as in the other modes (the conformance suite's batch checks run
+in this mode too); these tests cover what is particular to a child that stays: it is reused,
+replaced when it must be, and it never serves a candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from codearc_env.functions.calls import ParsedCall
+from codearc_env.query import run_calls
+from codearc_env.sandbox.base import CallResult, Invocation, Isolation, Limits, Sandbox
+from codearc_env.sandbox.codec import decode
+from codearc_env.sandbox.pool import SandboxPool
+from codearc_env.testing import SandboxDouble, toy_problems
+from tests.sandbox.conftest import BACKEND_PARAMS, started
+
+FAST = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256)
+PID = "import os\ndef f(x=0):\n    return [os.getpid(), x]\n"
+
+
+@pytest.fixture(scope="module", params=[p for p in BACKEND_PARAMS if p.id != "docker"])
+def box(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """bwrap and process here; docker runs the same worker and passes the conformance suite."""
+    sandbox = started(request.param)
+    yield sandbox
+    sandbox.close()
+
+
+def _pid(box: Sandbox, source: str = PID, limits: Limits = FAST) -> int:
+    r = box.run(source, "f", [Invocation()], limits, isolation="resident")[0]
+    assert r.ok, r
+    return int(decode(r.value)[0])
+
+
+def test_the_child_stays_between_runs_and_call_mode_forks(box: Sandbox) -> None:
+    first = _pid(box)
+    assert [_pid(box) for _ in range(5)] == [first] * 5
+    by_call = [box.run(PID, "f", [Invocation()], FAST)[0] for _ in range(2)]
+    assert len({decode(r.value)[0] for r in by_call} | {first}) == 3
+
+
+def test_other_source_or_limits_get_their_own_child(box: Sandbox) -> None:
+    mine = _pid(box)
+    other = _pid(box, PID + "# another module\n")
+    looser = _pid(box, limits=Limits(timeout_s=3.0, cpu_s=2, memory_mb=256))
+    assert len({mine, other, looser}) == 3
+    assert _pid(box) == mine
+
+
+def test_a_kill_or_a_crash_replaces_the_child(box: Sandbox) -> None:
+    source = (
+        "import os\n"
+        "def f(kind):\n"
+        "    if kind == 'hang':\n"  # swallows the in-process timer: only the parent stops it
+        "        while True:\n"
+        "            try:\n"
+        "                while True:\n"
+        "                    pass\n"
+        "            except BaseException:\n"
+        "                pass\n"
+        "    if kind == 'exit':\n"
+        "        os._exit(3)\n"
+        "    return os.getpid()\n"
+    )
+    limits = Limits(timeout_s=0.5, cpu_s=2, memory_mb=256)
+
+    def run(kind: str) -> CallResult:
+        return box.run(source, "f", [Invocation(args=(kind,))], limits, isolation="resident")[0]
+
+    before = run("pid").value_str
+    assert run("hang").timed_out
+    after_hang = run("pid").value_str
+    exited = run("exit")
+    assert (exited.error_type, exited.error_message) == (
+        "ProcessExit",
+        "the process exited with status 3",
+    )
+    after_exit = run("pid").value_str
+    assert len({before, after_hang, after_exit}) == 3
+
+
+def test_a_child_killed_while_idle_is_replaced(box: Sandbox) -> None:
+    before = _pid(box)
+    killer = "import os, signal\ndef f(pid):\n    os.kill(pid, signal.SIGKILL)\n    return 1\n"
+    r = box.run(killer, "f", [Invocation(args=(before,))], FAST)[0]
+    assert r.ok, r
+    after = _pid(box)
+    assert after != before
+    assert _pid(box) == after
+
+
+def test_memory_kept_past_the_invocation_retires_the_child(box: Sandbox) -> None:
+    # An imported module's state is not reset between invocations (imports are cached, as
+    # in a batch); a child that grew by more than RESIDENT_GROWTH_MB ends after the call.
+    hog = (
+        "import os, sys\n"
+        "def f(keep):\n"
+        "    if keep:\n"
+        "        sys.modules['_hog'] = type(sys)('_hog')\n"
+        "        sys.modules['_hog'].data = b'x' * (200 * 2 ** 20)\n"
+        "    return [os.getpid(), '_hog' in sys.modules]\n"
+    )
+    limits = Limits(timeout_s=5.0, cpu_s=4, memory_mb=400)
+
+    def run(keep: bool) -> list[object]:
+        r = box.run(hog, "f", [Invocation(args=(keep,))], limits, isolation="resident")[0]
+        assert r.ok, r
+        return list(decode(r.value))
+
+    start = run(False)
+    grown = run(True)
+    assert grown == [start[0], True]
+    fresh = run(False)
+    assert fresh[0] != start[0] and fresh[1] is False
+
+
+def test_more_children_than_the_cap_end_the_least_recently_used(box: Sandbox) -> None:
+    from codearc_env.sandbox.worker_resident import RESIDENT_CHILDREN
+
+    sources = [PID + f"# module {i}\n" for i in range(RESIDENT_CHILDREN + 1)]
+    first = [_pid(box, s) for s in sources[:RESIDENT_CHILDREN]]
+    assert _pid(box, sources[1]) == first[1]  # now the most recently used: kept
+    _pid(box, sources[-1])  # one over the cap: the least recently used (module 0) goes
+    assert _pid(box, sources[1]) == first[1]
+    assert _pid(box, sources[0]) != first[0]
+
+
+def test_the_pool_never_gives_a_candidate_resident_isolation() -> None:
+    with SandboxPool(size=2, backend="process") as pool:
+        with pytest.raises(
+            ValueError, match="^resident isolation is for hidden functions, never for a candidate$"
+        ):
+            pool.run("candidate", PID, "f", [Invocation()], FAST, isolation="resident")
+        r = pool.run("reference", PID, "f", [Invocation()], FAST, isolation="resident")[0]
+        assert r.ok, r
+
+
+class _Recording(SandboxDouble):
+    def __init__(self) -> None:
+        super().__init__()
+        self.isolations: list[Isolation] = []
+
+    def _run_calls(
+        self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,
+        isolation: Isolation,
+    ) -> list[CallResult]:  # fmt: skip
+        self.isolations.append(isolation)
+        return self.answer(source, function, invocations)
+
+    def answer(self, source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
+        return [CallResult(ok=True, value=1, value_str="1") for _ in calls]
+
+
+def test_queries_ask_for_resident_isolation() -> None:
+    box, fn = _Recording(), toy_problems()[0]
+    pairs = run_calls(box, fn, [ParsedCall(name="add", args=(1,), kwargs=(), text="add(1)")])
+    assert [p.output for p in pairs] == ["1"] and box.isolations == ["resident"]
