@@ -319,6 +319,29 @@ def pick(xs: list[int]) -> int:
 """
 
 
+RARE = """
+import random
+
+def roll(n: int) -> int:
+    if random.random() < 0.1:
+        return 1000
+    return random.choice([0, 1]) + 0 * n
+"""
+
+
+def test_a_rare_value_of_a_nondeterministic_target_is_confirmed_before_it_fails(  # type: ignore[no-untyped-def]
+    boxes, tmp_path
+) -> None:
+    # 12 runs miss the value 1000 on an input 28 % of the time, so the weaker rule alone
+    # (within the runs' range widened by their spread) failed a candidate returning it on
+    # almost every check; 100 more runs of each disagreeing input miss it 1 time in 10**5.
+    fn = make_fn(RARE, "roll", [f"roll({i})" for i in range(4)], nondeterministic=True)
+    oracle = Oracle(*boxes, strength="tiny", cache_dir=tmp_path)
+    assert oracle.check(fn, "def roll(n):\n    return 1000\n").passed
+    assert oracle.check(fn, RARE).passed
+    assert not oracle.check(fn, "def roll(n):\n    return 5000\n").passed
+
+
 def test_nondeterministic_targets_are_judged_by_kind(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
     calls = ["pick([1, 2, 3])", "pick([5])", "pick([4, 4, 9, 1])", "pick([])"]
     fn = make_fn(NONDET, "pick", calls, nondeterministic=True)
