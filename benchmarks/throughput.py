@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py [--seconds 8] [--threads 4] [--problems 8]
         [--pool-size 8] [--calls-per-step 10] [--live 256] [--live-alone 16]
-        [--eval-limit 8] [--eval-reps 2] [--backend bwrap] [--no-ray]
+        [--eval-limit N] [--eval-reps 2] [--backend bwrap] [--no-ray]
 
 Figures, each measured in three modes:
 
@@ -28,7 +28,7 @@ Figures, each measured in three modes:
    RSS of every process the mode started (sandboxes; with Ray also Ray's own processes), over
    the environments.
 5. With Ray: ``benchmarks/ray_bench.py``'s comparison, the ground-truth agent through
-   ``codearc eval`` over the first ``--eval-limit`` built-in problems, in this process and
+   ``codearc eval`` over the built-in problems (the first ``--eval-limit``), in this process and
    with ``--ray``, alternating ``--eval-reps`` times after an untimed run that fills the cache.
 
 Rates per core are the rate over the cores this process may use (its CPU affinity). CPU time
@@ -80,6 +80,7 @@ class Measured:
     wall_s: float
     cpu_s: float
     workers: int = 1
+    own_cpu_s: float = 0.0  # of cpu_s, this process's share
 
     def per_core(self, cores: int) -> float:
         return self.count / self.wall_s / cores
@@ -88,12 +89,18 @@ class Measured:
         return 1000 * self.cpu_s / self.count
 
 
-def cpu_now() -> float:
-    """CPU seconds of this process, the children it reaped, and every live process under it."""
+def cpu_now() -> tuple[float, float]:
+    """CPU seconds of (this process, the children it reaped and every live process under it)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
-            + cpu_seconds(descendants(os.getpid())))
+    return (own.ru_utime + own.ru_stime,
+            reaped.ru_utime + reaped.ru_stime + cpu_seconds(descendants(os.getpid())))
+
+
+def cpu_since(before: tuple[float, float]) -> tuple[float, float]:
+    """(all CPU seconds, this process's) since ``before``."""
+    own, others = cpu_now()
+    return own - before[0] + others - before[1], own - before[0]
 
 
 def in_threads(envs: Sequence[CodeARCEnv], seconds: float,
@@ -122,10 +129,10 @@ def in_threads(envs: Sequence[CodeARCEnv], seconds: float,
     start.wait()
     for t in threads:
         t.join()
-    wall, cpu = time.perf_counter() - began, cpu_now() - cpu_before
+    wall, (cpu, own) = time.perf_counter() - began, cpu_since(cpu_before)
     if errors:
         raise errors[0]
-    return Measured(sum(counts), wall, cpu, len(envs))
+    return Measured(sum(counts), wall, cpu, len(envs), own)
 
 
 class Workloads:
@@ -285,7 +292,8 @@ def measure_mode(name: str, args: argparse.Namespace, make_env: Callable[..., Co
         print(f"  {figure.format(k=args.calls_per_step)}: {measured.count} on "
               f"{measured.workers} threads in "
               f"{measured.wall_s:.2f} s = {measured.count / measured.wall_s:.1f}/s, "
-              f"{measured.per_core(args.cores):.1f}/s per core, CPU {measured.cpu_ms():.2f} ms each")
+              f"{measured.per_core(args.cores):.1f}/s per core, CPU {measured.cpu_ms():.2f} ms each "
+              f"({1000 * measured.own_cpu_s / measured.count:.2f} in this process)")
     row["memory"] = work.memory(live, baseline, start)
     return row
 
@@ -306,7 +314,8 @@ def eval_comparison(args: argparse.Namespace) -> dict[str, Measured]:
         for name, address in (("pool", None), ("ray", LOCAL_CLUSTER)):
             cpu_before = cpu_now()
             wall, solved = run_eval(work / f"{name}-{rep}", settings, address)
-            runs[name].append(Measured(solved, wall, cpu_now() - cpu_before))
+            total, own = cpu_since(cpu_before)
+            runs[name].append(Measured(solved, wall, total, 1, own))
             print(f"  {'in-process' if name == 'pool' else '--ray':>10} run {rep}: {solved} "
                   f"solved in {wall:.2f} s")
     return {name: sorted(ms, key=lambda m: m.wall_s)[(len(ms) - 1) // 2]
@@ -379,7 +388,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--calls-per-step", type=int, default=10)
     ap.add_argument("--live", type=int, default=256, help="live episodes, pool and ray")
     ap.add_argument("--live-alone", type=int, default=16, help="live episodes alone")
-    ap.add_argument("--eval-limit", type=int, default=8, help="problems of the eval runs")
+    ap.add_argument("--eval-limit", type=int, default=None,
+                    help="problems of the eval runs (default: all 47 built-in, annotated)")
     ap.add_argument("--eval-reps", type=int, default=2)
     ap.add_argument("--backend", default="bwrap")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray mode")
