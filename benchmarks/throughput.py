@@ -312,10 +312,10 @@ def eval_comparison(args: argparse.Namespace) -> dict[str, Measured]:
     runs: dict[str, list[Measured]] = {"pool": [], "ray": []}
     for rep in range(args.eval_reps):
         for name, address in (("pool", None), ("ray", LOCAL_CLUSTER)):
-            cpu_before = cpu_now()
+            # Wall time only: processes of the previous run (its pool, Ray's episode host)
+            # end during this one, and the CPU they used goes with them.
             wall, solved = run_eval(work / f"{name}-{rep}", settings, address)
-            total, own = cpu_since(cpu_before)
-            runs[name].append(Measured(solved, wall, total, 1, own))
+            runs[name].append(Measured(solved, wall, 0.0))
             print(f"  {'in-process' if name == 'pool' else '--ray':>10} run {rep}: {solved} "
                   f"solved in {wall:.2f} s")
     return {name: sorted(ms, key=lambda m: m.wall_s)[(len(ms) - 1) // 2]
@@ -365,7 +365,7 @@ def print_table(args: argparse.Namespace, rows: dict[str, dict[str, Any]],
     print(f"{'memory per live episode, MB (episodes)':<{width}} {'-':>7} "
           + " ".join(f"{c:>16}" for c in cells))
     if evals is not None:
-        cells = ["-"] + [f"{evals[m].per_core(args.cores):8.1f} |{evals[m].cpu_ms():6.2f}"
+        cells = ["-"] + [f"{evals[m].per_core(args.cores):8.1f} |     -"
                          for m in ("pool", "ray")]
         print(f"{'ground-truth eval episodes/s (in-process, --ray)':<{width}} {'-':>7} "
               + " ".join(f"{c:>16}" for c in cells))
