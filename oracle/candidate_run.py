@@ -148,9 +148,12 @@ class CandidateRun:
         def evaluate(batch: Sequence[CallInput]) -> list[tuple[Expected, CallResult] | None]:
             rs = self.oracle.reference_sandbox
             limits = limits_for(rs, ref.REFERENCE_TIMEOUT_S)
+            # Resident: the reference is the benchmark's code, and shrinking asks it about
+            # many small inputs one batch at a time; a warm process answers each.
             got = rs.run(
-                self.fn.code, self.fn.target, [ref.to_invocation(x) for x in batch], limits
-            )
+                self.fn.code, self.fn.target, [ref.to_invocation(x) for x in batch], limits,
+                isolation="resident",
+            )  # fmt: skip
             ref.raise_on_infra(got)
             keep = [
                 Expected(x, (g,))

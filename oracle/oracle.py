@@ -207,19 +207,27 @@ class Oracle:
         self, fn: HiddenFunction, run: CandidateRun, expected: list[Expected]
     ) -> tuple[str, Counterexample] | None:
         """Every input in a fresh namespace under its own limit: the shrunk first
-        disagreement, or None."""
-        got = run.results(expected)
-        results = {i: r for i, r in enumerate(got) if r is not None}  # None: not run
-        bad = [i for i, r in results.items() if not agrees(fn, expected[i], r)]
-        bad.sort(key=lambda j: (len(expected[j].input.call_text(fn.target)), j))
-        if bad and fn.quirks.nondeterministic:
-            bad = self._still_bad(fn, run, expected, results, bad)
-        if not bad:
-            return None
-        i = bad[0]
-        e, r = run.shrunk(expected[i], results[i])
-        return reason(fn, e, r), counterexample(fn, e, r)
+        disagreement, or None.
 
+        Inputs run the simplest first, in growing groups, and running stops at the first group
+        with a disagreement: a verdict needs one, and the simplest is the one reported, so a
+        wrong candidate is not run again on every input its driver run got wrong."""
+        order = sorted(
+            range(len(expected)), key=lambda j: (len(expected[j].input.call_text(fn.target)), j)
+        )
+        start, size = 0, FRESH_GROUP
+        while start < len(order):
+            part = order[start : start + size]
+            start, size = start + size, 2 * size
+            got = run.results([expected[j] for j in part])
+            results = {j: r for j, r in zip(part, got, strict=True) if r is not None}  # None: unrun
+            bad = [j for j in part if j in results and not agrees(fn, expected[j], results[j])]
+            if bad and fn.quirks.nondeterministic:
+                bad = self._still_bad(fn, run, expected, results, bad)
+            if bad:
+                e, r = run.shrunk(expected[bad[0]], results[bad[0]])
+                return reason(fn, e, r), counterexample(fn, e, r)
+        return None
 
     @staticmethod
     def _still_bad(
@@ -240,6 +248,8 @@ class Oracle:
 
 CONFIRM_GROUP = 4
 """Disagreements of a nondeterministic target confirmed per reference call."""
+FRESH_GROUP = 16
+"""Inputs in the first group of fresh runs of a failing check; each next group is twice as big."""
 
 
 def _as_input(x: ParsedCall | Invocation | CallInput | str, target: str) -> CallInput | None:

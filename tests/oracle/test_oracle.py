@@ -225,6 +225,20 @@ def test_defined_twice_the_last_definition_is_judged(oracle: Oracle) -> None:
     assert not oracle.check(FN, CORRECT + wrong).passed
 
 
+def test_a_wrong_candidate_is_run_fresh_only_until_a_group_disagrees(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from codearc_env.oracle.oracle import FRESH_GROUP
+
+    cand_box = CountingSandbox(boxes[1])
+    oracle = Oracle(boxes[0], cand_box, strength="tiny", cache_dir=tmp_path, shrink_evaluations=0)
+    n = len(oracle.expected(FN, []))
+    offset = "def score(xs, bonus):\n    return 10 ** 6 + len(xs)\n"  # wrong on every input
+    v = oracle.check(FN, offset)
+    assert not v.passed and n > 2 * FRESH_GROUP
+    assert v.reason == "wrong result on score([], 0)"  # the simplest input, as before
+    # the driver's run (one invocation), the load probe, then only the first fresh group
+    assert cand_box.invocations == 2 + FRESH_GROUP
+
+
 def test_second_check_does_not_rerun_the_reference(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ref_box = CountingSandbox(boxes[0])
     first = Oracle(ref_box, boxes[1], strength="tiny", cache_dir=tmp_path)
