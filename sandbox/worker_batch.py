@@ -164,16 +164,18 @@ def _enter_child(w_res, w_out, ctl, limits, nproc, calls):
     }
 
 
-def _run_invocation(ctx, job, index, scratch, retire=None):
+def _run_invocation(ctx, job, index, scratch, retire=None, restored=False):
     """Run one invocation in a fresh namespace and send its frame, bound to ``index``.
 
-    Returns False when this child must not run another: the invocation left a thread or a
+    ``restored``: the process-wide state was restored since the last invocation. Returns
+    False when this child must not run another: the invocation left a thread or a
     process (they could write the next frame), or ``retire()`` says so. The frame then says
     ``"last": true``, and the child exits after sending it.
     """
     _reset_stdio(ctx["out"], ctx["stdin"])
     os.chdir(scratch)
-    _restore_python_state(ctx["state"])
+    if not restored:  # a resident child restores before it decodes the arguments
+        _restore_python_state(ctx["state"])
     soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))

@@ -89,7 +89,7 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
             if "error_type" in job:  # its arguments could not be decoded
                 write_all(_RES_FD, frame(dict(job, i=index)))
             else:
-                _run_invocation(ctx, job, index, scratch, retire)
+                _run_invocation(ctx, job, index, scratch, retire, restored=True)
             index += 1
     except BaseException:
         pass
