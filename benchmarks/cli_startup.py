@@ -15,6 +15,10 @@ timing; every timed check (CLI or worker) then reads its table from disk (each w
 uses a new ``Oracle``, so its in-memory cache is empty). The script fails if any timed check
 computed a table, or if the CLI did not exit 0 for the passing and 1 for the failing candidate.
 
+Bytecode: the timed processes cache compiled modules as an installed package does, in a
+private ``PYTHONPYCACHEPREFIX`` (``PYTHONDONTWRITEBYTECODE`` is dropped for them), filled by
+one untimed pass over every case before timing.
+
 Several ``--python`` interpreters (e.g. one with an older install of the package) are timed
 in alternation, in one sitting. The breakdown part times, per interpreter, the interpreter
 alone, the CLI's imports and loading the problem (each a fresh process), and lists the
@@ -151,7 +155,7 @@ def _write_candidates(data_dir: Path, problems: list[int], folder: Path) -> dict
     return out
 
 
-def breakdown(python: str, opts, index: int, candidate: Path) -> None:  # noqa: ANN001
+def breakdown(python: str, opts, index: int, candidate: Path, overhead: float) -> None:  # noqa: ANN001
     """Where start-up goes, each part as the median wall of fresh processes."""
     r = opts.repeat
     floor = _wall([python, "-c", "pass"], r)
@@ -171,8 +175,10 @@ def breakdown(python: str, opts, index: int, candidate: Path) -> None:  # noqa: 
         ("+ import the handler's oracle and sandbox", handler_wall - cli),
         (f"+ load problem annotated/{index} (after the cli import)", load_wall - cli),
     ]
+    rest = overhead - sum(seconds for _, seconds in parts)
+    parts.append(("rest of the overhead (parser, sandbox probe, exit, ...)", rest))
     for label, seconds in parts:
-        print(f"    {label:<52} {seconds:6.3f} s")
+        print(f"    {label:<56} {seconds:6.3f} s")
     argv = [python, "-X", "importtime", *_cli_argv(python, index, "annotated", candidate, opts)[1:]]
     proc = subprocess.run(argv, capture_output=True, text=True, cwd=tempfile.gettempdir())
     rows = []
@@ -212,12 +218,18 @@ def main(argv: list[str] | None = None) -> int:
     load_before = _load()
     with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp:
         opts.cache_dir = Path(tmp) / "oracle"
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # inherited by every timed process
+        os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         candidates = _write_candidates(opts.data_dir, problems, Path(tmp))
         workers = {py: Worker(py, opts.data_dir, opts.backend, opts.cache_dir) for py in pythons}
         for (index, variant), cands in candidates.items():  # fill the cache once
             workers[pythons[0]].check(index, variant, cands["right"])
         n_tables = len(list(opts.cache_dir.iterdir()))
         cases = [(i, v, kind) for (i, v) in candidates for kind in ("right", "wrong")]
+        for index, variant, kind in cases:  # untimed: compiles and caches the bytecode
+            for py in pythons:
+                cand = candidates[(index, variant)][kind]
+                _time_cli(_cli_argv(py, index, variant, cand, opts), 0 if kind == "right" else 1)
         cli_s: dict = {}
         check_s: dict = {}
         for _ in range(opts.repeat):
@@ -249,9 +261,11 @@ def main(argv: list[str] | None = None) -> int:
                 overheads.append(wall - check)
                 name = f"{case[1]}/{case[0]} {case[2]}"
                 print(f"  {name:<28} {wall:8.3f}s {check:7.3f}s {wall - check:8.3f}s")
-            print(f"  median overhead over cases: {statistics.median(overheads):.3f} s")
+            overhead = statistics.median(overheads)
+            print(f"  median overhead over cases: {overhead:.3f} s")
             if not opts.no_breakdown:
-                breakdown(py, opts, problems[0], candidates[(problems[0], "annotated")]["right"])
+                first = candidates[(problems[0], "annotated")]["right"]
+                breakdown(py, opts, problems[0], first, overhead)
     print(f"\nload average after: {_load()}")
     return 0
 
