@@ -59,6 +59,11 @@ def header(args: argparse.Namespace) -> None:
     print(f"backend: {args.backend}; pool: {args.pool_size} sandboxes; strength {args.strength}")
 
 
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
 def density(args: argparse.Namespace, pool: SandboxPool) -> None:
     rss_before = rss_mb(os.getpid())
     envs = [CodeARCEnv(split="builtin", pool=pool, oracle_strength=args.strength)
@@ -80,13 +85,17 @@ def density(args: argparse.Namespace, pool: SandboxPool) -> None:
           f"{total / len(envs):.2f} MB per live episode (envs and sandboxes)")
 
     latencies: list[float] = []
+    per_burst: list[list[float]] = []
 
     async def burst(round_: int) -> None:
         start = time.perf_counter()
+        mine: list[float] = []
+        per_burst.append(mine)
 
         async def one(env: CodeARCEnv, calls: tuple[str, ...]) -> None:
             obs, *_ = await env.astep({"kind": 0, "text": calls[(round_ + 1) % len(calls)]})
             latencies.append(time.perf_counter() - start)
+            mine.append(latencies[-1])
             if obs["feedback"].startswith("Invalid"):
                 raise RuntimeError(f"a burst query was refused: {obs['feedback']}")
 
@@ -103,6 +112,9 @@ def density(args: argparse.Namespace, pool: SandboxPool) -> None:
           f"{statistics.median(ms):.0f} ms, p99 {p99:.0f} ms, max {ms[-1]:.0f} ms; "
           f"burst wall median {statistics.median(walls) * 1000:.0f} ms "
           f"({len(envs) / statistics.median(walls):.0f} queries/s)")
+    print("  each burst, wall and p99 (the first starts every problem's warm processes): "
+          + "; ".join(f"{w * 1000:.0f} ms, p99 {_p99(b) * 1000:.0f} ms"
+                      for w, b in zip(walls, per_burst, strict=True)))  # fmt: skip
     print(f"  harness RSS after the bursts: {rss_mb(os.getpid()):.0f} MB; "
           f"load now {os.getloadavg()[0]:.2f}")
     for env in envs:
