@@ -8,9 +8,10 @@ CPU allowance), but it stays between requests, so an episode's queries cost an `
 the module and the call instead of a fork each. It reads each invocation from the parent as
 a frame, and numbers its frames across requests, so a frame left by an earlier one fails.
 
-A child is replaced after a timeout, a crash, anything left behind (a thread, a process), a
+A child is replaced after a kill, a crash, anything left behind (a thread, a process), a
 malformed frame, ``RESIDENT_CALLS`` invocations, or when its memory grew by more than
-``RESIDENT_GROWTH_MB`` since it started. Between requests the worker cleans up as after any
+``RESIDENT_GROWTH_MB`` since it started; an invocation that died, or raised MemoryError, after
+earlier ones in the same child runs again on a fresh child, whose result stands. Between requests the worker cleans up as after any
 call (scratch files, IPC objects, processes), sparing only the idle resident children.
 """
 
@@ -123,12 +124,15 @@ class ResidentRunner:
                     result, healthy, died = self.collect(child, limits, served, True, go)
                 finally:
                     self.busy = None
-                if not healthy or child["served"] >= RESIDENT_CALLS:
+                # A MemoryError after earlier invocations may come from what they left in
+                # the child's address space (its limit is set once): a fresh child decides.
+                cramped = served and result.get("error_type") == "MemoryError"
+                if not healthy or cramped or child["served"] >= RESIDENT_CALLS:
                     self.drop_resident(key)
                     self.reap()  # what the ended child started dies with it
                 # A child that died without a byte after serving earlier invocations may
                 # have been ended by what those left behind: a fresh child runs this one.
-                if not (died and served) or self.input_closed:
+                if not ((died or cramped) and served) or self.input_closed:
                     break
             self.send({"op": "result", "id": rid, "i": i, "r": result})
             if self.input_closed:

@@ -119,6 +119,32 @@ def test_memory_kept_past_the_invocation_retires_the_child(box: Sandbox) -> None
     assert fresh[0] != start[0] and fresh[1] is False
 
 
+def test_a_memory_error_after_earlier_invocations_is_decided_by_a_fresh_child(box: Sandbox) -> None:
+    # Address space an earlier invocation reserved and left (untouched: no resident memory,
+    # so no retirement) makes the next one fail in this child; a fresh child decides.
+    source = (
+        "import mmap, os, sys\n"
+        "def f(kind):\n"
+        "    if kind == 'reserve':\n"
+        "        sys.modules['_reserved'] = mmap.mmap(-1, 300 * 2 ** 20)\n"
+        "    elif kind == 'allocate':\n"
+        "        data = bytearray(200 * 2 ** 20)\n"
+        "        del data\n"
+        "    return [os.getpid(), '_reserved' in sys.modules]\n"
+    )
+    limits = Limits(timeout_s=5.0, cpu_s=4, memory_mb=400)
+
+    def run(kind: str) -> CallResult:
+        return box.run(source, "f", [Invocation(args=(kind,))], limits, isolation="resident")[0]
+
+    reserved = run("reserve")
+    assert reserved.ok and decode(reserved.value)[1] is True
+    allocated = run("allocate")
+    assert allocated.ok, allocated
+    pid, kept = decode(allocated.value)
+    assert pid != decode(reserved.value)[0] and kept is False
+
+
 def test_more_children_than_the_cap_end_the_least_recently_used(box: Sandbox) -> None:
     from codearc_env.sandbox.worker_resident import RESIDENT_CHILDREN
 
