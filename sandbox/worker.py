@@ -101,6 +101,7 @@ _pidfd, _await_exit, _hard_deadline, _outcome, _ChildOutput = (
     _results._ChildOutput,
 )
 STDOUT_CAP_DEFAULT, DRAIN_S = _results.STDOUT_CAP_DEFAULT, _results.DRAIN_S
+NPROC_ROOM = _batch.NPROC_ROOM
 
 WATCHDOG_PERIOD_S = 0.02
 """How often the memory watchdog (where no cgroup caps the sandbox) sums the processes' memory."""
@@ -278,7 +279,14 @@ class Worker(BatchRunner, ResidentRunner):
         if "error_type" in job:
             return job
         try:
-            return self.supervise(job, limits)
+            result = self.supervise(job, limits)
+            if self.residents and _resident.short_of_memory(result):
+                # Idle resident children hold memory the sandbox's cap counts: a call that ran
+                # out of it runs again without them, and that result stands.
+                self.drop_all_residents()
+                self.clean_up()
+                result = self.supervise(job, limits)
+            return result
         finally:
             self.clean_up()
 
@@ -300,7 +308,7 @@ class Worker(BatchRunner, ResidentRunner):
             "kwargs": kwargs,
             "limits": limits,
             # RLIMIT_NPROC counts every process of the user (namespace): leave room for ours.
-            "nproc": int(limits.get("processes", 64)) + 8 if self.nproc else None,
+            "nproc": int(limits.get("processes", 64)) + NPROC_ROOM if self.nproc else None,
             "scratch": self.scratch,
         }
 

@@ -54,6 +54,11 @@ _pidfd, _await_exit, _hard_deadline, _outcome = (
 )
 STDOUT_CAP_DEFAULT = _results.STDOUT_CAP_DEFAULT
 
+NPROC_ROOM = 8 + 17
+"""RLIMIT_NPROC counts every process of the sandbox's user: room for the worker's own (8) and
+its resident children (16, and the one being replaced), so how many problems are warm never
+changes how many processes a call may start."""
+
 # Descriptors of a batch child: 0-2 stdio, then these (kept so stdio can be restored).
 _RES_FD, _CTL_FD, _OUT_FD, _NULL_FD = 3, 4, 5, 6
 
@@ -186,7 +191,7 @@ def _run_invocation(ctx, job, index, scratch, retire=None, restored=False):
     with contextlib.suppress(BaseException):
         ctx["out"].flush()
     result["i"] = index  # bound to its invocation: a frame left by an earlier one fails
-    last = _left_behind() or (retire is not None and retire())
+    last = _left_behind() or (retire is not None and retire(ns))
     if last:
         result["last"] = True
     write_all(_RES_FD, frame(result))
@@ -293,7 +298,7 @@ class BatchRunner:
         r_res, w_res = os.pipe()
         r_out, w_out = os.pipe()
         ctl_parent, ctl_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        nproc = int(limits.get("processes", 64)) + 8 if self.nproc else None
+        nproc = int(limits.get("processes", 64)) + NPROC_ROOM if self.nproc else None
         pid = os.fork()
         if pid == 0:
             os.close(r_res)

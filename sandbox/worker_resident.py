@@ -38,6 +38,7 @@ _enter_child, _run_invocation, _restore_python_state = (
     _batch._restore_python_state,
 )
 _RES_FD, _CTL_FD = _batch._RES_FD, _batch._CTL_FD
+_guarded, RENDER_GUARD_S = _batch._guarded, _batch.RENDER_GUARD_S
 
 RESIDENT_CHILDREN = 16
 """Resident children one worker keeps, least recently used first out. A pool routes a problem
@@ -47,9 +48,12 @@ RESIDENT_CALLS = 1000
 """Invocations one resident child runs before a fresh one replaces it (its hard CPU limit
 covers this many)."""
 
-RESIDENT_GROWTH_MB = 64
-"""A resident child whose resident memory grew by more than this since it started retires
-after the invocation: an idle child keeps what its last invocation left in its heap."""
+RESIDENT_GROWTH_MB = 16
+"""A resident child whose resident memory grew by more than this since it started, after its
+last invocation's namespace is freed and its heap trimmed, retires: an idle child keeps what
+that invocation left in its heap, and a capped sandbox counts it."""
+
+MEMORY_FAILURES = frozenset({"MemoryError", "MemoryLimitExceeded"})
 
 
 def resident_key(source, function, limits):
@@ -66,6 +70,22 @@ def _rss_bytes():
         return 0
 
 
+def _malloc_trim():
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except Exception:  # not glibc: nothing to trim
+        pass
+
+
+def short_of_memory(result):
+    """Whether a call's result may come from memory others held (then it is run again)."""
+    if result.get("error_type") in MEMORY_FAILURES:
+        return True
+    return result.get("error_message") == "killed by signal SIGKILL"  # the OOM killer
+
+
 def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
     """A resident child: runs each invocation the parent sends, until it is told to stop (the
     parent closes its end) or must not go on. Never returns."""
@@ -74,7 +94,13 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
         ctx = _enter_child(w_res, w_out, ctl, limits, nproc, RESIDENT_CALLS)
         ceiling = _rss_bytes() + RESIDENT_GROWTH_MB * 1024 * 1024
 
-        def retire():
+        def retire(ns):
+            if _rss_bytes() <= ceiling:
+                return False
+            # Free the namespace and give the heap's free pages back (glibc keeps them after
+            # a large free), then decide on what the child really keeps.
+            _guarded(ns.clear, RENDER_GUARD_S, None, None)
+            _malloc_trim()
             return _rss_bytes() > ceiling
 
         index = 0
@@ -124,15 +150,21 @@ class ResidentRunner:
                     result, healthy, died = self.collect(child, limits, served, True, go)
                 finally:
                     self.busy = None
-                # A MemoryError after earlier invocations may come from what they left in
-                # the child's address space (its limit is set once): a fresh child decides.
-                cramped = served and result.get("error_type") == "MemoryError"
+                # Out of memory: what earlier invocations left in this child's address space
+                # (its limit is set once) or other resident children's memory may be the
+                # cause, so a fresh child decides, with the idle ones gone.
+                cramped = short_of_memory(result) and (served or len(self.residents) > 1)
                 if not healthy or cramped or child["served"] >= RESIDENT_CALLS:
                     self.drop_resident(key)
                     self.reap()  # what the ended child started dies with it
+                if cramped:
+                    self.drop_all_residents()
                 # A child that died without a byte after serving earlier invocations may
-                # have been ended by what those left behind: a fresh child runs this one.
-                if not ((died or cramped) and served) or self.input_closed:
+                # have been ended by what those left behind: a fresh child runs this one
+                # (not after its own CPU limit: that would only spend it again).
+                spent = result.get("error_message") == "killed by signal SIGXCPU"
+                again = cramped or (died and served and not spent)
+                if not again or self.input_closed:
                     break
             self.send({"op": "result", "id": rid, "i": i, "r": result})
             if self.input_closed:
@@ -167,6 +199,10 @@ class ResidentRunner:
         child = self.residents.pop(key, None)
         if child is not None:
             self.end_batch_child(child)
+
+    def drop_all_residents(self):
+        for key in list(self.residents):
+            self.drop_resident(key)
 
     def resident_pids(self):
         return frozenset(c["pid"] for c in self.residents.values())
