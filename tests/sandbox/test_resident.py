@@ -73,7 +73,8 @@ def test_a_kill_or_a_crash_replaces_the_child(box: Sandbox) -> None:
         return box.run(source, "f", [Invocation(args=(kind,))], limits, isolation="resident")[0]
 
     before = run("pid").value_str
-    assert run("hang").timed_out
+    hung = run("hang")  # the wall clock or the CPU limit, whichever a loaded machine hits first
+    assert hung.timed_out or hung.error_message == "killed by signal SIGXCPU", hung
     after_hang = run("pid").value_str
     exited = run("exit")
     assert (exited.error_type, exited.error_message) == (
