@@ -33,10 +33,24 @@ def commit() -> str:
     return f"{head}+changes" if dirty else head
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown CPU" when it has none)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def default_data_dir() -> Path:
+    """Where the benchmarks look for the real data: CODEARC_DATA_DIR, else ../shared beside
+    the clone."""
+    env = os.environ.get("CODEARC_DATA_DIR")
+    return Path(env) if env else REPO.parent / "shared" / "codearc-data"
+
+
 def machine_lines() -> list[str]:
     """Date, CPU, cores, Python, commit and load: the lines every figure is quoted with."""
-    with open("/proc/cpuinfo") as fh:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
+    cpu = cpu_model()
     return [
         f"date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; commit {commit()}",
         f"cpu: {cpu}; {os.cpu_count()} cores, {usable_cores()} usable by this process",

@@ -37,20 +37,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_common import cpu_model, default_data_dir
+
 VARIANTS = ("annotated", "anonymized")
-
-
-def _default_dir() -> Path:
-    env = os.environ.get("CODEARC_DATA_DIR")
-    return Path(env) if env else ROOT.parent / "shared" / "codearc-data"
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def _load() -> str:
@@ -204,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problems", default="0,500,1113")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--backend", default="bwrap")
-    parser.add_argument("--data-dir", type=Path, default=_default_dir())
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--no-breakdown", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", type=Path, help=argparse.SUPPRESS)
@@ -248,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("a timed CLI run computed a reference table: cache states differ")
         for w in workers.values():
             w.close()
-        print(f"{started}, {_cpu_model()}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+        print(f"{started}, {cpu_model()}, {os.cpu_count()} CPUs, python {sys.version.split()[0]}")
         print(f"load average before: {load_before}; backend {opts.backend}; data {opts.data_dir}")
         print(f"median of {opts.repeat} runs per case; cache filled once ({n_tables} tables)")
         for py in pythons:

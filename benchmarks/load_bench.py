@@ -17,20 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_common import cpu_model, default_data_dir
+
 REPEAT = 5
-
-
-def _default_dir() -> Path:
-    env = os.environ.get("CODEARC_DATA_DIR")
-    return Path(env) if env else ROOT.parent / "shared" / "codearc-data"
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def _median(fn, repeat: int = REPEAT) -> tuple[float, float]:  # noqa: ANN001
@@ -66,7 +55,7 @@ def _write_upstream(data_dir: Path, dest: Path) -> None:
 
 
 def main() -> int:
-    data_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else _default_dir()
+    data_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else default_data_dir()
     if not (data_dir / "problems.jsonl").is_file():
         print(f"no JSON Lines data in {data_dir}", file=sys.stderr)
         return 2
@@ -105,7 +94,7 @@ def main() -> int:
 
     rows.append(("parse every example call (after load)", _median(parse_all, 3)))
     print(f"data: {data_dir} ({len(ds)} problems)")
-    print(f"{started}, {_cpu_model()}, load average {load_before:.1f} before the runs")
+    print(f"{started}, {cpu_model()}, load average {load_before:.1f} before the runs")
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median of {REPEAT} (3 for cold)"
     )
