@@ -126,11 +126,10 @@ only sandboxes whose code uses a module pay for it, and only once instead of per
 """
 
 
-BatchRunner: Any = _batch.BatchRunner
 ResidentRunner: Any = _resident.ResidentRunner
 
 
-class Worker(BatchRunner, ResidentRunner):
+class Worker(ResidentRunner):
     def __init__(self, config, fd_in=0, fd_out=1):
         self.fd_in = fd_in
         self.fd_out = fd_out

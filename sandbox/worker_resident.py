@@ -123,21 +123,15 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
     os._exit(0)
 
 
-class ResidentRunner:
-    """The worker's resident mode (a mixin of Worker, which provides these)."""
+BatchRunner: Any = _batch.BatchRunner
 
-    scratch: str
-    nproc: bool
-    input_closed: bool
-    broken: Any
-    send: Any
-    prepare: Any
-    clean_up: Any
-    collect: Any
-    fork_paced_child: Any
-    end_batch_child: Any
-    reap: Any
+
+class ResidentRunner(BatchRunner):
+    """The worker's resident mode, on the batch mode's paced children (a mixin of Worker,
+    which provides what BatchRunner lists)."""
+
     residents: "collections.OrderedDict[str, dict[str, Any]]"
+    busy: Any
 
     def run_resident(self, rid, key, code, function, invocations, limits):
         for i, inv in enumerate(invocations):
