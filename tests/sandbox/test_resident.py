@@ -7,6 +7,7 @@ replaced when it must be, and it never serves a candidate.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import pytest
@@ -31,8 +32,13 @@ def box(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     sandbox.close()
 
 
+def _ask(box: Sandbox, source: str, *args: object, limits: Limits = FAST) -> CallResult:
+    """One invocation of ``f(*args)`` in resident isolation."""
+    return box.run(source, "f", [Invocation(args=args)], limits, isolation="resident")[0]
+
+
 def _pid(box: Sandbox, source: str = PID, limits: Limits = FAST) -> int:
-    r = box.run(source, "f", [Invocation()], limits, isolation="resident")[0]
+    r = _ask(box, source, limits=limits)
     assert r.ok, r
     return int(decode(r.value)[0])
 
@@ -69,8 +75,7 @@ def test_a_kill_or_a_crash_replaces_the_child(box: Sandbox) -> None:
     )
     limits = Limits(timeout_s=0.5, cpu_s=2, memory_mb=256)
 
-    def run(kind: str) -> CallResult:
-        return box.run(source, "f", [Invocation(args=(kind,))], limits, isolation="resident")[0]
+    run = functools.partial(_ask, box, source, limits=limits)
 
     before = run("pid").value_str
     hung = run("hang")  # the wall clock or the CPU limit, whichever a loaded machine hits first
@@ -109,7 +114,7 @@ def test_memory_kept_past_the_invocation_retires_the_child(box: Sandbox) -> None
     limits = Limits(timeout_s=5.0, cpu_s=4, memory_mb=400)
 
     def run(keep: bool) -> list[object]:
-        r = box.run(hog, "f", [Invocation(args=(keep,))], limits, isolation="resident")[0]
+        r = _ask(box, hog, keep, limits=limits)
         assert r.ok, r
         return list(decode(r.value))
 
@@ -135,8 +140,7 @@ def test_a_memory_error_after_earlier_invocations_is_decided_by_a_fresh_child(bo
     )
     limits = Limits(timeout_s=5.0, cpu_s=4, memory_mb=400)
 
-    def run(kind: str) -> CallResult:
-        return box.run(source, "f", [Invocation(args=(kind,))], limits, isolation="resident")[0]
+    run = functools.partial(_ask, box, source, limits=limits)
 
     reserved = run("reserve")
     assert reserved.ok and decode(reserved.value)[1] is True
@@ -159,7 +163,7 @@ def test_an_idle_child_gives_back_what_a_large_invocation_freed(box: Sandbox) ->
     )
 
     def run(n: int) -> CallResult:
-        r = box.run(source, "f", [Invocation(args=("x", n))], isolation="resident")[0]
+        r = _ask(box, source, "x", n, limits=box.limits)
         assert r.ok, r
         return r
 
