@@ -8,7 +8,7 @@ replaced when it must be, and it never serves a candidate.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -25,7 +25,7 @@ PID = "import os\ndef f(x=0):\n    return [os.getpid(), x]\n"
 
 
 @pytest.fixture(scope="module", params=[p for p in BACKEND_PARAMS if p.id != "docker"])
-def box(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def box(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     """bwrap and process here; docker runs the same worker and passes the conformance suite."""
     sandbox = started(request.param)
     yield sandbox
