@@ -27,6 +27,17 @@ def _has_helper(fn: HiddenFunction) -> bool:
     return len(defs) > 1 and defs[0].name != fn.target
 
 
+QUIRKS = (
+    "ill_posed",
+    "invalid_calls",
+    "nondeterministic",
+    "large_output",
+    "errored_examples",
+    "timed_out_examples",
+)
+"""The quirk flags whose first and last problem of each variant are compared."""
+
+
 def _edge_problems(real: Dataset) -> dict[str, set[tuple[str, int]]]:
     chosen: dict[str, set[tuple[str, int]]] = {}
     for variant in ("annotated", "anonymized"):
@@ -35,17 +46,7 @@ def _edge_problems(real: Dataset) -> dict[str, set[tuple[str, int]]]:
             chosen.setdefault("range end", set()).update(
                 {(variant, indices[0]), (variant, indices[-1])}
             )
-        tests = {
-            name: (lambda fn, n=name: bool(getattr(fn.quirks, n)))
-            for name in (
-                "ill_posed",
-                "invalid_calls",
-                "nondeterministic",
-                "large_output",
-                "errored_examples",
-                "timed_out_examples",
-            )
-        }
+        tests = {name: (lambda fn, n=name: bool(getattr(fn.quirks, n))) for name in QUIRKS}
         tests["helper before target"] = _has_helper
         for name, has in tests.items():
             hits = [fn.index for fn in fns if has(fn)]
@@ -60,17 +61,7 @@ def test_one_problem_equals_the_full_loaders_on_edge_problems(data_dir: Path) ->
     real = load_dataset(data_dir)
     chosen = _edge_problems(real)
     # every kind of edge occurs in the real data (else this test would compare less)
-    assert set(chosen) == {
-        "range end",
-        "ill_posed",
-        "invalid_calls",
-        "nondeterministic",
-        "large_output",
-        "errored_examples",
-        "timed_out_examples",
-        "helper before target",
-        "largest output",
-    }
+    assert set(chosen) == {"range end", *QUIRKS, "helper before target", "largest output"}
     for name, problems in chosen.items():
         for variant, index in sorted(problems):
             alone = load_problem(variant, index, data_dir)
