@@ -220,8 +220,12 @@ class Worker(ResidentRunner):
             "python_env": ",".join(sorted(k for k in os.environ if k.startswith("PYTHON"))),
         }
 
-    def compile_module(self, source):
-        key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+    @staticmethod
+    def source_digest(source):
+        return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def compile_module(self, source, key):
+        """``(code, None)`` or ``(None, (error type, message))``; ``key``: source_digest(source)."""
         hit = self.code_cache.get(key)
         if hit is None:
             try:
@@ -240,13 +244,14 @@ class Worker(ResidentRunner):
     def run(self, request):
         rid = request.get("id")
         limits = request["limits"]
-        code, compile_error = self.compile_module(request["source"])
+        digest = self.source_digest(request["source"])
+        code, compile_error = self.compile_module(request["source"], digest)
         isolation = request.get("isolation")
         if isolation == "batch" and compile_error is None:
             self.run_batch(rid, code, request["function"], request["invocations"], limits)
             return
         if isolation == "resident" and compile_error is None:
-            key = _resident.resident_key(request["source"], request["function"], limits)
+            key = _resident.resident_key(digest, request["function"], limits)
             self.run_resident(rid, key, code, request["function"], request["invocations"], limits)
             return
         for i, inv in enumerate(request["invocations"]):

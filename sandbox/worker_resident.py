@@ -16,7 +16,6 @@ call (scratch files, IPC objects, processes), sparing only the idle resident chi
 """
 
 import collections
-import hashlib
 import json
 import os
 import resource
@@ -56,10 +55,10 @@ that invocation left in its heap, and a capped sandbox counts it."""
 MEMORY_FAILURES = frozenset({"MemoryError", "MemoryLimitExceeded"})
 
 
-def resident_key(source, function, limits):
-    """What a resident child is for: the module, the function and the limits it was set up with."""
-    text = json.dumps([source, function, limits], sort_keys=True, ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+def resident_key(source_digest, function, limits):
+    """What a resident child is for: the module (by its digest), the function and the limits it
+    was set up with."""
+    return json.dumps([source_digest, function, limits], sort_keys=True, ensure_ascii=True)
 
 
 def _rss_bytes():
@@ -202,7 +201,7 @@ class ResidentRunner(BatchRunner):
         return frozenset(c["pid"] for c in self.residents.values())
 
     def idle_resident_pids(self):
-        return self.resident_pids() - {getattr(self, "busy", None)}
+        return self.resident_pids() - {self.busy}
 
 
 def _has_exited(child):
