@@ -198,3 +198,16 @@ def test_throughput_through_ray_with_the_eval_comparison() -> None:
     for line in ("ray / pool (in-process), wall time per scripted episode: ",
                  "--ray / in-process, wall time per ground-truth eval episode: "):
         assert float(re.search(re.escape(line) + NUMBER, out).group(1)) > 0
+
+
+@pytest.mark.parametrize("backend", ["process", pytest.param("bwrap", marks=pytest.mark.bwrap)])
+def test_resident_memory_reports_one_child_per_problem(backend: str) -> None:
+    if backend == "bwrap":
+        _needs_bwrap()
+    done = _run("resident_memory.py", "--problems", "3", "--queries", "2", "--backend", backend)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"2 queries each of 3 built-in problems, {backend}" in out
+    assert "; 3 resident children" in out
+    private = re.search(r"private dirty: ([0-9.]+) MB", out)
+    assert private is not None and float(private.group(1)) > 0, out
