@@ -26,6 +26,15 @@ class CallInput:
             return self.expression
         return render_call(target, self.args, self.kwargs)
 
+    def call_length(self, target: str) -> int:
+        """``len(self.call_text(target))``, remembered (fresh runs go shortest first, and a
+        table's inputs are ordered so in every failing check)."""
+        known = self.__dict__.get("_call_length")
+        if known is None or known[0] != target:
+            known = (target, len(self.call_text(target)))
+            object.__setattr__(self, "_call_length", known)  # not a field: not compared
+        return known[1]
+
     def key(self) -> str | None:
         """Canonical identity of the call; None when the arguments cannot be encoded."""
         try:

@@ -19,7 +19,7 @@ from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.judge import agrees, counterexample, error_text, reason
 from codearc_env.oracle.limits import limits_for
 from codearc_env.oracle.reference import Expected, ReferenceTable
-from codearc_env.oracle.sequence import DriverRun, kept, run_driver
+from codearc_env.oracle.sequence import DriverRun, run_driver
 from codearc_env.oracle.shrink import shrink
 from codearc_env.oracle.verdict import Counterexample
 from codearc_env.sandbox.base import CallResult, Sandbox
@@ -37,6 +37,8 @@ that agreed may have agreed by chance (a coin flip), and runs that differed may 
 reached the candidate's value (a choice among 8 misses one value in 12 runs one time in 5)."""
 
 
+LOAD_PROBE_S = ref.TIME_BUCKETS_S[1]
+"""Time limit of the load probe (:meth:`CandidateRun.load_problem`)."""
 DRIVER_ARTEFACTS = frozenset({"RecursionError", "MemoryError"})
 """Errors the driver's extra frames and shared process can cause by themselves."""
 
@@ -53,7 +55,7 @@ class CandidateRun:
 
     def load_problem(self) -> str | None:
         """Why the candidate module cannot be used, or None when it loads and is callable."""
-        limits = limits_for(self.sandbox, ref.TIME_BUCKETS_S[1])
+        limits = limits_for(self.sandbox, LOAD_PROBE_S)
         probe = self.sandbox.run_one(
             self.source, self.fn.target, ref.load_probe(self.fn.target), limits
         )
@@ -65,6 +67,24 @@ class CandidateRun:
         if not (probe.ok and probe.value == {"t": "bool", "v": True}):
             return f"{self.fn.target!r} is not callable in the candidate"
         return None
+
+    def loaded_in(self, run: DriverRun, entries: Sequence[Expected]) -> bool:
+        """Whether the driver ``run`` over ``entries`` showed what :meth:`load_problem` would
+        find: the module loads within the probe's limit and its target is callable.
+
+        So when the run completed within that limit (the module's loading included) and the
+        target, called on literal arguments in the sequence pass, returned a value there: a
+        call that returns needs a callable. A module that loads differently from run to run
+        (a random failure, a thread that rebinds its target) may then be failed by a fresh
+        run's reason instead of the probe's; its verdict was a matter of chance already, and
+        the probe, which evaluates ``callable`` in the module's own namespace, never bound it.
+        """
+        if run.sequence is None or run.duration_s >= LOAD_PROBE_S:
+            return False
+        return any(
+            r.ok and e.input.expression is None
+            for e, r in zip(entries, run.sequence, strict=False)
+        )
 
     def results(self, entries: Sequence[Expected]) -> list[CallResult | None]:
         """Fresh results in entry order; inputs grouped by their time limit. Once an input
@@ -174,17 +194,24 @@ class CandidateRun:
         _, found = shrink(e.input, evaluate, max_evaluations=self.oracle.shrink_evaluations)
         return found if found is not None else (e, r)
 
-    def drive(self, entries: Sequence[Expected], n_base: int, timeout_s: float) -> DriverRun:
-        """The driver over ``entries``: the first ``n_base`` in sequence, all fresh."""
+    def drive(
+        self, entries: Sequence[Expected], n_base: int, keep: Sequence[bool], timeout_s: float
+    ) -> DriverRun:
+        """The driver over ``entries``: the first ``n_base`` in sequence, all fresh; ``keep``:
+        :func:`sequence.kept` of their results (``ReferenceTable.kept_with``)."""
         inputs = [e.input for e in entries]
-        keep = kept([e.result for e in entries])
         in_sequence = [i < n_base for i in range(len(entries))]
         return run_driver(
             self.sandbox, self.source, self.fn.target, inputs, keep, in_sequence, timeout_s
         )
 
     def driver_problem(
-        self, table: ReferenceTable, entries: list[Expected], n_base: int, run: DriverRun
+        self,
+        table: ReferenceTable,
+        entries: list[Expected],
+        n_base: int,
+        run: DriverRun,
+        keep: Sequence[bool],
     ) -> tuple[tuple[str, Counterexample] | None, list[int], list[int]]:
         """The first disagreement of a completed driver run (in sequence first, then fresh
         namespaces) as a reason and counterexample, or None when every result agrees; the
@@ -195,7 +222,6 @@ class CandidateRun:
         the driver did not send back, agreement only with the reference's own in-driver
         result, and a RecursionError or MemoryError the driver's own frames may have caused."""
         assert run.sequence is not None and run.fresh is not None
-        keep = kept([e.result for e in entries])
         theirs_seq = table.sequence or (None,) * n_base
         theirs_fresh = (table.namespaced or (None,) * n_base) + (None,) * (len(entries) - n_base)
         def in_sequence(i: int) -> str:

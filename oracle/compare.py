@@ -40,11 +40,11 @@ def values_match(expected: object, actual: object, cmp: Comparison) -> bool:
     if not (isinstance(expected, dict) and isinstance(actual, dict)):
         return False
     te, ta = expected.get("t"), actual.get("t")
-    if not _same_extras(expected, actual, cmp):
-        return False
     if te != ta:
         if cmp.bool_equals_int and te in _NUMERIC and ta in _NUMERIC:
-            return int(expected["v"]) == int(actual["v"])
+            return _same_extras(expected, actual, cmp) and int(expected["v"]) == int(actual["v"])
+        return False
+    if not _same_extras(expected, actual, cmp):
         return False
     ve: Any = expected.get("v")
     va: Any = actual.get("v")
@@ -61,15 +61,13 @@ def values_match(expected: object, actual: object, cmp: Comparison) -> bool:
     if te == "dict":
         return _dicts_match(ve, va, cmp)
     if te == "opaque":
-        return _observable(ve) == _observable(va) and _observable(expected.get("s")) == _observable(
-            actual.get("s")
-        )
+        return _same_observable(ve, va) and _same_observable(expected.get("s"), actual.get("s"))
     return ve == va
 
 
 def _same_extras(expected: dict, actual: dict, cmp: Comparison) -> bool:
     """The recorded type, namedtuple fields and public attributes agree."""
-    if _observable(expected.get("type")) != _observable(actual.get("type")):
+    if not _same_observable(expected.get("type"), actual.get("type")):
         return False
     if expected.get("fields") != actual.get("fields"):
         return False
@@ -79,6 +77,11 @@ def _same_extras(expected: dict, actual: dict, cmp: Comparison) -> bool:
     return all(
         ne == na and values_match(ve, va, cmp) for (ne, ve), (na, va) in zip(ae, aa, strict=True)
     )
+
+
+def _same_observable(expected: object, actual: object) -> bool:
+    """Equal texts are equal once observable (most trees carry no type name: both None)."""
+    return expected == actual or _observable(expected) == _observable(actual)
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -130,7 +133,32 @@ def results_match(expected: CallResult, actual: CallResult, cmp: Comparison) -> 
         if isinstance(expected.value, dict) and isinstance(actual.value, dict):
             return values_match(expected.value, actual.value, cmp)  # the sandbox's digests
         return expected.value_str == actual.value_str
+    if expected.value == actual.value and _reflexive(expected.value):
+        return True  # the usual case, a correct result: no rule need be walked
     return values_match(expected.value, actual.value, cmp)
+
+
+_CONTAINERS = frozenset({"list", "tuple", "set", "frozenset", "iter"})
+
+
+def _reflexive(tree: object) -> bool:
+    """Whether ``values_match(tree, tree)`` holds, without walking the rules.
+
+    Every rule matches a tree with itself (floats are texts, so NaN is too), except a dict's:
+    its items are looked up by canonical key, and a dict holding two keys the codec encodes
+    alike (two NaN objects, two objects with one repr) pairs every item with the last. So:
+    a tree (the reference's, a codec tree, at most ``MAX_DEPTH`` deep) without a dict."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if type(node) is not dict or node.get("t") == "dict":
+            return False
+        if node.get("t") in _CONTAINERS:
+            stack.extend(node.get("v") or ())
+        attrs = node.get("attrs")
+        if attrs:
+            stack.extend(value for _, value in attrs)
+    return True
 
 
 def skeleton(tree: object) -> object:

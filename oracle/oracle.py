@@ -176,15 +176,18 @@ class Oracle:
         base_ids = {id(e) for e in table.expected}
         ordered = list(table.expected) + [e for e in expected if id(e) not in base_ids]
         timeout = ref.sequence_timeout(ordered)
-        drive = run.drive(ordered, n_base, timeout)
+        keep = table.kept_with(ordered[n_base:])
+        drive = run.drive(ordered, n_base, keep, timeout)
         problem = None
         suspects = list(expected)  # without a driver result, every input
         if drive.sequence is not None:
-            problem, bad, unsettled = run.driver_problem(table, ordered, n_base, drive)
+            problem, bad, unsettled = run.driver_problem(table, ordered, n_base, drive, keep)
             if problem is None and not unsettled:
                 return verdict(True, f"agreed with the reference on {n} inputs", None, n)
             suspects = [ordered[i] for i in bad + unsettled]  # fresh runs confirm only these
-        load_problem = run.load_problem()  # only now: a passing candidate needs one call
+        # only now (a passing candidate needs one call), and only when the driver did not
+        # show already that the module loads and its target is callable
+        load_problem = None if run.loaded_in(drive, ordered) else run.load_problem()
         if load_problem is not None:
             return verdict(False, load_problem, None, 0)
         failed = self._fresh_failure(fn, run, suspects)
@@ -193,9 +196,9 @@ class Oracle:
         if drive.timed_out:  # fresh runs all agreed: slow, or stuck only when sharing a process
             own = SLOW_DRIVER_FACTOR * run.fresh_seconds + ref.SEQUENCE_FLOOR_S
             if own > timeout:
-                drive = run.drive(ordered, n_base, own)
+                drive = run.drive(ordered, n_base, keep, own)
                 if drive.sequence is not None:
-                    problem = run.driver_problem(table, ordered, n_base, drive)[0]
+                    problem = run.driver_problem(table, ordered, n_base, drive, keep)[0]
         if problem is not None:
             return verdict(False, problem[0], problem[1], n)
         if drive.sequence is None and table.sequence is not None:
@@ -211,22 +214,25 @@ class Oracle:
 
         Inputs run the simplest first, in growing groups, and running stops at the first group
         with a disagreement: a verdict needs one, and the simplest is the one reported, so a
-        wrong candidate is not run again on every input its driver run got wrong."""
+        wrong candidate is not run again on every input its driver run got wrong. A group
+        runs its first few inputs before the rest (:func:`_group_parts`)."""
         order = sorted(
-            range(len(expected)), key=lambda j: (len(expected[j].input.call_text(fn.target)), j)
+            range(len(expected)), key=lambda j: (expected[j].input.call_length(fn.target), j)
         )
         start, size = 0, FRESH_GROUP
         while start < len(order):
-            part = order[start : start + size]
+            group = order[start : start + size]
             start, size = start + size, 2 * size
-            got = run.results([expected[j] for j in part])
-            results = {j: r for j, r in zip(part, got, strict=True) if r is not None}  # None: unrun
-            bad = [j for j in part if j in results and not agrees(fn, expected[j], results[j])]
-            if bad and fn.quirks.nondeterministic:
-                bad = self._still_bad(fn, run, expected, results, bad)
-            if bad:
-                e, r = run.shrunk(expected[bad[0]], results[bad[0]])
-                return reason(fn, e, r), counterexample(fn, e, r)
+            for part in _group_parts(group, expected):
+                got = run.results([expected[j] for j in part])
+                # None: not run (an input timed out before it)
+                results = {j: r for j, r in zip(part, got, strict=True) if r is not None}
+                bad = [j for j in part if j in results and not agrees(fn, expected[j], results[j])]
+                if bad and fn.quirks.nondeterministic:
+                    bad = self._still_bad(fn, run, expected, results, bad)
+                if bad:
+                    e, r = run.shrunk(expected[bad[0]], results[bad[0]])
+                    return reason(fn, e, r), counterexample(fn, e, r)
         return None
 
     @staticmethod
@@ -250,6 +256,28 @@ CONFIRM_GROUP = 4
 """Disagreements of a nondeterministic target confirmed per reference call."""
 FRESH_GROUP = 16
 """Inputs in the first group of fresh runs of a failing check; each next group is twice as big."""
+FRESH_HEAD = 4
+"""Inputs of a group run before the rest of it, when that reports the same input."""
+
+
+def _group_parts(group: list[int], expected: Sequence[Expected]) -> list[list[int]]:
+    """A group of fresh runs (indices of ``expected``, simplest first) as its first
+    ``FRESH_HEAD`` inputs and the rest, or whole when that could change what is reported.
+
+    The group reports its first disagreement that ran (the simplest). An input may not run:
+    :meth:`CandidateRun.results` runs inputs by time limit, shortest first, and stops at a
+    time-out. So a head's first disagreement is the group's, whatever the rest does, when no
+    input of the rest has a shorter time limit than one of the head; a head without any
+    leaves the group's first to the rest. Usually every limit is the floor, and a wrong
+    candidate costs the runs of the head only.
+    """
+    head, rest = group[:FRESH_HEAD], group[FRESH_HEAD:]
+    if not rest:
+        return [group]
+    slowest_head = max(expected[j].time_limit_s for j in head)
+    if any(expected[j].time_limit_s < slowest_head for j in rest):
+        return [group]
+    return [head, rest]
 
 
 def _as_input(x: ParsedCall | Invocation | CallInput | str, target: str) -> CallInput | None:

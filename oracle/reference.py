@@ -20,13 +20,14 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from codearc_env.errors import SandboxError
 from codearc_env.functions.spec import Comparison, HiddenFunction
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.compare import results_match
 from codearc_env.oracle.limits import limits_for
-from codearc_env.oracle.sequence import kept, run_driver
+from codearc_env.oracle.sequence import KEPT_VALUE_CHARS, kept, kept_and_room, run_driver
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.worker import BUDGET_SPENT
 
@@ -109,6 +110,18 @@ class ReferenceTable:
     namespaced: tuple[CallResult, ...] | None = None
     """Its results with each input in a fresh namespace of that same process (the driver's
     second pass); None when the run did not complete."""
+
+    def kept_with(self, extra: Sequence[Expected]) -> list[bool]:
+        """:func:`sequence.kept` of this table's entries followed by ``extra``."""
+        flags, room = self._kept
+        return [*flags, *kept_and_room([e.result for e in extra], room)[0]]
+
+    @cached_property
+    def _kept(self) -> tuple[tuple[bool, ...], int]:
+        """The table's own part of :meth:`kept_with`, computed once: a table never changes,
+        and every check of a candidate needs it."""
+        flags, room = kept_and_room([e.result for e in self.expected], KEPT_VALUE_CHARS)
+        return tuple(flags), room
 
 
 def cache_key(fn: HiddenFunction, **parts: object) -> str:

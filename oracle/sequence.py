@@ -97,6 +97,8 @@ class DriverRun:
     problem: str | None = None
     """Why the run did not complete (a timeout, an error escaping the driver...)."""
     timed_out: bool = False
+    duration_s: float = 0.0
+    """Wall time of the whole run, the module's loading included."""
 
 
 def driver_expression(
@@ -126,11 +128,18 @@ def driver_expression(
     )
 
 
-def kept(values: Sequence[CallResult]) -> list[bool]:
+def kept(values: Sequence[CallResult], room: int = KEPT_VALUE_CHARS) -> list[bool]:
     """Which values a driver run sends back, by the reference's results: all but those too
     large (truncated, or past the reply cap). Where the reference raised, the candidate's
     value is sent back too, so the flags the driver sees say nothing of where it raised."""
-    out, room = [], KEPT_VALUE_CHARS
+    return kept_and_room(values, room)[0]
+
+
+def kept_and_room(values: Sequence[CallResult], room: int) -> tuple[list[bool], int]:
+    """:func:`kept` for ``values`` when ``room`` characters are left for them, and the room
+    left after them (the flags of a table's entries are computed once, those of further
+    entries start from what the table left)."""
+    out = []
     for r in values:
         if not r.ok:
             out.append(True)
@@ -139,7 +148,7 @@ def kept(values: Sequence[CallResult]) -> list[bool]:
         keep = not r.truncated and size <= room
         room -= size if keep else 0
         out.append(keep)
-    return out
+    return out, room
 
 
 def run_driver(
@@ -158,16 +167,19 @@ def run_driver(
     expression = driver_expression(target, source, inputs, keep, in_sequence)
     r = sandbox.run_one(source, target, Invocation(expression=expression), limits)
     raise_on_infra([r])
+    took = r.duration_s
     if r.timed_out:
-        return DriverRun(None, None, f"did not finish within {timeout_s:g} s", timed_out=True)
+        why = f"did not finish within {timeout_s:g} s"
+        return DriverRun(None, None, why, timed_out=True, duration_s=took)
     if r.raised:
-        return DriverRun(None, None, f"stopped with {r.error_type}: {r.error_message}")
+        why = f"stopped with {r.error_type}: {r.error_message}"
+        return DriverRun(None, None, why, duration_s=took)
     if r.truncated:
-        return DriverRun(None, None, "returned more output than the reference")
+        return DriverRun(None, None, "returned more output than the reference", duration_s=took)
     passes = _tuple_items(r.value)
     n_sequence = sum(1 for s in in_sequence if s)
     if passes is None or len(passes) != 2:
-        return DriverRun(None, None, "the driver returned something else")
+        return DriverRun(None, None, "the driver returned something else", duration_s=took)
     sequence = _results(passes[0])
     fresh = _results(passes[1], sequence or ())
     if (
@@ -176,8 +188,8 @@ def run_driver(
         or len(sequence) != n_sequence
         or len(fresh) != len(inputs)
     ):
-        return DriverRun(None, None, "the driver returned something else")
-    return DriverRun(sequence, fresh)
+        return DriverRun(None, None, "the driver returned something else", duration_s=took)
+    return DriverRun(sequence, fresh, duration_s=took)
 
 
 def _tuple_items(tree: object) -> list | None:
@@ -185,6 +197,10 @@ def _tuple_items(tree: object) -> list | None:
         v = tree.get("v")
         return v if isinstance(v, list) else None
     return None
+
+
+_NONE = {"t": "none"}
+_TRUE = {"t": "bool", "v": True}
 
 
 def _results(tree: object, same_as: Sequence[CallResult] = ()) -> tuple[CallResult, ...] | None:
@@ -195,14 +211,14 @@ def _results(tree: object, same_as: Sequence[CallResult] = ()) -> tuple[CallResu
         return None
     out = []
     for i, item in enumerate(items):
-        if item == {"t": "none"} and i < len(same_as):
+        if item == _NONE and i < len(same_as):
             out.append(same_as[i])
             continue
         pair = _tuple_items(item)
         if pair is None or len(pair) != 2:
             return None
         ok_tree, payload = pair
-        if ok_tree == {"t": "bool", "v": True}:
+        if ok_tree == _TRUE:
             out.append(CallResult(ok=True, value=payload))
         else:
             name = payload.get("v") if isinstance(payload, dict) else None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from codearc_env.functions.spec import Comparison
 from codearc_env.oracle.compare import results_match, skeleton, values_match
@@ -130,3 +133,94 @@ def test_truncated_values_compare_by_digest() -> None:
 
     assert results_match(big("aa"), big("aa"), DEFAULT)
     assert not results_match(big("aa"), big("bb"), DEFAULT)
+
+
+# ---- equal trees: results_match answers without walking the rules ------------------------
+
+class _Point:
+    def __init__(self, x: object) -> None:
+        self.x = x
+
+    def __repr__(self) -> str:
+        return "Point"
+
+
+class _Same:
+    """Distinct keys of one dict that the codec encodes alike (one repr, no attributes)."""
+
+    def __repr__(self) -> str:
+        return "Same"
+
+
+EQUAL_TREES = [
+    0, -12345678901234567890, True, None, "text", b"\x00\xff", 1.5, -0.0, math.nan, math.inf,
+    complex(math.nan, 1), [1, [2.5, (None, "x")]], (), {3, 1, 2}, frozenset({"a"}),
+    iter([1, 2]), (x for x in [math.nan]), _Point([1.0, math.nan]), _Point(_Point(2)),
+    {"a": 1, "b": [math.nan]}, {math.nan: 1}, {_Same(): 1, _Same(): 1},
+    {_Same(): 1, _Same(): 2},  # not equal to itself: items are paired by canonical key
+    [{math.nan: 1, float("nan"): 2}],
+]
+
+
+@pytest.mark.parametrize("value", EQUAL_TREES, ids=repr)
+@pytest.mark.parametrize("cmp", [DEFAULT, Comparison(float_rel_tol=0.0, float_abs_tol=0.0,
+                                                    bool_equals_int=True)])
+def test_equal_trees_match_exactly_when_the_rules_say_so(value: object, cmp: Comparison) -> None:
+    tree = encode(value)
+    twin = json.loads(json.dumps(tree))  # what a sandbox's reply decodes to
+    expected = CallResult(ok=True, value=tree, value_str="?")
+    assert results_match(expected, CallResult(ok=True, value=twin, value_str="?"), cmp) is (
+        values_match(tree, twin, cmp)
+    )
+
+
+def test_dict_with_keys_encoded_alike_is_not_equal_to_itself() -> None:
+    tree = encode({_Same(): 1, _Same(): 2})
+    r = CallResult(ok=True, value=tree)
+    assert not results_match(r, CallResult(ok=True, value=json.loads(json.dumps(tree))), DEFAULT)
+
+
+def test_equal_trees_without_a_dict_need_no_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codearc_env.oracle import compare
+
+    def walked(*args: object) -> bool:
+        raise AssertionError("values_match was called")
+
+    monkeypatch.setattr(compare, "values_match", walked)
+    tree = encode([1, (2.5, "x"), _Point(3)])
+    r = CallResult(ok=True, value=tree)
+    assert results_match(r, CallResult(ok=True, value=json.loads(json.dumps(tree))), DEFAULT)
+    with pytest.raises(AssertionError, match="values_match was called"):
+        results_match(r, CallResult(ok=True, value=encode([1, (2.5, "y"), _Point(3)])), DEFAULT)
+    with pytest.raises(AssertionError, match="values_match was called"):  # a dict: the rules
+        results_match(CallResult(ok=True, value=encode({1: 2})),
+                      CallResult(ok=True, value=encode({1: 2})), DEFAULT)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+        lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner)
+        | st.dictionaries(st.integers() | st.floats() | st.text(max_size=2), inner, max_size=3)
+        | st.frozensets(st.integers() | st.text(max_size=2), max_size=3),
+        max_leaves=12,
+    )
+)
+def test_results_match_of_equal_trees_is_the_rules_answer(value: object) -> None:
+    tree = encode(value)
+    twin = json.loads(json.dumps(tree))
+    got = results_match(CallResult(ok=True, value=tree), CallResult(ok=True, value=twin), DEFAULT)
+    assert got is values_match(tree, twin, DEFAULT)
+
+
+def test_bool_equals_int_still_compares_recorded_types() -> None:
+    import enum
+
+    class Level(enum.IntEnum):
+        ONE = 1
+
+    loose = Comparison(bool_equals_int=True)
+    assert values_match(encode(True), encode(1), loose)
+    assert not values_match(encode(True), encode(Level.ONE), loose)  # the type is recorded
+    assert not values_match(encode(Level.ONE), encode(True), loose)

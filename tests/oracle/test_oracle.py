@@ -226,7 +226,7 @@ def test_defined_twice_the_last_definition_is_judged(oracle: Oracle) -> None:
 
 
 def test_a_wrong_candidate_is_run_fresh_only_until_a_group_disagrees(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from codearc_env.oracle.oracle import FRESH_GROUP
+    from codearc_env.oracle.oracle import FRESH_GROUP, FRESH_HEAD
 
     cand_box = CountingSandbox(boxes[1])
     oracle = Oracle(boxes[0], cand_box, strength="tiny", cache_dir=tmp_path, shrink_evaluations=0)
@@ -235,8 +235,9 @@ def test_a_wrong_candidate_is_run_fresh_only_until_a_group_disagrees(boxes, tmp_
     v = oracle.check(FN, offset)
     assert not v.passed and n > 2 * FRESH_GROUP
     assert v.reason == "wrong result on score([], 0)"  # the simplest input, as before
-    # the driver's run (one invocation), the load probe, then only the first fresh group
-    assert cand_box.invocations == 2 + FRESH_GROUP
+    # the driver's run (one invocation; it returned values, so no load probe), then only the
+    # head of the first fresh group
+    assert cand_box.invocations == 1 + FRESH_HEAD
 
 
 def test_second_check_does_not_rerun_the_reference(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from oracle_helpers import CountingSandbox
 from test_oracle import CORRECT, FN
 
-from codearc_env.oracle import Oracle
-from codearc_env.oracle.sequence import driver_expression
+from codearc_env.oracle import Oracle, reference
+from codearc_env.oracle.call_input import CallInput
+from codearc_env.oracle.reference import Expected, ReferenceTable
+from codearc_env.oracle.sequence import driver_expression, kept
+from codearc_env.sandbox.base import CallResult
+from codearc_env.sandbox.codec import canonical, encode
 
 
 def counting(boxes, tmp_path):  # type: ignore[no-untyped-def]
@@ -88,3 +93,29 @@ def test_driver_sends_the_calls_as_one_blob_not_as_source() -> None:
     text = driver_expression("f", "def f(x):\n    return x\n", [CallInput((1,))], [True], [True])
     assert "__import__('marshal').loads(b" in text
     assert "f(1)" not in text
+
+
+def _entry(n: int, value: object, *, ok: bool = True, truncated: bool = False) -> Expected:
+    result = (CallResult(ok=True, value=encode(value), truncated=truncated) if ok
+              else CallResult(ok=False, error_type="ValueError"))
+    return Expected(CallInput((n,)), (result,))
+
+
+def test_a_tables_kept_flags_are_computed_once_and_extended_as_for_all_entries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a reply cap of 80 characters: values of 38, 58 and 19 characters, then 38 and 19
+    monkeypatch.setattr(reference, "KEPT_VALUE_CHARS", 80)
+    base = [_entry(0, "x" * 20), _entry(1, 0, ok=False), _entry(2, "y" * 40),
+            _entry(3, "y", truncated=True), _entry(4, 7)]
+    extra = [_entry(5, "z" * 20), _entry(6, 1), _entry(7, 1, ok=False)]
+    assert [len(canonical(e.result.value)) for e in base + extra if e.result.ok] == [
+        38, 58, 19, 19, 38, 19]
+    table = ReferenceTable("key", tuple(base), 0)
+    want = kept([e.result for e in base + extra], 80)
+    assert want == [True, True, False, False, True, False, True, True]  # the cap is reached
+    assert table.kept_with(extra) == want
+    assert table.kept_with([]) == want[:5] == kept([e.result for e in base], 80)
+    room = 80 - 38 - 19
+    assert table.kept_with(extra[1:]) == want[:5] + kept([e.result for e in extra[1:]], room)
+    assert table._kept is table._kept  # computed once
