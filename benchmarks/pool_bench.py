@@ -50,6 +50,19 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: pages shared by forked processes counted once over them all
+    (a sum of RSS counts them once per process)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def header(args: argparse.Namespace) -> None:
     with open("/proc/cpuinfo") as fh:
         cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "?")
@@ -74,15 +87,18 @@ def density(args: argparse.Namespace, pool: SandboxPool) -> None:
         obs, _ = env.reset(options={"problem": ids[i % len(ids)]})
         firsts.append(obs["calls"])
     pool.start()
+    if not pool.wait_warm(60):
+        raise RuntimeError("the resets' warm-ups did not end within 60 s")
     harness = rss_mb(os.getpid())
-    sandboxes = sum(rss_mb(p) for p in live_descendants())
+    kids = live_descendants()
+    sandboxes, shared = sum(rss_mb(p) for p in kids), sum(pss_mb(p) for p in kids)
     print(f"\n[density] {len(envs)} live episodes, {len(set(map(id, pool.members)))} sandboxes "
-          f"({len(live_descendants())} processes under the harness)")
+          f"({len(kids)} processes under the harness, after every reset warmed its problem)")
     print(f"  harness RSS: {harness:.0f} MB ({rss_before:.0f} MB before the envs; "
           f"{(harness - rss_before) / len(envs) * 1024:.0f} KB per episode)")
-    total = harness - rss_before + sandboxes
-    print(f"  sandbox processes RSS: {sandboxes:.0f} MB; total {harness + sandboxes:.0f} MB; "
-          f"{total / len(envs):.2f} MB per live episode (envs and sandboxes)")
+    total = harness - rss_before + shared
+    print(f"  sandbox processes: RSS {sandboxes:.0f} MB summed, PSS {shared:.0f} MB; "
+          f"{total / len(envs):.2f} MB per live episode (harness growth and sandboxes' PSS)")
 
     latencies: list[float] = []
     per_burst: list[list[float]] = []
@@ -112,9 +128,11 @@ def density(args: argparse.Namespace, pool: SandboxPool) -> None:
           f"{statistics.median(ms):.0f} ms, p99 {p99:.0f} ms, max {ms[-1]:.0f} ms; "
           f"burst wall median {statistics.median(walls) * 1000:.0f} ms "
           f"({len(envs) / statistics.median(walls):.0f} queries/s)")
-    print("  each burst, wall and p99 (the first starts every problem's warm processes): "
+    print("  each burst, wall and p99: "
           + "; ".join(f"{w * 1000:.0f} ms, p99 {_p99(b) * 1000:.0f} ms"
                       for w, b in zip(walls, per_burst, strict=True)))  # fmt: skip
+    print(f"  queries that shared another episode's sandbox request: "
+          f"{pool.stats.reference_merged} of {pool.stats.reference_calls} reference calls")
     print(f"  harness RSS after the bursts: {rss_mb(os.getpid()):.0f} MB; "
           f"load now {os.getloadavg()[0]:.2f}")
     for env in envs:

@@ -37,7 +37,7 @@ from codearc_env.problems import ProblemSet, load_problems
 from codearc_env.protocol import EpisodeState
 from codearc_env.query import initial_pairs, run_calls
 from codearc_env.render import (
-    Pair,
+    Transcript,
     invalid_feedback,
     observation,
     query_feedback,
@@ -146,7 +146,7 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
 
         self._fn: HiddenFunction | None = None
         self._state: EpisodeState | None = None
-        self._pairs: list[Pair] = []
+        self._pairs = Transcript()
         self._queried: list[ParsedCall] = []
         self._feedback = ""
 
@@ -199,10 +199,14 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         else:
             fn = self.problem_set.draw(self.np_random)
         self._fn = fn
-        self._pairs = initial_pairs(fn)
+        self._pairs = Transcript(initial_pairs(fn))
         self._state = EpisodeState(self.config, n_initial=len(self._pairs))
         self._queried = []
         self._feedback = ""
+        # The hidden function's warm process, started before the first query needs it (on a
+        # pool in the background; an own sandbox only once started, so reset starts nothing).
+        if not self._closed and (self.pool is not None or id(self._reference) in self._started):
+            self._reference.warm(fn.code, fn.target)
         return self._observation(), self._info(action=None)
 
     def step(

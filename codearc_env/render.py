@@ -49,7 +49,55 @@ class Pair:
 
 
 def examples_text(pairs: Sequence[Pair]) -> str:
-    return clip("\n".join(p.line() for p in pairs), MAX_TEXT_CHARS)
+    return Transcript(pairs).text()
+
+
+class Transcript:
+    """An episode's pairs, with the text they render to kept up to date as pairs are added.
+
+    An observation shows every pair so far; rendering them all again on every step would make
+    an episode's cost grow with the square of its length. Here a step costs the same whatever
+    came before: each pair's line is made once, and only the lines within the text cap are
+    kept for the text (the rest count towards its length, which the clip marker states).
+    """
+
+    def __init__(self, pairs: Sequence[Pair] = ()) -> None:
+        self.pairs: list[Pair] = []
+        self.calls: list[str] = []
+        self.outputs: list[str] = []
+        self.errored: list[int] = []
+        self._head: list[str] = []  # the first lines, enough of them to fill the text cap
+        self._head_chars = -1  # length of "\n".join(self._head)
+        self._chars = -1  # length of "\n".join(every line)
+        self._text: str | None = ""
+        self.extend(pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def extend(self, pairs: Sequence[Pair]) -> None:
+        for p in pairs:
+            line = p.line()
+            self.pairs.append(p)
+            self.calls.append(p.call)
+            self.outputs.append(p.output)
+            self.errored.append(int(p.errored))
+            self._chars += len(line) + 1
+            if self._head_chars < MAX_TEXT_CHARS:
+                self._head.append(line)
+                self._head_chars += len(line) + 1
+            self._text = None
+
+    def text(self) -> str:
+        """Every pair's line, one per line, clipped to the text cap: ``clip("\n".join(...))``."""
+        if self._text is None:
+            if self._chars <= MAX_TEXT_CHARS:
+                self._text = "\n".join(self._head)
+            else:  # the head holds at least the cap's worth of text
+                marker = f"... [{self._chars} characters, clipped]"
+                kept = "\n".join(self._head)[: max(0, MAX_TEXT_CHARS - len(marker))]
+                self._text = kept + marker[:MAX_TEXT_CHARS]
+        return self._text
 
 
 def query_feedback(ran: Sequence[Pair], requested: int, io_left: int) -> str:
@@ -86,13 +134,16 @@ def verdict_feedback(passed: bool, counterexample: str | None, oracle_left: int)
     return clip("\n".join(lines), MAX_FEEDBACK_CHARS)
 
 
-def prompt_text(state: EpisodeState, name: str, pairs: Sequence[Pair], feedback: str) -> str:
+def prompt_text(
+    state: EpisodeState, name: str, pairs: Sequence[Pair] | Transcript, feedback: str
+) -> str:
     """The whole observation as text: what a language agent is shown at each step."""
+    transcript = pairs if isinstance(pairs, Transcript) else Transcript(pairs)
     parts = [
         f"Hidden function: {name}",
         "",
         "Observed calls (call -> output; outputs are str() of the return value):",
-        examples_text(pairs),
+        transcript.text(),
     ]
     if feedback:
         parts += ["", "Last action:", feedback]
@@ -109,17 +160,18 @@ def prompt_text(state: EpisodeState, name: str, pairs: Sequence[Pair], feedback:
 
 
 def observation(
-    state: EpisodeState, name: str, pairs: Sequence[Pair], feedback: str
+    state: EpisodeState, name: str, pairs: Sequence[Pair] | Transcript, feedback: str
 ) -> dict[str, Any]:
     """The observation of an episode in ``state`` whose hidden function is called ``name``:
     what ``reset`` and ``step`` return (training rows are built from it too)."""
+    transcript = pairs if isinstance(pairs, Transcript) else Transcript(pairs)
     return {
-        "text": prompt_text(state, name, pairs, feedback),
+        "text": prompt_text(state, name, transcript, feedback),
         "function_name": clip(name, MAX_NAME_CHARS),
-        "examples": examples_text(pairs),
-        "calls": tuple(p.call for p in pairs),
-        "outputs": tuple(p.output for p in pairs),
-        "errored": tuple(int(p.errored) for p in pairs),
+        "examples": transcript.text(),
+        "calls": tuple(transcript.calls),
+        "outputs": tuple(transcript.outputs),
+        "errored": tuple(transcript.errored),
         "feedback": feedback,
         "io_left": state.io_left,
         "oracle_left": state.oracle_left,

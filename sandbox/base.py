@@ -167,6 +167,12 @@ class Sandbox(abc.ABC):
     def info(self) -> BackendInfo:
         """What this backend is and whether it is a security boundary."""
 
+    def warm(self, source: str, function: str, limits: Limits | None = None) -> None:
+        """Get ready for resident runs of ``function`` from ``source`` (see :meth:`run`), so the
+        first one does not pay for starting its process. Best effort and never required: a
+        backend without resident processes, or a sandbox not started yet, does nothing."""
+        return None
+
     def run_one(
         self, source: str, function: str, invocation: Invocation, limits: Limits | None = None
     ) -> CallResult:

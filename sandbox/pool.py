@@ -20,11 +20,13 @@ which runs the call on the pool's threads so an event loop never blocks on a san
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, TypeVar
@@ -38,6 +40,7 @@ from codearc_env.sandbox.base import (
     Limits,
     Sandbox,
 )
+from codearc_env.sandbox.workerbox import KILLED
 
 Side = Literal["reference", "candidate"]
 T = TypeVar("T")
@@ -52,6 +55,9 @@ class PoolStats:
     """Counts since the pool was made (they only grow)."""
 
     reference_calls: int = 0
+    reference_merged: int = 0
+    """Reference calls that ran inside another caller's request to the same member (queries of
+    one hidden function from several episodes at once: see :meth:`SandboxPool.run`)."""
     candidate_calls: int = 0
     candidate_waits: int = 0
     """Candidate calls that found every candidate sandbox busy and waited."""
@@ -66,6 +72,19 @@ class _Member:
         self.box = box
         self.lock = threading.Lock()
         self.started = False
+        self.waiting: dict[tuple[object, ...], list[_Waiting]] = {}
+        """Resident calls waiting for this member, by what they run (see _run_merged)."""
+        self.waiting_lock = threading.Lock()
+
+
+class _Waiting:
+    """One caller's resident call while it waits for its member; filled by whichever caller
+    gets the member first and runs it together with others of the same function."""
+
+    def __init__(self, invocations: Sequence[Invocation]) -> None:
+        self.invocations = invocations
+        self.results: list[CallResult] | None = None
+        self.error: BaseException | None = None
 
 
 class SandboxPool:
@@ -119,6 +138,7 @@ class SandboxPool:
         self._executor_lock = threading.Lock()
         self.stats = PoolStats()
         self._stats_lock = threading.Lock()
+        self._warming: set[Future[None]] = set()
         self.reference: Sandbox = PoolSide(self, "reference")
         """A :class:`Sandbox` view whose calls go to the reference half."""
         self.candidate: Sandbox = PoolSide(self, "candidate")
@@ -201,13 +221,99 @@ class SandboxPool:
 
         if side == "reference":
             self._count("reference_calls")
-            return on(self._route(source))
+            member = self._route(source)
+            if isolation == "resident" and invocations:
+                return self._run_merged(member, source, function, invocations, limits)
+            return on(member)
         member = self._lease()
         self._count("candidate_calls")
         try:
             return on(member)
         finally:
             self._give_back(member)
+
+    def _run_merged(
+        self, member: _Member, source: str, function: str, invocations: Sequence[Invocation],
+        limits: Limits | None,
+    ) -> list[CallResult]:
+        """A resident call that may share one request with others waiting for ``member``.
+
+        Callers queue by what they run (source, function, limits). The first to get the
+        member runs every call queued under its key as one request and hands each caller its
+        own results; the others find theirs ready when they get the member. A burst of
+        episodes querying one hidden function (a GRPO group) thus costs one sandbox request,
+        not one each. Every invocation still runs in a fresh namespace of the resident child,
+        as it would alone. When a merged request has a call killed or left unrun (its
+        sandbox's kill and restart caps count per request), each caller's calls run again
+        alone, so nothing one caller sends decides what another gets.
+        """
+        key = (source, function, limits)
+        mine = _Waiting(invocations)
+        with member.waiting_lock:
+            member.waiting.setdefault(key, []).append(mine)
+        with member.lock:
+            if mine.results is None and mine.error is None:
+                with member.waiting_lock:
+                    batch = member.waiting.pop(key, [])
+                self._serve(member, source, function, limits, batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.results is not None
+        return mine.results
+
+    def _serve(
+        self, member: _Member, source: str, function: str, limits: Limits | None,
+        batch: list[_Waiting],
+    ) -> None:
+        """With ``member.lock`` held: run ``batch`` as one request and fill every entry."""
+        def run(invocations: Sequence[Invocation]) -> list[CallResult]:
+            box = self._ready(member)
+            return box.run(source, function, invocations, limits, isolation="resident")
+
+        try:
+            merged = run([inv for w in batch for inv in w.invocations])
+            if len(merged) != sum(len(w.invocations) for w in batch):
+                raise SandboxError(f"the sandbox returned {len(merged)} results for a merged call")
+            if len(batch) > 1 and any(r.error_type == KILLED for r in merged):
+                merged = [r for w in batch for r in run(w.invocations)]
+        except BaseException as exc:  # every caller of the batch sees what stopped it
+            for w in batch:
+                w.error = exc
+            return
+        if len(batch) > 1:
+            with self._stats_lock:
+                self.stats.reference_merged += len(batch) - 1
+        at = 0
+        for w in batch:
+            w.results, at = merged[at : at + len(w.invocations)], at + len(w.invocations)
+
+    def warm(self, source: str, function: str, limits: Limits | None = None) -> None:
+        """Start the resident process of a hidden function on its reference member, in the
+        background: an episode's first query then finds it ready, and the caller never waits
+        behind that member's other calls. Best effort: a failure here is left for the
+        queries themselves to meet (and report)."""
+        member = self._route(source)
+
+        def warm_up() -> None:
+            with member.lock:
+                self._ready(member).warm(source, function, limits)
+
+        with contextlib.suppress(SandboxError, RuntimeError):  # closed or closing: nothing to do
+            future = self.executor().submit(warm_up)
+            with self._stats_lock:
+                self._warming.add(future)
+            future.add_done_callback(self._warmed)
+
+    def _warmed(self, future: Future[None]) -> None:
+        with self._stats_lock:
+            self._warming.discard(future)
+
+    def wait_warm(self, timeout: float | None = None) -> bool:
+        """Wait until the warm-ups asked for so far have ended (or ``timeout`` seconds);
+        whether they all have. For measurements that must not overlap them."""
+        with self._stats_lock:
+            pending = list(self._warming)
+        return not futures_wait(pending, timeout).not_done
 
     async def arun(
         self,
@@ -301,6 +407,10 @@ class PoolSide(Sandbox):
 
     def close(self) -> None:
         """Nothing to stop: the pool owns the sandboxes."""
+
+    def warm(self, source: str, function: str, limits: Limits | None = None) -> None:
+        if self.side == "reference":
+            self.pool.warm(source, function, limits or self.limits)
 
     def _run_calls(
         self, source: str, function: str, invocations: Sequence[Invocation], limits: Limits,

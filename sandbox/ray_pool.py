@@ -291,6 +291,10 @@ class RayPool(SandboxPool):
     def reference_member(self, source: str) -> Any:
         raise SandboxError("a Ray pool's members live in its hosts; ask a host")
 
+    def warm(self, source: str, function: str, limits: Limits | None = None) -> None:
+        """Nothing: the members live in the hosts, where an episode's first query starts
+        the resident process."""
+
     def backend_info(self) -> BackendInfo:
         node = self.serving_node()
         host = self._host_on(node)

@@ -133,6 +133,8 @@ class ResidentRunner(BatchRunner):
     busy: Any
 
     def run_resident(self, rid, key, code, function, invocations, limits):
+        if not invocations:  # a warm-up: the child starts now, ready for the next request
+            self.resident_child(key, code, function, limits)
         for i, inv in enumerate(invocations):
             go = frame(inv)
             for _attempt in range(2):

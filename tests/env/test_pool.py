@@ -22,7 +22,14 @@ from codearc_env.errors import SandboxError
 from codearc_env.sandbox import unavailable_reason
 from codearc_env.sandbox.base import CallResult, Invocation, Limits
 from codearc_env.sandbox.pool import SandboxPool
-from codearc_env.testing import CallableSandbox, live_descendants, toy_problems
+from codearc_env.sandbox.workerbox import KILLED
+from codearc_env.testing import (
+    TOY_FUNCTIONS,
+    CallableSandbox,
+    TableOracle,
+    live_descendants,
+    toy_problems,
+)
 from codearc_env.vector import PooledSyncVectorEnv, default_pool_size, process_pool
 
 
@@ -101,6 +108,159 @@ def test_many_threads_never_overlap_on_a_member() -> None:
     assert [b.overlaps for b in pool.members] == [0, 0, 0, 0]  # type: ignore[attr-defined]
     assert pool.stats.reference_calls + pool.stats.candidate_calls == 160
     assert pool.stats.started == 4
+
+
+class BatchRecorder(CallableSandbox):
+    """Records every request's calls; a request waits until ``gate`` opens (so callers
+    queue up behind it); a call of ``kill`` comes back killed, and so does every later call
+    of its request (as a worker's kill cap leaves them unrun)."""
+
+    def __init__(self) -> None:
+        super().__init__({"f": lambda x: x, "g": lambda x: -x})
+        self.gate = threading.Event()
+        self.gate.set()
+        self.batches: list[tuple[str, str, list[object]]] = []
+
+    def answer(self, source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
+        self.gate.wait(10)
+        self.batches.append((source, function, [c.args[0] for c in calls]))
+        out, killed = [], False
+        for result, call in zip(super().answer(source, function, calls), calls, strict=True):
+            killed = killed or call.args[0] == "kill"
+            out.append(CallResult(ok=False, error_type=KILLED) if killed else result)
+        return out
+
+
+def _queue_behind_a_busy_member(pool: SandboxPool, calls: list[tuple[str, str, object]],
+                                isolation: str = "resident") -> list[object]:
+    """Hold the one reference member busy, queue ``calls`` (source, function, argument) on
+    threads, then let them run; returns each call's value_str or error type, in order."""
+    box = pool.members[0]
+    assert isinstance(box, BatchRecorder)
+    box.gate.clear()
+    blocker = threading.Thread(
+        target=pool.run, args=("reference", "busy", "f", [Invocation(args=(0,))]),
+        kwargs={"isolation": isolation})
+    blocker.start()
+    while box.requests == 0:
+        time.sleep(0.001)
+    got: list[object] = [None] * len(calls)
+
+    def call(i: int) -> None:
+        source, function, arg = calls[i]
+        try:
+            [r] = pool.run("reference", source, function, [Invocation(args=(arg,))],
+                           isolation=isolation)  # type: ignore[arg-type]
+            got[i] = r.value_str if r.ok else r.error_type
+        except SandboxError as exc:
+            got[i] = f"raised {exc}"
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + (5 if isolation == "resident" else 0.05)
+    while time.monotonic() < deadline and sum(
+            len(w) for w in pool._reference[0].waiting.values()) < len(calls):
+        time.sleep(0.001)  # resident calls queue there; others block on the member's lock
+    box.gate.set()
+    blocker.join()
+    for t in threads:
+        t.join()
+    return got
+
+
+def test_waiting_resident_calls_of_one_function_share_a_request() -> None:
+    pool = SandboxPool(2, make_member=BatchRecorder)
+    calls = [("src", "f", i) for i in range(12)] + [("src", "g", i) for i in range(4)]
+    assert _queue_behind_a_busy_member(pool, calls) == [str(i) for i in range(12)] + [
+        str(-i) for i in range(4)]
+    box = pool.members[0]
+    assert box.batches[0] == ("busy", "f", [0])
+    merged = sorted(box.batches[1:])
+    # what waited ran in one request per function: each caller got its own results back
+    assert merged == [("src", "f", sorted(merged[0][2])), ("src", "g", sorted(merged[1][2]))]
+    assert sorted(merged[0][2]) == list(range(12)) and sorted(merged[1][2]) == list(range(4))
+    assert pool.stats.reference_calls == 17
+    assert pool.stats.reference_merged == 11 + 3
+
+
+def test_calls_in_other_isolation_modes_are_never_merged() -> None:
+    pool = SandboxPool(2, make_member=BatchRecorder)
+    got = _queue_behind_a_busy_member(pool, [("src", "f", i) for i in range(6)], "batch")
+    assert got == [str(i) for i in range(6)]
+    assert len(pool.members[0].batches) == 7  # type: ignore[attr-defined]
+    assert pool.stats.reference_merged == 0
+
+
+def test_a_killed_call_in_a_merged_request_leaves_the_other_callers_their_results() -> None:
+    pool = SandboxPool(2, make_member=BatchRecorder)
+    calls: list[tuple[str, str, object]] = [("src", "f", i) for i in range(3)]
+    calls.insert(1, ("src", "f", "kill"))
+    got = _queue_behind_a_busy_member(pool, calls)
+    assert got == ["0", KILLED, "1", "2"]
+    box = pool.members[0]
+    assert isinstance(box, BatchRecorder)
+    # the merged request, then each caller's call alone
+    assert [len(b[2]) for b in box.batches[1:]] == [4, 1, 1, 1, 1]
+
+
+def test_an_error_of_a_merged_request_reaches_every_caller() -> None:
+    pool = SandboxPool(2, make_member=BatchRecorder)
+    box = pool.members[0]
+    assert isinstance(box, BatchRecorder)
+    answer = box.answer
+
+    def broken(source: str, function: str, calls: Sequence[Invocation]) -> list[CallResult]:
+        if source == "src":
+            box.batches.append((source, function, [c.args[0] for c in calls]))
+            raise SandboxError("the worker cannot start")
+        return answer(source, function, calls)
+
+    box.answer = broken  # type: ignore[method-assign]
+    got = _queue_behind_a_busy_member(pool, [("src", "f", i) for i in range(5)])
+    assert got == ["raised the worker cannot start"] * 5
+    assert [len(b[2]) for b in box.batches[1:]] == [5]
+
+
+class WarmRecorder(CallableSandbox):
+    """Records what it was asked to warm."""
+
+    def __init__(self) -> None:
+        super().__init__(TOY_FUNCTIONS)
+        self.warmed: list[tuple[str, str]] = []
+
+    def warm(self, source: str, function: str, limits: Limits | None = None) -> None:
+        self.warmed.append((source, function))
+
+
+def test_reset_warms_the_hidden_function_on_its_reference_member() -> None:
+    pool = SandboxPool(4, make_member=WarmRecorder)
+    env = CodeARCEnv(problems=toy_problems(), pool=pool, oracle=TableOracle({}))
+    for i in range(3):
+        env.reset(options={"problem": i})
+    fns = toy_problems()
+    want = {(fn.code, fn.target) for fn in fns}
+    assert pool.wait_warm(10)  # warming runs on the pool's threads
+    for box in pool.members[:2]:
+        for source, _ in box.warmed:  # type: ignore[attr-defined]
+            assert pool.reference_member(source) is box
+    assert {w for b in pool.members for w in b.warmed} == want  # type: ignore[attr-defined]
+    assert all(b.warmed == [] for b in pool.members[2:])  # type: ignore[attr-defined]
+    pool.close()
+    env.reset(options={"problem": 0})  # a closed pool: nothing to warm, and no error
+
+
+def test_reset_warms_an_own_reference_sandbox_only_once_it_is_started() -> None:
+    reference = WarmRecorder()
+    env = CodeARCEnv(problems=toy_problems(), reference_sandbox=reference,
+                     candidate_sandbox=CallableSandbox(TOY_FUNCTIONS), oracle=TableOracle({}))
+    obs, _ = env.reset(options={"problem": 0})
+    assert (reference.warmed, reference.started) == ([], 0)  # reset starts no sandbox
+    env.step({"kind": 0, "text": obs["calls"][0]})
+    assert reference.started == 1
+    env.reset(options={"problem": 1})
+    fn = toy_problems()[1]
+    assert reference.warmed == [(fn.code, fn.target)]
 
 
 def test_async_entry_point_runs_off_the_event_loop() -> None:

@@ -241,3 +241,28 @@ def test_queries_ask_for_resident_isolation() -> None:
     box, fn = _Recording(), toy_problems()[0]
     pairs = run_calls(box, fn, [ParsedCall(name="add", args=(1,), kwargs=(), text="add(1)")])
     assert [p.output for p in pairs] == ["1"] and box.isolations == ["resident"]
+
+
+def test_warm_starts_the_child_the_first_query_then_uses(box: Sandbox) -> None:
+    from codearc_env.testing import live_descendants
+
+    source = PID + "# warmed before its first query\n"
+    before = live_descendants()
+    box.warm(source, "f", FAST)
+    warmed = live_descendants()
+    assert len(warmed - before) == 1  # one resident child, started without a query
+    first = _pid(box, source)
+    assert live_descendants() == warmed  # the query forked nothing: the child was ready
+    box.warm(source, "f", FAST)  # warming a warm function starts nothing more
+    assert live_descendants() == warmed and _pid(box, source) == first
+
+
+def test_warm_leaves_a_sandbox_that_is_not_started_alone() -> None:
+    from codearc_env.sandbox import make_sandbox
+    from codearc_env.testing import live_descendants
+
+    before = live_descendants()
+    cold = make_sandbox("process")  # the insecurity warning comes when it starts
+    cold.warm(PID, "f", FAST)
+    assert live_descendants() == before
+    cold.close()
