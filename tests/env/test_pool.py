@@ -426,3 +426,29 @@ def test_isolation_checks_hold_through_both_halves() -> None:
             for check in checks:
                 passed, detail = check(side)
                 assert passed, f"{side.name} {check.__name__}: {detail}"
+
+
+@pytest.mark.slow
+def test_merged_queries_on_a_real_sandbox_answer_each_episode(quiet, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CODEARC_CACHE_DIR", str(tmp_path))
+    with SandboxPool(2, _backend()) as pool:
+        envs = [CodeARCEnv(split="builtin", pool=pool) for _ in range(8)]
+        shown = [env.reset(options={"problem": i % 2})[0] for i, env in enumerate(envs)]
+        assert pool.wait_warm(60)
+        member = pool._reference[0]
+        got: list[dict] = [{}] * 8
+
+        def query(i: int) -> None:  # each episode asks for another of its examples
+            got[i] = envs[i].step({"kind": 0, "text": shown[i]["calls"][i]})[0]
+
+        with member.lock:  # the member is busy: the eight queries queue for it
+            threads = [threading.Thread(target=query, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and sum(map(len, member.waiting.values())) < 8:
+                time.sleep(0.005)
+        for t in threads:
+            t.join()
+        assert [g["outputs"][-1] for g in got] == [s["outputs"][i] for i, s in enumerate(shown)]
+        assert pool.stats.reference_merged == 6  # two problems: two requests for eight queries
