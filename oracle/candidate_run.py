@@ -42,6 +42,9 @@ LOAD_PROBE_S = ref.TIME_BUCKETS_S[1]
 DRIVER_ARTEFACTS = frozenset({"RecursionError", "MemoryError"})
 """Errors the driver's extra frames and shared process can cause by themselves."""
 
+_NOT_JUDGED = CallResult(ok=False)
+
+
 class CandidateRun:
     """Runs one candidate on chosen inputs in the candidate sandbox."""
 
@@ -235,10 +238,15 @@ class CandidateRun:
         first: tuple[str, Counterexample] | None = None
         suspects: set[int] = set()
         unsettled: set[int] = set()
+        agreed: list[CallResult] = []  # results that agree with their entry, by position
         passes = ((run.sequence, theirs_seq, in_sequence), (run.fresh, theirs_fresh, fresh))
         for results, theirs, context in passes:
             for i, got in enumerate(results):
+                if i < len(agreed) and got is agreed[i]:
+                    continue  # the fresh pass's "same as in sequence": judged already
                 judged = self._driver_agrees(entries, i, got, theirs[i], keep[i])
+                if results is run.sequence:
+                    agreed.append(got if judged else _NOT_JUDGED)
                 if judged is None:
                     unsettled.add(i)
                 elif not judged:

@@ -82,7 +82,12 @@ def run(f, target, make_calls, g, source, flags):
         result = guarded(lambda: fresh(x, a), k)
         # the same result as in sequence: say so instead of sending the value twice
         fresh_pass.append(None if first is not None and same(first, result) else result)
-    return (sequence, fresh_pass)
+
+    def packed(results):  # one letter per call (value, error, same), then the payloads
+        letters = "".join("s" if r is None else "v" if r[0] else "e" for r in results)
+        return letters, [r[1] for r in results if r is not None]
+
+    return (*packed(sequence), *packed(fresh_pass))
 """
 
 
@@ -178,10 +183,10 @@ def run_driver(
         return DriverRun(None, None, "returned more output than the reference", duration_s=took)
     passes = _tuple_items(r.value)
     n_sequence = sum(1 for s in in_sequence if s)
-    if passes is None or len(passes) != 2:
+    if passes is None or len(passes) != 4:
         return DriverRun(None, None, "the driver returned something else", duration_s=took)
-    sequence = _results(passes[0])
-    fresh = _results(passes[1], sequence or ())
+    sequence = _results(passes[0], passes[1])
+    fresh = _results(passes[2], passes[3], sequence or ())
     if (
         sequence is None
         or fresh is None
@@ -199,28 +204,31 @@ def _tuple_items(tree: object) -> list | None:
     return None
 
 
-_NONE = {"t": "none"}
-_TRUE = {"t": "bool", "v": True}
-
-
-def _results(tree: object, same_as: Sequence[CallResult] = ()) -> tuple[CallResult, ...] | None:
-    """Results of one pass; an item ``None`` stands for the result at the same position of
-    ``same_as`` (the fresh pass refers to the sequence pass so)."""
-    items = _tuple_items(tree)
-    if items is None:
+def _results(
+    letters_tree: object, payloads_tree: object, same_as: Sequence[CallResult] = ()
+) -> tuple[CallResult, ...] | None:
+    """Results of one pass from its letters (``v`` a value, ``e`` an error, ``s`` the result at
+    the same position of ``same_as``: the fresh pass refers to the sequence pass so) and the
+    payloads of its ``v`` and ``e`` calls, in order (a value, or an exception's type name)."""
+    letters = None
+    if isinstance(letters_tree, dict) and letters_tree.get("t") == "str":
+        letters = letters_tree.get("v")
+    payloads = _tuple_items(payloads_tree)
+    if not isinstance(letters, str) or payloads is None:
+        return None
+    if len(payloads) != len(letters) - letters.count("s"):
         return None
     out = []
-    for i, item in enumerate(items):
-        if item == _NONE and i < len(same_as):
+    sent = iter(payloads)
+    for i, letter in enumerate(letters):
+        if letter == "s" and i < len(same_as):
             out.append(same_as[i])
-            continue
-        pair = _tuple_items(item)
-        if pair is None or len(pair) != 2:
-            return None
-        ok_tree, payload = pair
-        if ok_tree == _TRUE:
-            out.append(CallResult(ok=True, value=payload))
-        else:
+        elif letter == "v":
+            out.append(CallResult(ok=True, value=next(sent)))
+        elif letter == "e":
+            payload = next(sent)
             name = payload.get("v") if isinstance(payload, dict) else None
             out.append(CallResult(ok=False, error_type=str(name)))
+        else:
+            return None
     return tuple(out)

@@ -9,7 +9,7 @@ from test_oracle import CORRECT, FN
 from codearc_env.oracle import Oracle, reference
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.reference import Expected, ReferenceTable
-from codearc_env.oracle.sequence import driver_expression, kept
+from codearc_env.oracle.sequence import _results, driver_expression, kept
 from codearc_env.sandbox.base import CallResult
 from codearc_env.sandbox.codec import canonical, encode
 
@@ -119,3 +119,27 @@ def test_a_tables_kept_flags_are_computed_once_and_extended_as_for_all_entries(
     room = 80 - 38 - 19
     assert table.kept_with(extra[1:]) == want[:5] + kept([e.result for e in extra[1:]], room)
     assert table._kept is table._kept  # computed once
+
+
+def test_a_pass_is_read_from_its_letters_and_payloads() -> None:
+    first = _results(encode("vve"), encode([5, None, "ValueError"]))
+    assert first == (CallResult(ok=True, value=encode(5)), CallResult(ok=True, value=encode(None)),
+                     CallResult(ok=False, error_type="ValueError"))
+    again = _results(encode("svs"), encode([7]), first)  # the fresh pass: same, value, same
+    assert again is not None and again[0] is first[0] and again[2] is first[2]
+    assert again[1] == CallResult(ok=True, value=encode(7))
+
+
+@pytest.mark.parametrize(
+    ("letters", "payloads", "same_as"),
+    [
+        (encode("vv"), encode([1]), ()),  # a payload missing
+        (encode("v"), encode([1, 2]), ()),  # one too many
+        (encode("s"), encode([]), ()),  # "same" with nothing to be the same as
+        (encode("x"), encode([1]), ()),  # not a letter of the format
+        (encode(b"v"), encode([1]), ()),  # not text
+        (encode("v"), encode(1), ()),  # payloads not a sequence
+    ],
+)
+def test_a_malformed_pass_is_rejected(letters: dict, payloads: dict, same_as: tuple) -> None:
+    assert _results(letters, payloads, same_as) is None
