@@ -42,7 +42,16 @@ LOAD_PROBE_S = ref.TIME_BUCKETS_S[1]
 DRIVER_ARTEFACTS = frozenset({"RecursionError", "MemoryError"})
 """Errors the driver's extra frames and shared process can cause by themselves."""
 
-_NOT_JUDGED = CallResult(ok=False)
+def _judged_alike(
+    seen: tuple[CallResult, CallResult | None, bool | None], got: CallResult,
+    theirs: CallResult | None,
+) -> bool:
+    """Whether judging ``got`` against ``theirs`` repeats the judgement ``seen`` of the same
+    entry, which then needs no second look: the same result object, and it agreed with the
+    entry (what the reference's in-driver result was does not matter then) or the reference's
+    in-driver result is equal too."""
+    before, their_before, judged = seen
+    return got is before and (judged is True or theirs == their_before)
 
 
 class CandidateRun:
@@ -238,15 +247,16 @@ class CandidateRun:
         first: tuple[str, Counterexample] | None = None
         suspects: set[int] = set()
         unsettled: set[int] = set()
-        agreed: list[CallResult] = []  # results that agree with their entry, by position
+        # (result, reference's in-driver result, judgement) of the sequence pass, by position
+        in_order: list[tuple[CallResult, CallResult | None, bool | None]] = []
         passes = ((run.sequence, theirs_seq, in_sequence), (run.fresh, theirs_fresh, fresh))
         for results, theirs, context in passes:
             for i, got in enumerate(results):
-                if i < len(agreed) and got is agreed[i]:
-                    continue  # the fresh pass's "same as in sequence": judged already
+                if i < len(in_order) and _judged_alike(in_order[i], got, theirs[i]):
+                    continue  # the fresh pass's "same as in sequence", judged so already
                 judged = self._driver_agrees(entries, i, got, theirs[i], keep[i])
                 if results is run.sequence:
-                    agreed.append(got if judged else _NOT_JUDGED)
+                    in_order.append((got, theirs[i], judged))
                 if judged is None:
                     unsettled.add(i)
                 elif not judged:

@@ -143,3 +143,16 @@ def test_a_pass_is_read_from_its_letters_and_payloads() -> None:
 )
 def test_a_malformed_pass_is_rejected(letters: dict, payloads: dict, same_as: tuple) -> None:
     assert _results(letters, payloads, same_as) is None
+
+
+def test_a_fresh_result_is_judged_again_only_when_the_judgement_could_differ() -> None:
+    from codearc_env.oracle.candidate_run import _judged_alike
+
+    got, theirs = CallResult(ok=True, value=encode(1)), CallResult(ok=True, value=encode(2))
+    other = CallResult(ok=True, value=encode(3))
+    assert _judged_alike((got, theirs, True), got, other)  # agreed: theirs not looked at
+    assert _judged_alike((got, theirs, False), got, CallResult(ok=True, value=encode(2)))
+    assert _judged_alike((got, None, None), got, None)
+    assert not _judged_alike((got, theirs, False), got, other)  # theirs could settle it now
+    assert not _judged_alike((got, theirs, None), got, None)
+    assert not _judged_alike((got, theirs, True), CallResult(ok=True, value=encode(1)), theirs)
