@@ -147,18 +147,32 @@ class Worker(ResidentRunner):
         self.busy = None
         """The resident child running an invocation now, if any."""
         self.pending_input = b""
+        self.pending_output = []
         self.input_closed = False
 
-    def send(self, obj):
-        write_all(self.fd_out, frame(obj))
+    def send(self, obj, flush=True):
+        """Send a frame; ``flush=False`` keeps it for the next send (one write for a request's
+        last result and its end)."""
+        self.pending_output.append(frame(obj))
+        if flush:
+            data, self.pending_output = b"".join(self.pending_output), []
+            write_all(self.fd_out, data)
 
     def read_exact(self, n):
-        """Like read_exact(), but first consumes input read while a call was running."""
+        """Like read_exact(), but first consumes input read while a call was running, and
+        reads ahead (a request's header and body arrive together: one read, not two)."""
+        have = len(self.pending_input)
+        if have < n:
+            chunks, need = [self.pending_input], n - have
+            while need > 0:
+                data = os.read(self.fd_in, max(need, 65536))
+                if not data:
+                    return None
+                chunks.append(data)
+                need -= len(data)
+            self.pending_input = b"".join(chunks)
         head, self.pending_input = self.pending_input[:n], self.pending_input[n:]
-        if len(head) == n:
-            return head
-        rest = read_exact(self.fd_in, n - len(head))
-        return None if rest is None else head + rest
+        return head
 
     def _buffer_harness_input(self, watch):
         """Keep what the harness sends while a call runs; False once it went away (EOF)."""

@@ -10,6 +10,7 @@ import builtins
 import contextlib
 import io
 import math
+import operator
 import os
 import resource
 import select
@@ -67,7 +68,9 @@ def _python_state():
     """What an invocation may change in the process and the next one must not see (cheap)."""
     state = {
         "builtins": dict(builtins.__dict__),
+        "builtin_items": (tuple(builtins.__dict__), tuple(builtins.__dict__.values())),
         "environ": dict(os.environ),
+        "environ_data": dict(getattr(os.environ, "_data", {})),
         "recursion": sys.getrecursionlimit(),
         "digits": sys.get_int_max_str_digits(),
     }
@@ -81,13 +84,21 @@ def _python_state():
 
 def _restore_python_state(state):
     current = builtins.__dict__
-    saved = state["builtins"]
-    if len(current) != len(saved) or any(current.get(k) is not v for k, v in saved.items()):
+    keys, values = state["builtin_items"]
+    # Identity of every key and value in order, compared in C (no call's __eq__ runs); a
+    # reordered dict is restored too, which is harmless.
+    if not (
+        len(current) == len(keys)
+        and all(map(operator.is_, current, keys))
+        and all(map(operator.is_, current.values(), values))
+    ):
         current.clear()
-        current.update(saved)
-    if os.environ != state["environ"]:
-        os.environ.clear()
-        os.environ.update(state["environ"])
+        current.update(state["builtins"])
+    env = os.environ
+    same_env = type(env) is os._Environ and env._data == state["environ_data"]  # bytes: in C
+    if not same_env and env != state["environ"]:
+        env.clear()
+        env.update(state["environ"])
     sys.setrecursionlimit(state["recursion"])
     sys.set_int_max_str_digits(state["digits"])
     sys.settrace(None)

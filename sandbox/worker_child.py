@@ -38,8 +38,16 @@ def _on_alarm(signum, frame_):
     raise _Overtime()
 
 
+_TRUSTED = False
+"""Set in a resident child, which runs only a hidden function (the benchmark's own code): the
+handler table Python keeps is then taken as the truth, and a handler already in place is not
+set again (in children that run candidates every disposition is set every time: code may
+change one behind Python's back)."""
+
+
 def _arm(seconds):
-    signal.signal(signal.SIGALRM, _on_alarm)
+    if not (_TRUSTED and signal.getsignal(signal.SIGALRM) is _on_alarm):
+        signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
 
 
@@ -214,9 +222,16 @@ def _reset_signals():
     """A call's signals: default dispositions (oversized writes raise OSError instead of
     killing), then nothing blocked."""
     for name in _CALL_DEFAULTS:
-        signal.signal(getattr(signal, name), signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        if _TRUSTED and name == "SIGALRM":
+            continue  # _arm installs its handler before anything runs, in every mode
+        _set_disposition(getattr(signal, name), signal.SIG_DFL)
+    _set_disposition(signal.SIGXFSZ, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
+def _set_disposition(signum, handler):
+    if not (_TRUSTED and signal.getsignal(signum) is handler):
+        signal.signal(signum, handler)
 
 
 def _expendable():

@@ -30,6 +30,7 @@ if _wire is None:  # imported inside the harness (tests, launch_source); never i
     _wire = importlib.import_module("codearc_env.sandbox.wire")
 
 _batch = _wire.sibling("worker_batch")
+_child = _wire.sibling("worker_child")  # now: the worker hides its modules before any call
 HEADER, frame, read_exact, write_all = _wire.HEADER, _wire.frame, _wire.read_exact, _wire.write_all
 _enter_child, _run_invocation, _restore_python_state = (
     _batch._enter_child,
@@ -62,9 +63,12 @@ def resident_key(source_digest, function, limits):
 
 
 def _rss_bytes():
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * resource.getpagesize()
+    try:  # os-level: open() would add three system calls to every invocation
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            return int(os.read(fd, 256).split()[1]) * resource.getpagesize()
+        finally:
+            os.close(fd)
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -78,6 +82,30 @@ def _malloc_trim():
         pass
 
 
+def _frame_reader(fd):
+    """A reader of the parent's frames on ``fd``: their bytes, or None at the end. It reads
+    ahead, so a frame's header and body (written together) take one read, not two."""
+    ahead = [b""]
+
+    def read_frame():
+        data = ahead[0]
+        while len(data) < HEADER.size:
+            more = os.read(fd, 65536)
+            if not more:
+                return None
+            data += more
+        end = HEADER.size + HEADER.unpack(data[: HEADER.size])[0]
+        if len(data) < end:
+            rest = read_exact(fd, end - len(data))
+            if rest is None:
+                return None
+            data += rest
+        ahead[0] = data[end:]
+        return data[HEADER.size : end]
+
+    return read_frame
+
+
 def short_of_memory(result):
     """Whether a call's result may come from memory others held (then it is run again)."""
     if result.get("error_type") in MEMORY_FAILURES:
@@ -89,9 +117,11 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
     """A resident child: runs each invocation the parent sends, until it is told to stop (the
     parent closes its end) or must not go on. Never returns."""
     try:
+        _child._TRUSTED = True  # this process runs the hidden function only
         w_res, w_out, ctl = fds
         ctx = _enter_child(w_res, w_out, ctl, limits, nproc, RESIDENT_CALLS)
         ceiling = _rss_bytes() + RESIDENT_GROWTH_MB * 1024 * 1024
+        read_frame = _frame_reader(_CTL_FD)
 
         def retire(ns):
             if _rss_bytes() <= ceiling:
@@ -104,12 +134,9 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
 
         index = 0
         while index < RESIDENT_CALLS:
-            header = read_exact(_CTL_FD, HEADER.size)
-            if header is None:
-                break  # the parent is done with us
-            body = read_exact(_CTL_FD, HEADER.unpack(header)[0])
+            body = read_frame()
             if body is None:
-                break
+                break  # the parent is done with us
             _restore_python_state(ctx["state"])  # decoding must not see an earlier call's state
             job = prepare(code, function, json.loads(body), limits)
             if "error_type" in job:  # its arguments could not be decoded
@@ -161,7 +188,8 @@ class ResidentRunner(BatchRunner):
                 again = cramped or (died and served and not spent)
                 if not again or self.input_closed:
                     break
-            self.send({"op": "result", "id": rid, "i": i, "r": result})
+            last = i == len(invocations) - 1  # sent with the request's end, in one write
+            self.send({"op": "result", "id": rid, "i": i, "r": result}, flush=not last)
             if self.input_closed:
                 return
         self.clean_up()
