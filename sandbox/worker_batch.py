@@ -95,7 +95,7 @@ def _restore_python_state(state):
         current.clear()
         current.update(state["builtins"])
     env = os.environ
-    same_env = type(env) is os._Environ and env._data == state["environ_data"]  # bytes: in C
+    same_env = type(env) is os._Environ and getattr(env, "_data", None) == state["environ_data"]
     if not same_env and env != state["environ"]:
         env.clear()
         env.update(state["environ"])
