@@ -246,6 +246,10 @@ def test_reset_warms_the_hidden_function_on_its_reference_member() -> None:
             assert pool.reference_member(source) is box
     assert {w for b in pool.members for w in b.warmed} == want  # type: ignore[attr-defined]
     assert all(b.warmed == [] for b in pool.members[2:])  # type: ignore[attr-defined]
+    for i in range(3):  # warm already: no second warm-up of the same function
+        env.reset(options={"problem": i})
+    assert pool.wait_warm(10)
+    assert sum(len(b.warmed) for b in pool.members) == 3  # type: ignore[attr-defined]
     pool.close()
     env.reset(options={"problem": 0})  # a closed pool: nothing to warm, and no error
 
