@@ -46,6 +46,7 @@ import __future__
 
 import collections
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -475,6 +476,9 @@ def main(argv):
     os.dup2(devnull, 2)
     worker = Worker(config, fd_in=0, fd_out=fd_out)
     os.dup2(devnull, 1)
+    # The cyclic collector then never walks the worker's start-up objects: each walk writes to
+    # every one, and after a fork each page written costs the worker a fault (and a child a copy).
+    gc.freeze()
     try:
         worker.serve()
     finally:
