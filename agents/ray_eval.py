@@ -42,6 +42,8 @@ from codearc_env.sandbox.ray_pool import import_ray, live_node_ids, start_host
 log = logging.getLogger(__name__)
 LOCAL_CLUSTER = ""
 """``--ray`` without an address: start a Ray cluster on this machine for the run."""
+LOOPBACK = "127.0.0.1"
+"""The only address a cluster started for the run listens on."""
 
 
 class RayRunError(CodeARCError):
@@ -58,7 +60,9 @@ def connected(address: str) -> Iterator[Any]:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports unless asked for
     if address == LOCAL_CLUSTER:
-        ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING)
+        # Loopback only: a cluster this run starts for itself takes no connection from outside.
+        ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING,
+                 _node_ip_address=LOOPBACK)
     else:
         ray.init(address=address, logging_level=logging.WARNING)
     try:

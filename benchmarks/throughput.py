@@ -332,7 +332,7 @@ def ray_mode(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Measur
     baseline = live_descendants()
     began = time.perf_counter()
     ray.init(address="local", num_cpus=args.cores, include_dashboard=False,
-             logging_level=logging.WARNING)
+             logging_level=logging.WARNING, _node_ip_address="127.0.0.1")  # loopback only
     try:
         pool = start_ray_pool(args.pool_size, args.backend)
         print(f"\nRay on this machine (one node, {args.cores} CPUs) and its pool host started "
