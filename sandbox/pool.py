@@ -20,7 +20,6 @@ which runs the call on the pool's threads so an event loop never blocks on a san
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
 import threading
@@ -41,13 +40,11 @@ from codearc_env.sandbox.base import (
     Limits,
     Sandbox,
 )
-from codearc_env.sandbox.workerbox import KILLED
+from codearc_env.sandbox.workerbox import KILLED, RecentResidents
 
 Side = Literal["reference", "candidate"]
 T = TypeVar("T")
 DEFAULT_SIZE = 8
-RECENT_RESIDENTS = 16
-"""Resident processes a worker keeps (sandbox/worker_resident.py: RESIDENT_CHILDREN)."""
 DEFAULT_ASYNC_THREADS = 64
 """Threads behind :meth:`SandboxPool.arun`: a call waiting for a busy member holds one, so
 there are more than members, and a burst does not queue behind one problem's member."""
@@ -78,19 +75,8 @@ class _Member:
         self.waiting: dict[tuple[object, ...], list[_Waiting]] = {}
         """Resident calls waiting for this member, by what they run (see _run_merged)."""
         self.waiting_lock = threading.Lock()
-        self.recent: collections.OrderedDict[tuple[object, ...], None] = collections.OrderedDict()
-        """What this member ran resident lately, most recent last: its worker keeps as many
-        resident processes, least recently used out, so these need no warm-up."""
-
-    def used(self, key: tuple[object, ...]) -> bool:
-        """Note a resident use of ``key``; whether it was among the recent ones."""
-        with self.waiting_lock:
-            known = key in self.recent
-            self.recent[key] = None
-            self.recent.move_to_end(key)
-            while len(self.recent) > RECENT_RESIDENTS:
-                self.recent.popitem(last=False)
-            return known
+        self.recent = RecentResidents()
+        """Checked before a warm-up is scheduled at all (the member's own check is later)."""
 
 
 class _Waiting:
@@ -264,7 +250,7 @@ class SandboxPool:
         alone, so nothing one caller sends decides what another gets.
         """
         key = (source, function, limits or self.limits)
-        member.used(key)
+        member.recent.use(key)
         mine = _Waiting(invocations)
         with member.waiting_lock:
             member.waiting.setdefault(key, []).append(mine)
@@ -310,7 +296,7 @@ class SandboxPool:
         behind that member's other calls. Best effort: a failure here is left for the
         queries themselves to meet (and report)."""
         member = self._route(source)
-        if member.used((source, function, limits or self.limits)):
+        if member.recent.use((source, function, limits or self.limits)):
             return  # its resident process is most likely running: a warm-up would cost a call
 
         def warm_up() -> None:

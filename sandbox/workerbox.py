@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import atexit
+import collections
 import contextlib
 import functools
 import os
@@ -84,6 +85,33 @@ def to_call_result(reply: dict[str, Any]) -> CallResult:
     return CallResult(**kwargs)
 
 
+RECENT_RESIDENTS = 16
+"""Resident processes a worker keeps, least recently used out (worker_resident.RESIDENT_CHILDREN)."""
+
+
+class RecentResidents:
+    """What a worker ran resident lately, most recent last, as many as it keeps resident
+    processes for: a warm-up of one of these would cost a request for nothing."""
+
+    def __init__(self) -> None:
+        self._keys: collections.OrderedDict[tuple[object, ...], None] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def use(self, key: tuple[object, ...]) -> bool:
+        """Note a resident use of ``key``; whether it was among the recent ones."""
+        with self._lock:
+            known = key in self._keys
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+            while len(self._keys) > RECENT_RESIDENTS:
+                self._keys.popitem(last=False)
+            return known
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
 @functools.lru_cache(maxsize=256)
 def _limits_fields(limits: Limits) -> dict[str, Any]:
     """``asdict(limits)``, made once per distinct (frozen) Limits: ``asdict`` deep-copies every
@@ -98,6 +126,7 @@ class WorkerSandbox(Sandbox):
         super().__init__(limits)
         self._channel: Channel | None = None
         self._lock = threading.RLock()
+        self._recent = RecentResidents()
         self._request_id = 0
         self._hello: dict[str, Any] = {}
         self.restarts = 0
@@ -158,6 +187,7 @@ class WorkerSandbox(Sandbox):
 
     def close(self) -> None:
         with self._lock:
+            self._recent.clear()  # its resident processes end with the worker
             channel, self._channel = self._channel, None
             if channel is not None:
                 with contextlib.suppress(ChannelClosed):
@@ -187,6 +217,8 @@ class WorkerSandbox(Sandbox):
         encoded = [encode_invocation(inv) for inv in invocations]
         results: list[CallResult | None] = [None] * len(encoded)
         per_call = limits.timeout_s + 3.0 + REPLY_SLACK_S  # worker's own grace, then ours
+        if isolation == "resident":
+            self._recent.use((source, function, limits))
         with self._lock:
             self.start()
             todo = list(range(len(encoded)))
@@ -230,10 +262,11 @@ class WorkerSandbox(Sandbox):
 
     def warm(self, source: str, function: str, limits: Limits | None = None) -> None:
         """Start the resident process of ``function`` now: a resident run with no invocation.
-        A sandbox not started yet stays so (warming must not start sandboxes)."""
+        A sandbox not started yet stays so (warming must not start sandboxes), and one that
+        ran the function resident lately is left as it is."""
         limits = limits or self.limits
         with self._lock:
-            if self._channel is None:
+            if self._channel is None or self._recent.use((source, function, limits)):
                 return
             per_call = limits.timeout_s + 3.0 + REPLY_SLACK_S
             self._run_batch(source, function, [], [], limits, per_call, [], "resident")

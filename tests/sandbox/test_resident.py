@@ -253,8 +253,26 @@ def test_warm_starts_the_child_the_first_query_then_uses(box: Sandbox) -> None:
     assert len(warmed - before) == 1  # one resident child, started without a query
     first = _pid(box, source)
     assert live_descendants() == warmed  # the query forked nothing: the child was ready
-    box.warm(source, "f", FAST)  # warming a warm function starts nothing more
+    sent = box._request_id  # type: ignore[attr-defined]
+    box.warm(source, "f", FAST)  # ran resident lately: warming it sends nothing
+    assert box._request_id == sent  # type: ignore[attr-defined]
     assert live_descendants() == warmed and _pid(box, source) == first
+
+
+def test_a_replaced_worker_forgets_what_it_ran_resident() -> None:
+    from codearc_env.sandbox import make_sandbox
+
+    box = make_sandbox("process")
+    try:
+        box.start()
+        source = PID + "# warmed, then its worker replaced\n"
+        _pid(box, source)
+        box._restart()  # type: ignore[attr-defined]
+        sent = box._request_id  # type: ignore[attr-defined]
+        box.warm(source, "f", FAST)  # the new worker has no resident process for it yet
+        assert box._request_id == sent + 1  # type: ignore[attr-defined]
+    finally:
+        box.close()
 
 
 def test_warm_leaves_a_sandbox_that_is_not_started_alone() -> None:
