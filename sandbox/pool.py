@@ -244,12 +244,15 @@ class SandboxPool:
         member runs every call queued under its key as one request and hands each caller its
         own results; the others find theirs ready when they get the member. A burst of
         episodes querying one hidden function (a GRPO group) thus costs one sandbox request,
-        not one each. Every invocation still runs in a fresh namespace of the resident child,
-        as it would alone. When a merged request has a call killed or left unrun (its
-        sandbox's kill and restart caps count per request), each caller's calls run again
-        alone, so nothing one caller sends decides what another gets.
+        not one each. Every invocation still runs in a fresh namespace of the resident child.
+        When the merged request fails, or has a call killed or left unrun (the sandbox's kill
+        and restart caps count per request), each caller's calls run again alone. What merged
+        calls do share is what the calls of one request share: files left in the scratch
+        directory are wiped between requests, not between invocations (the hidden functions
+        are the benchmark's own code).
         """
-        key = (source, function, limits or self.limits)
+        limits = limits or self.limits
+        key = (source, function, limits)
         member.recent.use(key)
         mine = _Waiting(invocations)
         with member.waiting_lock:
@@ -265,30 +268,39 @@ class SandboxPool:
         return mine.results
 
     def _serve(
-        self, member: _Member, source: str, function: str, limits: Limits | None,
+        self, member: _Member, source: str, function: str, limits: Limits,
         batch: list[_Waiting],
     ) -> None:
-        """With ``member.lock`` held: run ``batch`` as one request and fill every entry."""
-        def run(invocations: Sequence[Invocation]) -> list[CallResult]:
-            box = self._ready(member)
-            return box.run(source, function, invocations, limits, isolation="resident")
+        """With ``member.lock`` held: run ``batch`` as one request and fill every entry. When
+        the merged request fails, or has a call killed or left unrun, each entry runs again
+        alone and gets what it gets alone (results or its own error)."""
+        def run(w: _Waiting | None) -> list[CallResult]:
+            invocations = [i for e in batch for i in e.invocations] if w is None else w.invocations
+            results = self._ready(member).run(
+                source, function, invocations, limits, isolation="resident"
+            )
+            if len(results) != len(invocations):
+                raise SandboxError(f"the sandbox returned {len(results)} results for "
+                                   f"{len(invocations)} calls")
+            return results
 
-        try:
-            merged = run([inv for w in batch for inv in w.invocations])
-            if len(merged) != sum(len(w.invocations) for w in batch):
-                raise SandboxError(f"the sandbox returned {len(merged)} results for a merged call")
-            if len(batch) > 1 and any(r.error_type == KILLED for r in merged):
-                merged = [r for w in batch for r in run(w.invocations)]
-        except BaseException as exc:  # every caller of the batch sees what stopped it
-            for w in batch:
-                w.error = exc
-            return
         if len(batch) > 1:
-            with self._stats_lock:
-                self.stats.reference_merged += len(batch) - 1
-        at = 0
+            try:
+                merged = run(None)
+            except SandboxError:
+                merged = None  # each caller alone: whose call broke the request shows there
+            if merged is not None and not any(r.error_type == KILLED for r in merged):
+                with self._stats_lock:
+                    self.stats.reference_merged += len(batch) - 1
+                at = 0
+                for w in batch:
+                    w.results, at = merged[at : at + len(w.invocations)], at + len(w.invocations)
+                return
         for w in batch:
-            w.results, at = merged[at : at + len(w.invocations)], at + len(w.invocations)
+            try:
+                w.results = run(w)
+            except BaseException as exc:  # the caller's own call stopped: it raises there
+                w.error = exc
 
     def warm(self, source: str, function: str, limits: Limits | None = None) -> None:
         """Start the resident process of a hidden function on its reference member, in the

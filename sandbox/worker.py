@@ -148,16 +148,10 @@ class Worker(ResidentRunner):
         self.busy = None
         """The resident child running an invocation now, if any."""
         self.pending_input = b""
-        self.pending_output = []
         self.input_closed = False
 
-    def send(self, obj, flush=True):
-        """Send a frame; ``flush=False`` keeps it for the next send (one write for a request's
-        last result and its end)."""
-        self.pending_output.append(frame(obj))
-        if flush:
-            data, self.pending_output = b"".join(self.pending_output), []
-            write_all(self.fd_out, data)
+    def send(self, obj):
+        write_all(self.fd_out, frame(obj))
 
     def read_exact(self, n):
         """Like read_exact(), but first consumes input read while a call was running, and

@@ -188,8 +188,7 @@ class ResidentRunner(BatchRunner):
                 again = cramped or (died and served and not spent)
                 if not again or self.input_closed:
                     break
-            last = i == len(invocations) - 1  # sent with the request's end, in one write
-            self.send({"op": "result", "id": rid, "i": i, "r": result}, flush=not last)
+            self.send({"op": "result", "id": rid, "i": i, "r": result})
             if self.input_closed:
                 return
         self.clean_up()

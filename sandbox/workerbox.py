@@ -269,7 +269,9 @@ class WorkerSandbox(Sandbox):
             if self._channel is None or self._recent.use((source, function, limits)):
                 return
             per_call = limits.timeout_s + 3.0 + REPLY_SLACK_S
-            self._run_batch(source, function, [], [], limits, per_call, [], "resident")
+            # Best effort: a worker that cannot come back fails the next real call instead.
+            with contextlib.suppress(SandboxError):
+                self._run_batch(source, function, [], [], limits, per_call, [], "resident")
 
     @staticmethod
     def _not_run(results: list[CallResult | None], todo: list[int], what: str) -> None:

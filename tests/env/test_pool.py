@@ -158,7 +158,7 @@ def _queue_behind_a_busy_member(pool: SandboxPool, calls: list[tuple[str, str, o
     threads = [threading.Thread(target=call, args=(i,)) for i in range(len(calls))]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + (5 if isolation == "resident" else 0.05)
+    deadline = time.monotonic() + (5 if isolation == "resident" else 0.5)
     while time.monotonic() < deadline and sum(
             len(w) for w in pool._reference[0].waiting.values()) < len(calls):
         time.sleep(0.001)  # resident calls queue there; others block on the member's lock
@@ -204,7 +204,7 @@ def test_a_killed_call_in_a_merged_request_leaves_the_other_callers_their_result
     assert [len(b[2]) for b in box.batches[1:]] == [4, 1, 1, 1, 1]
 
 
-def test_an_error_of_a_merged_request_reaches_every_caller() -> None:
+def test_an_error_of_every_call_reaches_every_caller() -> None:
     pool = SandboxPool(2, make_member=BatchRecorder)
     box = pool.members[0]
     assert isinstance(box, BatchRecorder)
@@ -219,7 +219,28 @@ def test_an_error_of_a_merged_request_reaches_every_caller() -> None:
     box.answer = broken  # type: ignore[method-assign]
     got = _queue_behind_a_busy_member(pool, [("src", "f", i) for i in range(5)])
     assert got == ["raised the worker cannot start"] * 5
-    assert [len(b[2]) for b in box.batches[1:]] == [5]
+    # the merged request failed: each caller's call ran again alone, and failed on its own
+    assert [len(b[2]) for b in box.batches[1:]] == [5, 1, 1, 1, 1, 1]
+    assert pool.stats.reference_merged == 0
+
+
+def test_a_merged_request_that_fails_leaves_the_other_callers_their_results() -> None:
+    pool = SandboxPool(2, make_member=BatchRecorder)
+    box = pool.members[0]
+    assert isinstance(box, BatchRecorder)
+    answer = box.answer
+
+    def breaks_on_boom(source: str, function: str, calls: Sequence[Invocation]
+                       ) -> list[CallResult]:
+        if any(c.args[0] == "boom" for c in calls):
+            box.batches.append((source, function, [c.args[0] for c in calls]))
+            raise SandboxError("the sandbox cannot come back")
+        return answer(source, function, calls)
+
+    box.answer = breaks_on_boom  # type: ignore[method-assign]
+    got = _queue_behind_a_busy_member(pool, [("src", "f", 1), ("src", "f", "boom"),
+                                             ("src", "f", 2)])
+    assert got == ["1", "raised the sandbox cannot come back", "2"]
 
 
 class WarmRecorder(CallableSandbox):

@@ -118,7 +118,6 @@ def test_a_tables_kept_flags_are_computed_once_and_extended_as_for_all_entries(
     assert table.kept_with([]) == want[:5] == kept([e.result for e in base], 80)
     room = 80 - 38 - 19
     assert table.kept_with(extra[1:]) == want[:5] + kept([e.result for e in extra[1:]], room)
-    assert table._kept is table._kept  # computed once
 
 
 def test_a_pass_is_read_from_its_letters_and_payloads() -> None:
