@@ -18,16 +18,20 @@ MAX_REQUEST_BYTES = 256 * 1024 * 1024
 BUDGET_SPENT = "not run: the batch's time budget was spent"
 
 
-def read_exact(fd, n):
-    """Read exactly n bytes from fd; None on EOF."""
-    chunks = []
-    while n > 0:
-        data = os.read(fd, min(n, 1 << 20))
-        if not data:
-            return None
-        chunks.append(data)
-        n -= len(data)
-    return b"".join(chunks)
+def read_ahead(fd, pending, n):
+    """Exactly ``n`` bytes: first from ``pending`` (bytes read earlier), then from ``fd``,
+    reading ahead in large chunks, so a frame's header and body, written together, take one
+    read. Returns ``(the n bytes, what is left of what was read)``, or None at EOF."""
+    if len(pending) < n:
+        chunks, need = [pending], n - len(pending)
+        while need > 0:
+            data = os.read(fd, max(need, 65536))
+            if not data:
+                return None
+            chunks.append(data)
+            need -= len(data)
+        pending = b"".join(chunks)
+    return pending[:n], pending[n:]
 
 
 def write_all(fd, data):

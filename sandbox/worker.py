@@ -73,10 +73,10 @@ HEADER, PROTOCOL_VERSION, MAX_REQUEST_BYTES = (
     _wire.PROTOCOL_VERSION,
     _wire.MAX_REQUEST_BYTES,
 )
-BUDGET_SPENT, frame, read_exact, write_all = (
+BUDGET_SPENT, frame, read_ahead, write_all = (
     _wire.BUDGET_SPENT,
     _wire.frame,
-    _wire.read_exact,
+    _wire.read_ahead,
     _wire.write_all,
 )
 MODULE_NAME, _type_name, _child_main, _prctl = (
@@ -154,19 +154,12 @@ class Worker(ResidentRunner):
         write_all(self.fd_out, frame(obj))
 
     def read_exact(self, n):
-        """Like read_exact(), but first consumes input read while a call was running, and
-        reads ahead (a request's header and body arrive together: one read, not two)."""
-        have = len(self.pending_input)
-        if have < n:
-            chunks, need = [self.pending_input], n - have
-            while need > 0:
-                data = os.read(self.fd_in, max(need, 65536))
-                if not data:
-                    return None
-                chunks.append(data)
-                need -= len(data)
-            self.pending_input = b"".join(chunks)
-        head, self.pending_input = self.pending_input[:n], self.pending_input[n:]
+        """``n`` bytes of the harness's input (first what was read while a call ran); None at
+        its end."""
+        got = read_ahead(self.fd_in, self.pending_input, n)
+        if got is None:
+            return None
+        head, self.pending_input = got
         return head
 
     def _buffer_harness_input(self, watch):

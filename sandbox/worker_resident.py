@@ -31,7 +31,8 @@ if _wire is None:  # imported inside the harness (tests, launch_source); never i
 
 _batch = _wire.sibling("worker_batch")
 _child = _wire.sibling("worker_child")  # now: the worker hides its modules before any call
-HEADER, frame, read_exact, write_all = _wire.HEADER, _wire.frame, _wire.read_exact, _wire.write_all
+_read_all = _wire.sibling("worker_cleanup")._read_all
+HEADER, frame, read_ahead, write_all = _wire.HEADER, _wire.frame, _wire.read_ahead, _wire.write_all
 _enter_child, _run_invocation, _restore_python_state = (
     _batch._enter_child,
     _batch._run_invocation,
@@ -63,12 +64,8 @@ def resident_key(source_digest, function, limits):
 
 
 def _rss_bytes():
-    try:  # os-level: open() would add three system calls to every invocation
-        fd = os.open("/proc/self/statm", os.O_RDONLY)
-        try:
-            return int(os.read(fd, 256).split()[1]) * resource.getpagesize()
-        finally:
-            os.close(fd)
+    try:
+        return int(_read_all("/proc/self/statm").split()[1]) * resource.getpagesize()
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -83,25 +80,20 @@ def _malloc_trim():
 
 
 def _frame_reader(fd):
-    """A reader of the parent's frames on ``fd``: their bytes, or None at the end. It reads
-    ahead, so a frame's header and body (written together) take one read, not two."""
+    """A reader of the parent's frames on ``fd``: their bytes, or None at the end (it reads
+    ahead, so a frame's header and body take one read)."""
     ahead = [b""]
 
+    def read(n):
+        got = read_ahead(fd, ahead[0], n)
+        if got is None:
+            return None
+        head, ahead[0] = got
+        return head
+
     def read_frame():
-        data = ahead[0]
-        while len(data) < HEADER.size:
-            more = os.read(fd, 65536)
-            if not more:
-                return None
-            data += more
-        end = HEADER.size + HEADER.unpack(data[: HEADER.size])[0]
-        if len(data) < end:
-            rest = read_exact(fd, end - len(data))
-            if rest is None:
-                return None
-            data += rest
-        ahead[0] = data[end:]
-        return data[HEADER.size : end]
+        header = read(HEADER.size)
+        return None if header is None else read(HEADER.unpack(header)[0])
 
     return read_frame
 

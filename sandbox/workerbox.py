@@ -112,6 +112,12 @@ class RecentResidents:
             self._keys.clear()
 
 
+def _reply_wait(limits: Limits) -> float:
+    """How long the harness waits for each reply of a request: the call's time limit, the
+    worker's own grace (3 s), then ours."""
+    return limits.timeout_s + 3.0 + REPLY_SLACK_S
+
+
 @functools.lru_cache(maxsize=256)
 def _limits_fields(limits: Limits) -> dict[str, Any]:
     """``asdict(limits)``, made once per distinct (frozen) Limits: ``asdict`` deep-copies every
@@ -216,7 +222,7 @@ class WorkerSandbox(Sandbox):
     ) -> list[CallResult]:
         encoded = [encode_invocation(inv) for inv in invocations]
         results: list[CallResult | None] = [None] * len(encoded)
-        per_call = limits.timeout_s + 3.0 + REPLY_SLACK_S  # worker's own grace, then ours
+        per_call = _reply_wait(limits)
         if isolation == "resident":
             self._recent.use((source, function, limits))
         with self._lock:
@@ -268,7 +274,7 @@ class WorkerSandbox(Sandbox):
         with self._lock:
             if self._channel is None or self._recent.use((source, function, limits)):
                 return
-            per_call = limits.timeout_s + 3.0 + REPLY_SLACK_S
+            per_call = _reply_wait(limits)
             # Best effort: a worker that cannot come back fails the next real call instead.
             with contextlib.suppress(SandboxError):
                 self._run_batch(source, function, [], [], limits, per_call, [], "resident")
