@@ -39,28 +39,26 @@ from codearc_env.sandbox.pool import SandboxPool
 from codearc_env.testing import live_descendants
 
 
-def rss_mb(pid: int) -> float:
+def _proc_mb(pid: int, name: str, field: str) -> float:
+    """A "Field:  N kB" line of /proc/<pid>/<name>, in MB (0 for a process gone)."""
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(f"/proc/{pid}/{name}") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    return _proc_mb(pid, "status", "VmRSS:")
 
 
 def pss_mb(pid: int) -> float:
     """Proportional set size: pages shared by forked processes counted once over them all
     (a sum of RSS counts them once per process)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _proc_mb(pid, "smaps_rollup", "Pss:")
 
 
 def header(args: argparse.Namespace) -> None:
