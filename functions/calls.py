@@ -133,12 +133,37 @@ def _parse_module(text: str) -> ast.Module:
         raise CallParseError(f"syntax error: {exc.msg} (line {exc.lineno})") from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise CallParseError(f"cannot parse call text: {type(exc).__name__}") from None
-    if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
+    # Python's grammar makes at most about two nodes per character (``--x``, ``a|b``), so a
+    # shorter text cannot pass the cap, and counting would cost more than the parse.
+    if len(text) * 3 > MAX_NODES and sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise CallParseError(f"call text has more than {MAX_NODES} syntax nodes")
     return tree
 
 
-def _parse_call_node(node: ast.expr, text: str, target: str | None) -> ParsedCall:
+class _Lines:
+    """Where each line of a call text starts, to cut a node's source out of it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # ast's offsets count UTF-8 bytes, and ast splits lines at \r too: only a plain
+        # ASCII text is cut here; ast.get_source_segment handles the rest.
+        self.starts: list[int] | None = None
+        if text.isascii() and "\r" not in text:
+            self.starts = [0]
+            at = text.find("\n")
+            while at >= 0:
+                self.starts.append(at + 1)
+                at = text.find("\n", at + 1)
+
+    def segment(self, node: ast.expr) -> str:
+        starts, end_line = self.starts, node.end_lineno
+        if starts is None or end_line is None or node.end_col_offset is None:
+            return ast.get_source_segment(self.text, node) or ast.unparse(node)
+        begin = starts[node.lineno - 1] + node.col_offset
+        return self.text[begin : starts[end_line - 1] + node.end_col_offset]
+
+
+def _parse_call_node(node: ast.expr, lines: _Lines, target: str | None) -> ParsedCall:
     node = _unwrap_print(node)
     if not isinstance(node, ast.Call):
         raise CallParseError("expected a call such as f(1, 'a')")
@@ -160,8 +185,7 @@ def _parse_call_node(node: ast.expr, text: str, target: str | None) -> ParsedCal
             kwargs.append((kw.arg, _literal(kw.value)))
     except RecursionError:
         raise CallParseError(TOO_DEEP) from None
-    segment = ast.get_source_segment(text, node) or ast.unparse(node)
-    return ParsedCall(name=name, args=tuple(args), kwargs=tuple(kwargs), text=segment)
+    return ParsedCall(name=name, args=tuple(args), kwargs=tuple(kwargs), text=lines.segment(node))
 
 
 def parse_calls(text: str, target: str | None = None) -> list[ParsedCall]:
@@ -173,12 +197,12 @@ def parse_calls(text: str, target: str | None = None) -> list[ParsedCall]:
     tree = _parse_module(text)
     if not tree.body:
         raise CallParseError("no call found")
-    calls = []
+    calls, lines = [], _Lines(text)
     for i, stmt in enumerate(tree.body, start=1):
         if not isinstance(stmt, ast.Expr):
             raise CallParseError(f"statement {i}: only calls are allowed, not {type(stmt).__name__}")
         try:
-            calls.append(_parse_call_node(stmt.value, text, target))
+            calls.append(_parse_call_node(stmt.value, lines, target))
         except CallParseError as exc:
             raise CallParseError(f"statement {i}: {exc}") from None
     return calls

@@ -14,6 +14,9 @@ from typing import Any
 from codearc_env.sandbox.wire import HEADER
 
 MAX_REPLY_BYTES = 64 * 1024 * 1024
+READ_CHUNK = 64 * 1024
+"""Bytes asked of one read: below malloc's mmap threshold, so a small reply does not cost a
+fresh mapping of the whole buffer (and its release) on every read."""
 
 
 class ChannelClosed(Exception):
@@ -62,7 +65,7 @@ class PipeTransport(Transport):
     def recv(self, deadline: float) -> bytes:
         _wait_readable(self._out, deadline)
         try:
-            return os.read(self._out, 1 << 20)
+            return os.read(self._out, READ_CHUNK)
         except OSError as exc:
             raise ChannelClosed(f"cannot read from the worker: {exc}") from exc
 
@@ -93,7 +96,7 @@ class DockerSocketTransport(Transport):
                 return out
             _wait_readable(self._sock.fileno(), deadline)
             try:
-                data = self._sock.recv(1 << 20)
+                data = self._sock.recv(READ_CHUNK)
             except OSError as exc:
                 raise ChannelClosed(f"cannot read from the container: {exc}") from exc
             if not data:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import math
 import sys
@@ -23,6 +24,8 @@ from hypothesis import strategies as st
 
 from codearc_env.errors import CallParseError
 from codearc_env.functions.calls import (
+    MAX_CALL_CHARS,
+    MAX_NODES,
     called_name,
     inner_call_text,
     parse_call,
@@ -121,6 +124,47 @@ def test_complex_special_parts_known_limitation(value: complex) -> None:
 def test_several_calls_round_trip_in_order() -> None:
     text = "\n".join(render_call("f", (i, str(i))) for i in range(5))
     assert [c.args for c in parse_calls(text, "f")] == [(i, str(i)) for i in range(5)]
+
+
+separators = st.sampled_from(["\n", "; ", ";", "\n\n", " \n", "\r\n", "\r", "\n\x0c", "\t\n"])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    calls=st.lists(st.tuples(names, st.lists(values, max_size=3)), min_size=1, max_size=4),
+    seps=st.lists(separators, min_size=4, max_size=4),
+    lead=st.sampled_from(["", "\n\n", "\n", "(", "print('Result 1: ' + str("]),
+)
+def test_call_text_is_the_source_segment(
+    calls: list[tuple[str, list[Any]]], seps: list[str], lead: str
+) -> None:
+    """Each parsed call's text is exactly what ast.get_source_segment cuts for it, whatever
+    the line breaks (\\r, \\r\\n, form feeds) and characters (non-ASCII strings)."""
+    rendered = [render_call(name, tuple(args)) for name, args in calls]
+    if lead == "(":
+        rendered = [f"({r})" for r in rendered]
+    elif lead.startswith("print"):
+        rendered = [f"{lead}{r}))" for r in rendered]
+    text = (lead if lead.isspace() else "") + "".join(
+        r + (seps[i] if i < len(rendered) - 1 else "") for i, r in enumerate(rendered)
+    )
+    parsed = parse_calls(text)
+    expected = []
+    for stmt in ast.parse(text).body:
+        node = stmt.value  # type: ignore[attr-defined]
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
+            node = node.args[0].right.args[0]
+        expected.append(ast.get_source_segment(text, node))
+    assert [c.text for c in parsed] == expected
+
+
+def test_node_cap_still_refuses_a_long_text() -> None:
+    """Short texts skip the node count (they cannot reach the cap); a long one is counted."""
+    text = "f([" + "-1," * (MAX_NODES // 3 + 10) + "])"  # three nodes a number
+    assert len(text) < MAX_CALL_CHARS
+    with pytest.raises(CallParseError, match="syntax nodes"):
+        parse_call(text, "f")
+    assert parse_call("f([" + "-1," * 1000 + "])", "f").args == ([-1] * 1000,)
 
 
 @pytest.mark.parametrize(
