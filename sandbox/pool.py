@@ -361,6 +361,12 @@ class SandboxPool:
                 self._executor = ThreadPoolExecutor(
                     self._async_threads, thread_name_prefix="codearc-pool"
                 )
+                # All its threads now (the first use is mostly a reset's warm-up), not one per
+                # submission in the first burst of ``astep`` calls. It makes a thread on each
+                # submission while none is idle: tasks that wait for each other keep them busy.
+                meet = threading.Barrier(self._async_threads, timeout=10)
+                for _ in range(self._async_threads):
+                    self._executor.submit(meet.wait)
             return self._executor
 
     # ---- lifecycle --------------------------------------------------------------------

@@ -302,6 +302,22 @@ def test_async_entry_point_runs_off_the_event_loop() -> None:
     pool.close()
 
 
+def test_the_first_use_makes_every_async_thread_so_a_burst_does_not_wait_for_them() -> None:
+    pool = SandboxPool(2, make_member=SlowSandbox, async_threads=12)
+    pool.warm("s", "f")  # a reset's warm-up: the first use of the threads
+    threads = pool.executor()._threads  # the executor's own record of the threads it made
+    assert len(threads) == 12
+
+    async def burst() -> list[list[CallResult]]:
+        return await asyncio.gather(
+            *(pool.arun("reference", "s", "f", [Invocation(args=(i,))]) for i in range(30))
+        )
+
+    assert [r[0].value_str for r in asyncio.run(burst())] == [str(i) for i in range(30)]
+    assert len(threads) == 12  # the burst made none
+    pool.close()
+
+
 def test_a_closed_pool_refuses_calls() -> None:
     pool = _pool(2)
     pool.close()
