@@ -78,6 +78,11 @@ class _Member:
         self.recent = RecentResidents()
         """Checked before a warm-up is scheduled at all (the member's own check is later)."""
 
+    def recent_key(self, source: str, function: str, limits: Limits) -> tuple[object, ...]:
+        """A key of ``recent``: it names the member's worker too, as a new worker has none of
+        the old one's resident processes."""
+        return (getattr(self.box, "generation", 0), source, function, limits)
+
 
 class _Waiting:
     """One caller's resident call while it waits for its member; filled by whichever caller
@@ -253,7 +258,7 @@ class SandboxPool:
         """
         limits = limits or self.limits
         key = (source, function, limits)
-        member.recent.use(key)
+        member.recent.use(member.recent_key(*key))
         mine = _Waiting(invocations)
         with member.waiting_lock:
             member.waiting.setdefault(key, []).append(mine)
@@ -308,7 +313,7 @@ class SandboxPool:
         behind that member's other calls. Best effort: a failure here is left for the
         queries themselves to meet (and report)."""
         member = self._route(source)
-        if member.recent.use((source, function, limits or self.limits)):
+        if member.recent.use(member.recent_key(source, function, limits or self.limits)):
             return  # its resident process is most likely running: a warm-up would cost a call
 
         def warm_up() -> None:

@@ -140,6 +140,8 @@ class WorkerSandbox(Sandbox):
         """Workers replaced because they reported they could not go on (not a call's fault)."""
         self.start_time_s: float | None = None
         """Seconds the last (re)start took, from launch to the worker's first reply."""
+        self.generation = 0
+        """Workers started so far: a new one has none of the old one's resident processes."""
 
     # -- backend hooks
 
@@ -188,6 +190,7 @@ class WorkerSandbox(Sandbox):
             self._hello = hello
             self._channel = channel
             self.start_time_s = time.monotonic() - began
+            self.generation += 1
             _LIVE.add(self)
             _install_sigterm_handler()
 

@@ -271,6 +271,12 @@ def test_reset_warms_the_hidden_function_on_its_reference_member() -> None:
         env.reset(options={"problem": i})
     assert pool.wait_warm(10)
     assert sum(len(b.warmed) for b in pool.members) == 3  # type: ignore[attr-defined]
+    for box in pool.members:  # every worker replaced: its resident processes are gone
+        box.generation = 1  # type: ignore[attr-defined]
+    for i in range(3):
+        env.reset(options={"problem": i})
+    assert pool.wait_warm(10)
+    assert sum(len(b.warmed) for b in pool.members) == 6  # type: ignore[attr-defined]
     pool.close()
     env.reset(options={"problem": 0})  # a closed pool: nothing to warm, and no error
 

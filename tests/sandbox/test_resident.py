@@ -267,7 +267,9 @@ def test_a_replaced_worker_forgets_what_it_ran_resident() -> None:
         box.start()
         source = PID + "# warmed, then its worker replaced\n"
         _pid(box, source)
+        assert box.generation == 1  # type: ignore[attr-defined]
         box._restart()  # type: ignore[attr-defined]
+        assert box.generation == 2  # type: ignore[attr-defined]  # a pool's warm-up key changes
         sent = box._request_id  # type: ignore[attr-defined]
         box.warm(source, "f", FAST)  # the new worker has no resident process for it yet
         assert box._request_id == sent + 1  # type: ignore[attr-defined]
