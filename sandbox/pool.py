@@ -142,6 +142,7 @@ class SandboxPool:
         self._closed = False
         self._async_threads = async_threads
         self._executor: ThreadPoolExecutor | None = None
+        self._meet = threading.Barrier(1)  # what the executor's first threads wait on
         self._executor_lock = threading.Lock()
         self.stats = PoolStats()
         self._stats_lock = threading.Lock()
@@ -318,7 +319,10 @@ class SandboxPool:
 
         def warm_up() -> None:
             with member.lock:
-                self._ready(member).warm(source, function, limits)
+                box = self._ready(member)
+                # Noted again under the worker now running: the first warm-up starts it.
+                member.recent.use(member.recent_key(source, function, limits or self.limits))
+                box.warm(source, function, limits)
 
         with contextlib.suppress(SandboxError, RuntimeError):  # closed or closing: nothing to do
             future = self.executor().submit(warm_up)
@@ -369,9 +373,9 @@ class SandboxPool:
                 # All its threads now (the first use is mostly a reset's warm-up), not one per
                 # submission in the first burst of ``astep`` calls. It makes a thread on each
                 # submission while none is idle: tasks that wait for each other keep them busy.
-                meet = threading.Barrier(self._async_threads, timeout=10)
+                self._meet = threading.Barrier(self._async_threads, timeout=10)
                 for _ in range(self._async_threads):
-                    self._executor.submit(meet.wait)
+                    self._executor.submit(self._meet.wait)
             return self._executor
 
     # ---- lifecycle --------------------------------------------------------------------
@@ -391,6 +395,7 @@ class SandboxPool:
         with self._executor_lock:
             executor, self._executor = self._executor, None
         if executor is not None:
+            self._meet.abort()  # a thread still waiting for the others (its task cancelled)
             executor.shutdown(wait=False, cancel_futures=True)
         errors = []
         for member in self._reference + self._candidate:

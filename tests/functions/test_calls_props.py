@@ -158,6 +158,29 @@ def test_call_text_is_the_source_segment(
     assert [c.text for c in parsed] == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "f(1,\n  2)\nf([3,\n4])",
+        "f(1); f(\n'a')",
+        "f(\n\x0c(1, 2),\n  {3: 4})\n\nf(5)",
+        "f('a'\n  'b', 2)\nf(3)",
+        "f(1, \\\n2)",
+        "print('Result 1: ' + str(f(1,\n2)))",
+    ],
+)
+def test_a_call_over_several_lines_is_cut_as_ast_cuts_it(text: str) -> None:
+    parsed = parse_calls(text)
+    expected = []
+    for stmt in ast.parse(text).body:
+        node = stmt.value  # type: ignore[attr-defined]
+        if getattr(node.func, "id", "") == "print":
+            node = node.args[0].right.args[0]
+        expected.append(ast.get_source_segment(text, node))
+    assert [c.text for c in parsed] == expected
+    assert any("\n" in c.text for c in parsed)
+
+
 def test_node_cap_still_refuses_a_long_text() -> None:
     """Short texts skip the node count (they cannot reach the cap); a long one is counted."""
     text = "f([" + "-1," * (MAX_NODES // 3 + 10) + "])"  # three nodes a number
