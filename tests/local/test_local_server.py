@@ -126,7 +126,9 @@ def test_a_file_that_is_no_model_fails_with_the_servers_words(tmp_path: Path) ->
 
 _HARNESS = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
+    # Ctrl-C in a terminal: a runner started in the background may pass SIGINT down ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     from codearc_env.agents.local_model import parse_local_model
     from codearc_env.agents.local_server import server_for
