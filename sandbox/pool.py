@@ -314,14 +314,15 @@ class SandboxPool:
         behind that member's other calls. Best effort: a failure here is left for the
         queries themselves to meet (and report)."""
         member = self._route(source)
-        if member.recent.use(member.recent_key(source, function, limits or self.limits)):
+        key = (source, function, limits or self.limits)
+        if member.recent.use(member.recent_key(*key)):
             return  # its resident process is most likely running: a warm-up would cost a call
 
         def warm_up() -> None:
             with member.lock:
                 box = self._ready(member)
                 # Noted again under the worker now running: the first warm-up starts it.
-                member.recent.use(member.recent_key(source, function, limits or self.limits))
+                member.recent.use(member.recent_key(*key))
                 box.warm(source, function, limits)
 
         with contextlib.suppress(SandboxError, RuntimeError):  # closed or closing: nothing to do

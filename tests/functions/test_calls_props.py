@@ -126,6 +126,18 @@ def test_several_calls_round_trip_in_order() -> None:
     assert [c.args for c in parse_calls(text, "f")] == [(i, str(i)) for i in range(5)]
 
 
+def _ast_segments(text: str) -> list[str | None]:
+    """What ast.get_source_segment cuts for each statement's call (the wrapped print form
+    unwrapped)."""
+    segments = []
+    for stmt in ast.parse(text).body:
+        node = stmt.value  # type: ignore[attr-defined]
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
+            node = node.args[0].right.args[0]
+        segments.append(ast.get_source_segment(text, node))
+    return segments
+
+
 separators = st.sampled_from(["\n", "; ", ";", "\n\n", " \n", "\r\n", "\r", "\n\x0c", "\t\n"])
 
 
@@ -148,14 +160,7 @@ def test_call_text_is_the_source_segment(
     text = (lead if lead.isspace() else "") + "".join(
         r + (seps[i] if i < len(rendered) - 1 else "") for i, r in enumerate(rendered)
     )
-    parsed = parse_calls(text)
-    expected = []
-    for stmt in ast.parse(text).body:
-        node = stmt.value  # type: ignore[attr-defined]
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
-            node = node.args[0].right.args[0]
-        expected.append(ast.get_source_segment(text, node))
-    assert [c.text for c in parsed] == expected
+    assert [c.text for c in parse_calls(text)] == _ast_segments(text)
 
 
 @pytest.mark.parametrize(
@@ -171,13 +176,7 @@ def test_call_text_is_the_source_segment(
 )
 def test_a_call_over_several_lines_is_cut_as_ast_cuts_it(text: str) -> None:
     parsed = parse_calls(text)
-    expected = []
-    for stmt in ast.parse(text).body:
-        node = stmt.value  # type: ignore[attr-defined]
-        if getattr(node.func, "id", "") == "print":
-            node = node.args[0].right.args[0]
-        expected.append(ast.get_source_segment(text, node))
-    assert [c.text for c in parsed] == expected
+    assert [c.text for c in parsed] == _ast_segments(text)
     assert any("\n" in c.text for c in parsed)
 
 
