@@ -16,7 +16,9 @@ pickle). Requests:
                                                        invocation, streamed, then {"op": "done"},
                                                        or {"op": "broken", "id", "message"} when
                                                        the worker cannot run another call (it then
-                                                       exits, and the harness replaces it)
+                                                       exits, and the harness replaces it); after
+                                                       a resident request, whose clean-up follows
+                                                       its "done", the next request gets it
     {"op": "exit"}                                  -> the worker exits
 
 The worker blocks every catchable signal (a call runs as the same user and could otherwise
@@ -142,6 +144,9 @@ class Worker(ResidentRunner):
         self.scratch_mode = os.stat(self.scratch).st_mode & 0o7777
         self.broken = None
         """Why this worker cannot run another call (it then reports infra and exits)."""
+        self.unusable = None
+        """Why the next request cannot run, found by the clean-up after a request whose
+        "done" went out first (resident mode); that request is answered "broken"."""
         self.code_cache = {}
         self.residents = collections.OrderedDict()
         """Resident children by what they run (worker_resident.resident_key)."""
@@ -197,6 +202,9 @@ class Worker(ResidentRunner):
             if op == "ping":
                 self.send(self.hello())
             elif op == "run":
+                if self.unusable:
+                    self.send({"op": "broken", "id": request.get("id"), "message": self.unusable})
+                    return
                 self.run(request)
                 if self.input_closed or self.broken:
                     return

@@ -59,8 +59,8 @@ MEMORY_FAILURES = frozenset({"MemoryError", "MemoryLimitExceeded"})
 
 def resident_key(source_digest, function, limits):
     """What a resident child is for: the module (by its digest), the function and the limits it
-    was set up with."""
-    return json.dumps([source_digest, function, limits], sort_keys=True, ensure_ascii=True)
+    was set up with (a flat dict of numbers and None, as the harness sends it)."""
+    return (source_digest, function, tuple(sorted(limits.items())))
 
 
 def _rss_bytes():
@@ -148,12 +148,16 @@ class ResidentRunner(BatchRunner):
     """The worker's resident mode, on the batch mode's paced children (a mixin of Worker,
     which provides what BatchRunner lists)."""
 
-    residents: "collections.OrderedDict[str, dict[str, Any]]"
+    residents: "collections.OrderedDict[tuple[Any, ...], dict[str, Any]]"
     busy: Any
+    unusable: Any
+    broken: Any
+    fd_out: int
 
     def run_resident(self, rid, key, code, function, invocations, limits):
         if not invocations:  # a warm-up: the child starts now, ready for the next request
             self.resident_child(key, code, function, limits)
+        last = b""
         for i, inv in enumerate(invocations):
             go = frame(inv)
             for _attempt in range(2):
@@ -180,14 +184,20 @@ class ResidentRunner(BatchRunner):
                 again = cramped or (died and served and not spent)
                 if not again or self.input_closed:
                     break
-            self.send({"op": "result", "id": rid, "i": i, "r": result})
             if self.input_closed:
                 return
+            reply = {"op": "result", "id": rid, "i": i, "r": result}
+            if i + 1 < len(invocations):
+                self.send(reply)
+            else:
+                last = frame(reply)
+        # The last result and "done" go out in one write, before the clean-up: the harness
+        # wakes once for them, and the clean-up runs while it goes on. It still ends before
+        # the next request is read; a sandbox it leaves unusable answers that request
+        # "broken" (see Worker.serve), and this request's results stand.
+        write_all(self.fd_out, last + frame({"op": "done", "id": rid}))
         self.clean_up()
-        if self.broken:  # this request's results stand; the next one needs a new worker
-            self.send({"op": "broken", "id": rid, "message": self.broken})
-            return
-        self.send({"op": "done", "id": rid})
+        self.unusable, self.broken = self.broken, None
 
     def resident_child(self, key, code, function, limits):
         """The live resident child for key, started (and the oldest one ended) when needed."""

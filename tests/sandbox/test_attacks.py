@@ -251,3 +251,27 @@ def test_signals_to_the_process_worker_other_than_kill_and_stop_are_ignored(back
         assert (result.value_str, box.restarts) == ("sent", 0)  # type: ignore[attr-defined]
     finally:
         box.close()
+
+
+def test_a_resident_request_that_spoils_its_scratch_keeps_its_results_and_the_next_runs_anew(
+    process_box: Sandbox,
+) -> None:
+    # A resident request's "done" goes out before its clean-up; what the clean-up finds is
+    # the next request's answer ("broken"), which the harness meets by replacing the worker.
+    source = (
+        "import os\n"
+        "def f(i):\n"
+        "    here = os.getcwd()\n"
+        "    os.chdir('/')\n"
+        "    os.rmdir(here)\n"
+        "    return i\n"
+    )
+    before = process_box.infra_replacements  # type: ignore[attr-defined]
+    first = process_box.run(source, "f", [Invocation(args=(1,))], FAST, isolation="resident")
+    assert [r.value_str for r in first] == ["1"]
+    assert process_box.infra_replacements == before  # type: ignore[attr-defined]
+    second = process_box.run(
+        "def g(i):\n    return i * 2\n", "g", [Invocation(args=(2,))], FAST, isolation="resident"
+    )
+    assert [(r.value_str, r.infra_error) for r in second] == [("4", None)]
+    assert process_box.infra_replacements == before + 1  # type: ignore[attr-defined]
