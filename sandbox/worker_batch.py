@@ -193,8 +193,10 @@ def _run_invocation(ctx, job, index, scratch, retire=None, restored=False):
     if not restored:  # a resident child restores before it decodes the arguments
         _restore_python_state(ctx["state"])
     soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
+    if soft != ctx.get("soft"):  # mostly the last one's: most invocations take milliseconds
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
+            ctx["soft"] = soft
     ns: dict[str, Any] = {}
     result = _child_call(job, ns)
     if os.getpid() != ctx["pid"]:

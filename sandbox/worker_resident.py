@@ -70,6 +70,12 @@ def _rss_bytes():
         return 0
 
 
+def _peak_rss_bytes():
+    """The most this process has held resident (ru_maxrss counts the current size too), so
+    never less than _rss_bytes(): one system call where /proc takes three."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _malloc_trim():
     try:
         import ctypes
@@ -116,7 +122,7 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
         read_frame = _frame_reader(_CTL_FD)
 
         def retire(ns):
-            if _rss_bytes() <= ceiling:
+            if _peak_rss_bytes() <= ceiling or _rss_bytes() <= ceiling:
                 return False
             # Free the namespace and give the heap's free pages back (glibc keeps them after
             # a large free), then decide on what the child really keeps.
