@@ -10,7 +10,9 @@ the reference.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from codearc_env.functions.spec import HiddenFunction
@@ -41,6 +43,8 @@ LOAD_PROBE_S = ref.TIME_BUCKETS_S[1]
 """Time limit of the load probe (:meth:`CandidateRun.load_problem`)."""
 DRIVER_ARTEFACTS = frozenset({"RecursionError", "MemoryError"})
 """Errors the driver's extra frames and shared process can cause by themselves."""
+Context = Callable[[int], str]
+"""How the call at a position was made, as a reason says it."""
 
 def _judged_alike(
     seen: tuple[CallResult, CallResult | None, bool | None], got: CallResult,
@@ -233,7 +237,7 @@ class CandidateRun:
         ``entries[:n_base]`` are the base table's entries in its order. Unsettled: a value
         the driver did not send back, agreement only with the reference's own in-driver
         result, and a RecursionError or MemoryError the driver's own frames may have caused."""
-        assert run.sequence is not None and run.fresh is not None
+        assert run.completed
         theirs_seq = table.sequence or (None,) * n_base
         theirs_fresh = (table.namespaced or (None,) * n_base) + (None,) * (len(entries) - n_base)
         def in_sequence(i: int) -> str:
@@ -244,18 +248,26 @@ class CandidateRun:
         def fresh(i: int) -> str:
             return "in a fresh module namespace of a process that ran other inputs"
 
+        passes: list[tuple[Sequence[CallResult], Sequence[CallResult | None], Context, int]]
+        sequence_pass = None
+        rest = self._after_agreeing_base(table, entries, n_base, run, keep)
+        if rest is not None:  # only the fresh results of further entries need a look
+            passes = [(rest, theirs_fresh, fresh, n_base)]
+        else:
+            sequence_pass, fresh_pass = run.sequence, run.fresh
+            assert sequence_pass is not None and fresh_pass is not None
+            passes = [(sequence_pass, theirs_seq, in_sequence, 0), (fresh_pass, theirs_fresh, fresh, 0)]
         first: tuple[str, Counterexample] | None = None
         suspects: set[int] = set()
         unsettled: set[int] = set()
         # (result, reference's in-driver result, judgement) of the sequence pass, by position
         in_order: list[tuple[CallResult, CallResult | None, bool | None]] = []
-        passes = ((run.sequence, theirs_seq, in_sequence), (run.fresh, theirs_fresh, fresh))
-        for results, theirs, context in passes:
-            for i, got in enumerate(results):
+        for results, theirs, context, start in passes:
+            for i, got in enumerate(results, start):
                 if i < len(in_order) and _judged_alike(in_order[i], got, theirs[i]):
                     continue  # the fresh pass's "same as in sequence", judged so already
                 judged = self._driver_agrees(entries, i, got, theirs[i], keep[i])
-                if results is run.sequence:
+                if results is sequence_pass:
                     in_order.append((got, theirs[i], judged))
                 if judged is None:
                     unsettled.add(i)
@@ -264,6 +276,40 @@ class CandidateRun:
                     if first is None:
                         first = self._disagreement(entries[i], got, context(i))
         return first, sorted(suspects), sorted(unsettled - suspects)
+
+    def _after_agreeing_base(
+        self,
+        table: ReferenceTable,
+        entries: list[Expected],
+        n_base: int,
+        run: DriverRun,
+        keep: Sequence[bool],
+    ) -> tuple[CallResult, ...] | None:
+        """The fresh results of ``entries[n_base:]`` when every result of the base entries
+        (both passes) is known to agree without a look at each, else None.
+
+        Known so when the candidate's reply for them carries exactly the data of the reference's
+        own driver run over its table (equal :func:`sequence.pass_key`, so results of equal
+        data, types included), every one was sent back (kept), and the table agrees with every
+        result of that run of its own (judged once per table): each judgement of the candidate's
+        results is then that one, "agrees". Never for a nondeterministic target, whose runs
+        need not repeat; results of the reference that a reply cannot carry give no key."""
+        reply, own = run.reply, table.own_reply
+        if reply is None or own is None or self.fn.quirks.nondeterministic:
+            return None
+        if len(table.expected) != n_base or not all(keep[:n_base]):
+            return None
+        if not all(map(operator.is_, entries[:n_base], table.expected)):
+            return None
+        own_sequence, own_fresh = table.own_reply_keys
+        in_sequence, fresh = table.own_reply_judged(partial(agrees, self.fn), self.fn.comparison)
+        mine_sequence, mine_fresh = reply.base_keys(n_base)
+        if not (in_sequence and mine_sequence is not None and mine_sequence == own_sequence):
+            return None
+        # no fresh key: every base entry's fresh result is its sequence result (the driver's "s")
+        if mine_fresh is not None and not (fresh and mine_fresh == own_fresh):
+            return None
+        return reply.fresh_after(n_base)
 
     def _disagreement(
         self, e: Expected, got: CallResult, context: str

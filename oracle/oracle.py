@@ -121,7 +121,13 @@ class Oracle:
 
     def expected(self, fn: HiddenFunction, extra: Sequence[CallInput] = ()) -> list[Expected]:
         """All expected results in checking order: examples, extra inputs, then the rest."""
-        base = list(self.base_table(fn).expected)
+        return self._expected_with(self.base_table(fn), fn, extra)
+
+    def _expected_with(
+        self, table: ReferenceTable, fn: HiddenFunction, extra: Sequence[CallInput]
+    ) -> list[Expected]:
+        """:meth:`expected` with ``fn``'s base table given."""
+        base = list(table.expected)
         if not extra:
             return base
         n_examples = sum(1 for e in base if e.input.origin == "example")
@@ -159,7 +165,8 @@ class Oracle:
         if isinstance(candidate_source, bytes | bytearray):
             candidate_source = bytes(candidate_source).decode("utf-8")
         extra = [_as_input(x, fn.target) for x in extra_inputs]
-        expected = self.expected(fn, [x for x in extra if x is not None])
+        table = self.base_table(fn)
+        expected = self._expected_with(table, fn, [x for x in extra if x is not None])
         if not expected:
             # Neither a pass (nothing could tell a wrong candidate apart) nor a fail (the
             # candidate has not run): the reference, not the candidate, could not be graded.
@@ -169,18 +176,20 @@ class Oracle:
             )
         self.candidate_sandbox.start()
         run = CandidateRun(self, fn, candidate_source)
-        table = self.base_table(fn)
         n = len(expected)
         n_base = len(table.expected)
         # the base entries first, in table order, so the sequence pass matches the reference's
-        base_ids = {id(e) for e in table.expected}
-        ordered = list(table.expected) + [e for e in expected if id(e) not in base_ids]
-        timeout = ref.sequence_timeout(ordered)
+        if n == n_base:  # no further entries: ``expected`` is the table's
+            ordered, timeout = list(table.expected), table.own_sequence_timeout
+        else:
+            base_ids = {id(e) for e in table.expected}
+            ordered = list(table.expected) + [e for e in expected if id(e) not in base_ids]
+            timeout = ref.sequence_timeout(ordered)
         keep = table.kept_with(ordered[n_base:])
         drive = run.drive(ordered, n_base, keep, timeout)
         problem = None
         suspects = list(expected)  # without a driver result, every input
-        if drive.sequence is not None:
+        if drive.completed:
             problem, bad, unsettled = run.driver_problem(table, ordered, n_base, drive, keep)
             if problem is None and not unsettled:
                 return verdict(True, f"agreed with the reference on {n} inputs", None, n)
@@ -197,11 +206,11 @@ class Oracle:
             own = SLOW_DRIVER_FACTOR * run.fresh_seconds + ref.SEQUENCE_FLOOR_S
             if own > timeout:
                 drive = run.drive(ordered, n_base, keep, own)
-                if drive.sequence is not None:
+                if drive.completed:
                     problem = run.driver_problem(table, ordered, n_base, drive, keep)[0]
         if problem is not None:
             return verdict(False, problem[0], problem[1], n)
-        if drive.sequence is None and table.sequence is not None:
+        if not drive.completed and table.sequence is not None:
             why = f"failed when run on {n} inputs in one process: {drive.problem}"
             return verdict(False, why, None, n)
         return verdict(True, f"agreed with the reference on {n} inputs", None, n)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -27,7 +27,14 @@ from codearc_env.functions.spec import Comparison, HiddenFunction
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.compare import results_match
 from codearc_env.oracle.limits import limits_for
-from codearc_env.oracle.sequence import KEPT_VALUE_CHARS, kept, kept_and_room, run_driver
+from codearc_env.oracle.sequence import (
+    KEPT_VALUE_CHARS,
+    DriverReply,
+    kept,
+    kept_and_room,
+    reply_of,
+    run_driver,
+)
 from codearc_env.sandbox.base import CallResult, Invocation, Limits, Sandbox
 from codearc_env.sandbox.worker import BUDGET_SPENT
 
@@ -115,6 +122,46 @@ class ReferenceTable:
         """:func:`sequence.kept` of this table's entries followed by ``extra``."""
         flags, room = self._kept
         return [*flags, *kept_and_room([e.result for e in extra], room)[0]]
+
+    @cached_property
+    def own_reply(self) -> DriverReply | None:
+        """The reply of the reference's driver run over this table, as ``sequence`` and
+        ``namespaced`` tell it (:func:`sequence.reply_of`); None without them."""
+        if self.sequence is None or self.namespaced is None:
+            return None
+        return reply_of(self.sequence, self.namespaced)
+
+    def own_reply_judged(
+        self, judge: Callable[[Expected, CallResult], bool], depends_on: Hashable
+    ) -> tuple[bool, bool]:
+        """Whether ``judge`` accepts, for every entry, the result of :attr:`own_reply`'s
+        sequence pass (first) and of its fresh pass (second), both False without one.
+        Remembered by ``depends_on``, which must be all that ``judge`` depends on besides
+        its arguments: every check of a candidate asks, and a table never changes."""
+        if depends_on not in self._judged:
+            reply = self.own_reply
+            results = reply.results if reply is not None else ((), ())
+            in_sequence, fresh = (
+                len(rs) == len(self.expected) and all(map(judge, self.expected, rs))
+                for rs in results
+            )
+            self._judged[depends_on] = in_sequence, fresh
+        return self._judged[depends_on]
+
+    @cached_property
+    def _judged(self) -> dict[Hashable, tuple[bool, bool]]:
+        return {}
+
+    @cached_property
+    def own_reply_keys(self) -> tuple[bytes | None, bytes | None]:
+        """:meth:`sequence.DriverReply.base_keys` of :attr:`own_reply` over the whole table."""
+        own = self.own_reply
+        return own.base_keys(len(self.expected)) if own is not None else (None, None)
+
+    @cached_property
+    def own_sequence_timeout(self) -> float:
+        """:func:`sequence_timeout` of this table's entries, computed once."""
+        return sequence_timeout(self.expected)
 
     @cached_property
     def _kept(self) -> tuple[tuple[bool, ...], int]:

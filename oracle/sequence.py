@@ -26,6 +26,7 @@ import __future__
 import marshal
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.limits import limits_for
@@ -92,18 +93,115 @@ def run(f, target, make_calls, g, source, flags):
 
 
 @dataclass(frozen=True)
+class DriverReply:
+    """The two passes of a completed driver run as the driver sent them, their shape checked:
+    per pass, one letter per call and the payloads of its ``v`` and ``e`` calls. Results are
+    built from them only when asked for: a reply like the reference's needs none (see
+    :meth:`base_keys`)."""
+
+    sequence: tuple[str, list]
+    fresh: tuple[str, list]
+
+    @cached_property
+    def results(self) -> tuple[tuple[CallResult, ...], tuple[CallResult, ...]]:
+        """(sequence, fresh) results; a fresh ``s`` is the sequence's result object itself."""
+        sequence = _built(*self.sequence)
+        return sequence, _built(*self.fresh, sequence)
+
+    def fresh_after(self, n: int) -> tuple[CallResult, ...]:
+        """The fresh results of the calls after the first ``n`` (calls the sequence pass, which
+        has at most ``n`` of them, did not make: never an ``s``), built on their own."""
+        letters, payloads = self.fresh
+        sent = n - letters[:n].count("s")
+        return _built(letters[n:], payloads[sent:])
+
+    def base_keys(self, n: int) -> tuple[bytes | None, bytes | None]:
+        """:func:`pass_key` of the sequence pass and of the fresh pass's first ``n`` calls, each
+        ``s`` replaced by the sequence's letter and payload. The fresh key is None when all of
+        them are ``s`` (their results are the sequence's), and both are None when the sequence
+        pass has not exactly ``n`` calls."""
+        letters, payloads = self.sequence
+        if len(letters) != n:
+            return None, None
+        head = self.fresh[0][:n]
+        if head.count("s") == n:
+            return pass_key(letters, payloads), None
+        fresh_letters, fresh_payloads, sent = [], [], iter(self.fresh[1])
+        for i, c in enumerate(head):
+            fresh_letters.append(letters[i] if c == "s" else c)
+            fresh_payloads.append(payloads[i] if c == "s" else next(sent))
+        return pass_key(letters, payloads), pass_key("".join(fresh_letters), fresh_payloads)
+
+
+def reply_of(sequence: Sequence[CallResult], fresh: Sequence[CallResult]) -> DriverReply | None:
+    """The reply a driver run sends for these results, without ``s`` letters; None when one of
+    them is no result a driver sends (a time-out, a failure of the sandbox). Its results may
+    differ from these in what a reply does not carry (a duration, a truncation flag)."""
+    passes = []
+    for results in (sequence, fresh):
+        letters, payloads = [], []
+        for r in results:
+            if r.ok:
+                letters.append("v")
+                payloads.append(r.value)
+            elif type(r.error_type) is str:
+                letters.append("e")
+                payloads.append({"t": "str", "v": r.error_type})
+            else:
+                return None
+        passes.append(("".join(letters), payloads))
+    return DriverReply(passes[0], passes[1])
+
+
+def pass_key(letters: str, payloads: list) -> bytes | None:
+    """A fingerprint of one pass: two passes with one key give results of exactly the same data.
+
+    ``marshal``'s format 2 writes every value with its exact type (``True``, ``1`` and ``1.0``
+    differ, though ``==`` holds between them) and, unlike later formats, nothing of which
+    objects are shared or interned, so equal data always writes equal bytes. None for data it
+    cannot write (nested too deep)."""
+    try:
+        return marshal.dumps((letters, payloads), 2)
+    except ValueError:
+        return None
+
+
 class DriverRun:
     """What one driver run returned."""
 
-    sequence: tuple[CallResult, ...] | None
-    """One result per input marked for the sequence pass; None when the run did not complete."""
-    fresh: tuple[CallResult, ...] | None
-    """One result per input, each in a fresh namespace; None when the run did not complete."""
-    problem: str | None = None
-    """Why the run did not complete (a timeout, an error escaping the driver...)."""
-    timed_out: bool = False
-    duration_s: float = 0.0
-    """Wall time of the whole run, the module's loading included."""
+    def __init__(
+        self,
+        sequence: tuple[CallResult, ...] | None = None,
+        fresh: tuple[CallResult, ...] | None = None,
+        problem: str | None = None,
+        *,
+        timed_out: bool = False,
+        duration_s: float = 0.0,
+        reply: DriverReply | None = None,
+    ) -> None:
+        self._given = (sequence, fresh)
+        self.reply = reply
+        """The run's reply as sent, when it completed (:func:`run_driver` gives it)."""
+        self.problem = problem
+        """Why the run did not complete (a timeout, an error escaping the driver...)."""
+        self.timed_out = timed_out
+        self.duration_s = duration_s
+        """Wall time of the whole run, the module's loading included."""
+
+    @property
+    def completed(self) -> bool:
+        return self.reply is not None or self._given[0] is not None
+
+    @property
+    def sequence(self) -> tuple[CallResult, ...] | None:
+        """One result per input marked for the sequence pass; None when the run did not
+        complete."""
+        return self.reply.results[0] if self.reply is not None else self._given[0]
+
+    @property
+    def fresh(self) -> tuple[CallResult, ...] | None:
+        """One result per input, each in a fresh namespace; None when the run did not complete."""
+        return self.reply.results[1] if self.reply is not None else self._given[1]
 
 
 def driver_expression(
@@ -185,16 +283,16 @@ def run_driver(
     n_sequence = sum(1 for s in in_sequence if s)
     if passes is None or len(passes) != 4:
         return DriverRun(None, None, "the driver returned something else", duration_s=took)
-    sequence = _results(passes[0], passes[1])
-    fresh = _results(passes[2], passes[3], sequence or ())
+    sequence = _shape(passes[0], passes[1], 0)
+    fresh = _shape(passes[2], passes[3], len(sequence[0]) if sequence is not None else 0)
     if (
         sequence is None
         or fresh is None
-        or len(sequence) != n_sequence
-        or len(fresh) != len(inputs)
+        or len(sequence[0]) != n_sequence
+        or len(fresh[0]) != len(inputs)
     ):
         return DriverRun(None, None, "the driver returned something else", duration_s=took)
-    return DriverRun(sequence, fresh, duration_s=took)
+    return DriverRun(duration_s=took, reply=DriverReply(sequence, fresh))
 
 
 def _tuple_items(tree: object) -> list | None:
@@ -210,6 +308,16 @@ def _results(
     """Results of one pass from its letters (``v`` a value, ``e`` an error, ``s`` the result at
     the same position of ``same_as``: the fresh pass refers to the sequence pass so) and the
     payloads of its ``v`` and ``e`` calls, in order (a value, or an exception's type name)."""
+    shape = _shape(letters_tree, payloads_tree, len(same_as))
+    return None if shape is None else _built(*shape, same_as)
+
+
+_LETTERS = frozenset("ves")
+
+
+def _shape(letters_tree: object, payloads_tree: object, n_same: int) -> tuple[str, list] | None:
+    """The letters and payloads of one pass (see :func:`_results`), or None when they do not
+    make a pass whose ``s`` letters all fall within the first ``n_same`` calls."""
     letters = None
     if isinstance(letters_tree, dict) and letters_tree.get("t") == "str":
         letters = letters_tree.get("v")
@@ -218,17 +326,24 @@ def _results(
         return None
     if len(payloads) != len(letters) - letters.count("s"):
         return None
+    if not _LETTERS.issuperset(letters) or "s" in letters[n_same:]:
+        return None
+    return letters, payloads
+
+
+def _built(
+    letters: str, payloads: list, same_as: Sequence[CallResult] = ()
+) -> tuple[CallResult, ...]:
+    """The results of a pass :func:`_shape` accepted."""
     out = []
     sent = iter(payloads)
     for i, letter in enumerate(letters):
-        if letter == "s" and i < len(same_as):
+        if letter == "s":
             out.append(same_as[i])
         elif letter == "v":
             out.append(CallResult(ok=True, value=next(sent)))
-        elif letter == "e":
+        else:
             payload = next(sent)
             name = payload.get("v") if isinstance(payload, dict) else None
             out.append(CallResult(ok=False, error_type=str(name)))
-        else:
-            return None
     return tuple(out)
