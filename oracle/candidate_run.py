@@ -21,7 +21,7 @@ from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.judge import agrees, counterexample, error_text, reason
 from codearc_env.oracle.limits import limits_for
 from codearc_env.oracle.reference import Expected, ReferenceTable
-from codearc_env.oracle.sequence import DriverRun, run_driver
+from codearc_env.oracle.sequence import DriverCalls, DriverRun, run_driver
 from codearc_env.oracle.shrink import shrink
 from codearc_env.oracle.verdict import Counterexample
 from codearc_env.sandbox.base import CallResult, Sandbox
@@ -210,16 +210,9 @@ class CandidateRun:
         _, found = shrink(e.input, evaluate, max_evaluations=self.oracle.shrink_evaluations)
         return found if found is not None else (e, r)
 
-    def drive(
-        self, entries: Sequence[Expected], n_base: int, keep: Sequence[bool], timeout_s: float
-    ) -> DriverRun:
-        """The driver over ``entries``: the first ``n_base`` in sequence, all fresh; ``keep``:
-        :func:`sequence.kept` of their results (``ReferenceTable.kept_with``)."""
-        inputs = [e.input for e in entries]
-        in_sequence = [i < n_base for i in range(len(entries))]
-        return run_driver(
-            self.sandbox, self.source, self.fn.target, inputs, keep, in_sequence, timeout_s
-        )
+    def drive(self, calls: DriverCalls, timeout_s: float) -> DriverRun:
+        """The driver over ``calls`` (:func:`reference.driver_calls`)."""
+        return run_driver(self.sandbox, self.source, self.fn.target, calls, timeout_s)
 
     def driver_problem(
         self,

@@ -181,12 +181,14 @@ class Oracle:
         # the base entries first, in table order, so the sequence pass matches the reference's
         if n == n_base:  # no further entries: ``expected`` is the table's
             ordered, timeout = list(table.expected), table.own_sequence_timeout
+            calls = table.own_calls
         else:
             base_ids = {id(e) for e in table.expected}
             ordered = list(table.expected) + [e for e in expected if id(e) not in base_ids]
             timeout = ref.sequence_timeout(ordered)
-        keep = table.kept_with(ordered[n_base:])
-        drive = run.drive(ordered, n_base, keep, timeout)
+            calls = ref.driver_calls(ordered, n_base, table.kept_with(ordered[n_base:]))
+        keep = calls.keep
+        drive = run.drive(calls, timeout)
         problem = None
         suspects = list(expected)  # without a driver result, every input
         if drive.completed:
@@ -205,7 +207,7 @@ class Oracle:
         if drive.timed_out:  # fresh runs all agreed: slow, or stuck only when sharing a process
             own = SLOW_DRIVER_FACTOR * run.fresh_seconds + ref.SEQUENCE_FLOOR_S
             if own > timeout:
-                drive = run.drive(ordered, n_base, keep, own)
+                drive = run.drive(calls, own)
                 if drive.completed:
                     problem = run.driver_problem(table, ordered, n_base, drive, keep)[0]
         if problem is not None:

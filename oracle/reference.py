@@ -29,6 +29,7 @@ from codearc_env.oracle.compare import results_match
 from codearc_env.oracle.limits import limits_for
 from codearc_env.oracle.sequence import (
     KEPT_VALUE_CHARS,
+    DriverCalls,
     DriverReply,
     kept,
     kept_and_room,
@@ -159,6 +160,11 @@ class ReferenceTable:
         return own.base_keys(len(self.expected)) if own is not None else (None, None)
 
     @cached_property
+    def own_calls(self) -> DriverCalls:
+        """:func:`driver_calls` of this table's entries alone, built once."""
+        return driver_calls(self.expected, len(self.expected), self._kept[0])
+
+    @cached_property
     def own_sequence_timeout(self) -> float:
         """:func:`sequence_timeout` of this table's entries, computed once."""
         return sequence_timeout(self.expected)
@@ -271,11 +277,18 @@ def reference_driver(
     (None, None) when that run did not complete."""
     if not expected:
         return None, None
-    keep = kept([e.result for e in expected])
-    inputs = [e.input for e in expected]
-    every = [True] * len(inputs)
-    run = run_driver(sandbox, fn.code, fn.target, inputs, keep, every, sequence_timeout(expected))
+    calls = driver_calls(expected, len(expected), kept([e.result for e in expected]))
+    run = run_driver(sandbox, fn.code, fn.target, calls, sequence_timeout(expected))
     return run.sequence, run.fresh
+
+
+def driver_calls(entries: Sequence[Expected], n_base: int, keep: Sequence[bool]) -> DriverCalls:
+    """The calls of a driver run over ``entries``: the first ``n_base`` in sequence, all fresh;
+    ``keep``: :func:`sequence.kept` of their results (``ReferenceTable.kept_with``)."""
+    n = len(entries)
+    return DriverCalls(
+        tuple(e.input for e in entries), tuple(keep), (True,) * n_base + (False,) * (n - n_base)
+    )
 
 
 def _rerun_unstable(

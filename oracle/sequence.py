@@ -91,6 +91,8 @@ def run(f, target, make_calls, g, source, flags):
     return (*packed(sequence), *packed(fresh_pass))
 """
 
+_DEFINE_DRIVER = f"(lambda ns: (exec({_DRIVER!r}, ns), ns['run'])[1])({{}})"
+
 
 @dataclass(frozen=True)
 class DriverReply:
@@ -204,29 +206,38 @@ class DriverRun:
         return self.reply.results[1] if self.reply is not None else self._given[1]
 
 
-def driver_expression(
-    target: str,
-    source: str,
-    inputs: Sequence[CallInput],
-    keep: Sequence[bool],
-    in_sequence: Sequence[bool],
-) -> str:
-    """One expression that defines the driver in a private namespace and runs both passes.
+@dataclass(frozen=True)
+class DriverCalls:
+    """The calls of one driver run, in order: their inputs; ``keep``, whether each value is
+    sent back (:func:`kept`); ``in_sequence``, whether the sequence pass makes the call (the
+    fresh pass makes every call)."""
 
-    The calls travel as one ``marshal`` blob (plain literals only, a format stable across
-    Python versions for such data): compiling them as source would cost more than running
-    them. The blob is loaded once per pass, so no pass sees arguments an earlier call mutated.
-    """
-    items = [
-        (True, x.expression, k, s)
-        if x.expression is not None
-        else (False, (tuple(x.args), dict(x.kwargs)), k, s)
-        for x, k, s in zip(inputs, keep, in_sequence, strict=True)
-    ]
-    blob = marshal.dumps(items, 4)
+    inputs: tuple[CallInput, ...]
+    keep: tuple[bool, ...]
+    in_sequence: tuple[bool, ...]
+
+    @cached_property
+    def loader(self) -> str:
+        """An expression for a function that returns the calls, built once (a table's calls
+        serve every check of a candidate against it).
+
+        The calls travel as one ``marshal`` blob (plain literals only, a format stable across
+        Python versions for such data): compiling them as source would cost more than running
+        them. The blob is loaded once per pass, so no pass sees arguments an earlier call
+        mutated."""
+        items = [
+            (True, x.expression, k, s)
+            if x.expression is not None
+            else (False, (tuple(x.args), dict(x.kwargs)), k, s)
+            for x, k, s in zip(self.inputs, self.keep, self.in_sequence, strict=True)
+        ]
+        return f"lambda: __import__('marshal').loads({marshal.dumps(items, 4)!r})"
+
+
+def driver_expression(target: str, source: str, calls: DriverCalls) -> str:
+    """One expression that defines the driver in a private namespace and runs both passes."""
     return (
-        f"(lambda ns: (exec({_DRIVER!r}, ns), ns['run'])[1])({{}})"
-        f"({target}, {target!r}, lambda: __import__('marshal').loads({blob!r}), "
+        f"{_DEFINE_DRIVER}({target}, {target!r}, {calls.loader}, "
         f"(lambda: 0).__globals__, {source!r}, {_LAZY_ANNOTATIONS})"
     )
 
@@ -258,16 +269,14 @@ def run_driver(
     sandbox: Sandbox,
     source: str,
     target: str,
-    inputs: Sequence[CallInput],
-    keep: Sequence[bool],
-    in_sequence: Sequence[bool],
+    calls: DriverCalls,
     timeout_s: float,
 ) -> DriverRun:
-    """Run ``target`` of ``source`` on ``inputs`` in sequence (those marked) and fresh."""
+    """Run ``target`` of ``source`` on ``calls`` in sequence (those marked) and fresh."""
     from codearc_env.oracle.reference import raise_on_infra
 
     limits = limits_for(sandbox, timeout_s, output_chars=DRIVER_OUTPUT_CHARS)
-    expression = driver_expression(target, source, inputs, keep, in_sequence)
+    expression = driver_expression(target, source, calls)
     r = sandbox.run_one(source, target, Invocation(expression=expression), limits)
     raise_on_infra([r])
     took = r.duration_s
@@ -280,7 +289,7 @@ def run_driver(
     if r.truncated:
         return DriverRun(None, None, "returned more output than the reference", duration_s=took)
     passes = _tuple_items(r.value)
-    n_sequence = sum(1 for s in in_sequence if s)
+    n_sequence = sum(calls.in_sequence)
     if passes is None or len(passes) != 4:
         return DriverRun(None, None, "the driver returned something else", duration_s=took)
     sequence = _shape(passes[0], passes[1], 0)
@@ -289,7 +298,7 @@ def run_driver(
         sequence is None
         or fresh is None
         or len(sequence[0]) != n_sequence
-        or len(fresh[0]) != len(inputs)
+        or len(fresh[0]) != len(calls.inputs)
     ):
         return DriverRun(None, None, "the driver returned something else", duration_s=took)
     return DriverRun(duration_s=took, reply=DriverReply(sequence, fresh))

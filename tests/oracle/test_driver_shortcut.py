@@ -15,8 +15,15 @@ from codearc_env.functions.spec import Comparison, Quirks
 from codearc_env.oracle import Oracle
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.candidate_run import CandidateRun
-from codearc_env.oracle.reference import Expected, ReferenceTable
-from codearc_env.oracle.sequence import DriverReply, DriverRun, pass_key, reply_of
+from codearc_env.oracle.reference import Expected, ReferenceTable, driver_calls
+from codearc_env.oracle.sequence import (
+    DriverCalls,
+    DriverReply,
+    DriverRun,
+    kept,
+    pass_key,
+    reply_of,
+)
 from codearc_env.sandbox.base import CallResult
 from codearc_env.sandbox.codec import encode
 
@@ -230,3 +237,26 @@ def test_the_generated_replies_often_take_the_shortcut() -> None:
     TAKEN.clear()
     test_the_shortcut_finds_what_judging_every_result_finds()
     assert len(TAKEN) >= 300 and 30 <= sum(TAKEN) <= len(TAKEN) - 30
+
+
+def test_a_check_without_further_entries_sends_the_tables_calls_built_once(boxes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    oracle = Oracle(*boxes, strength="tiny", cache_dir=tmp_path)
+    table = oracle.base_table(FN)
+    sent: list[DriverCalls] = []
+    drive = CandidateRun.drive
+
+    def spy(self, calls, timeout_s):  # type: ignore[no-untyped-def]
+        sent.append(calls)
+        return drive(self, calls, timeout_s)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(CandidateRun, "drive", spy)
+        assert oracle.check(FN, CORRECT).passed and oracle.check(FN, CORRECT).passed
+        assert oracle.check(FN, CORRECT, ["score([3, 3], 33)"]).passed
+    assert sent[0] is sent[1] is table.own_calls
+    assert sent[0] == driver_calls(table.expected, len(table.expected), kept([e.result for e in table.expected]))
+    n = len(table.expected)
+    more = len(sent[2].inputs) - n  # the query and inputs made from it
+    assert more >= 1 and sent[2].in_sequence == (True,) * n + (False,) * more
+    assert sent[2].inputs[:n] == sent[0].inputs
+    assert CallInput(([3, 3], 33), (), "query") in sent[2].inputs[n:]

@@ -9,7 +9,7 @@ from test_oracle import CORRECT, FN
 from codearc_env.oracle import Oracle, reference
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.reference import Expected, ReferenceTable
-from codearc_env.oracle.sequence import _results, driver_expression, kept
+from codearc_env.oracle.sequence import DriverCalls, _results, driver_expression, kept
 from codearc_env.sandbox.base import CallResult
 from codearc_env.sandbox.codec import canonical, encode
 
@@ -90,7 +90,8 @@ def test_rebinding_what_the_driver_needs_fails(boxes, tmp_path) -> None:  # type
 def test_driver_sends_the_calls_as_one_blob_not_as_source() -> None:
     from codearc_env.oracle.call_input import CallInput
 
-    text = driver_expression("f", "def f(x):\n    return x\n", [CallInput((1,))], [True], [True])
+    calls = DriverCalls((CallInput((1,)),), (True,), (True,))
+    text = driver_expression("f", "def f(x):\n    return x\n", calls)
     assert "__import__('marshal').loads(b" in text
     assert "f(1)" not in text
 
