@@ -9,6 +9,7 @@ import os
 import select
 import socket
 import time
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from codearc_env.sandbox.wire import HEADER
@@ -17,6 +18,20 @@ MAX_REPLY_BYTES = 64 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 """Bytes asked of one read: below malloc's mmap threshold, so a small reply does not cost a
 fresh mapping of the whole buffer (and its release) on every read."""
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+"""Made once: ``json.dumps`` with these options builds a new encoder on every call."""
+
+
+def to_json(value: Any) -> str:
+    """``value`` as the JSON text :meth:`Channel.send` sends (ASCII only, no spaces)."""
+    return _ENCODER.encode(value)
+
+
+def json_string(text: str) -> str:
+    """``to_json(text)`` for a str, without the encoder's dispatch."""
+    return encode_basestring_ascii(text)
 
 
 class ChannelClosed(Exception):
@@ -133,17 +148,21 @@ class Channel:
         self._buf = bytearray()
 
     def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        self.send_json(_ENCODER.encode(message))
+
+    def send_json(self, text: str) -> None:
+        """Send a message already encoded as :func:`to_json` encodes it."""
+        body = text.encode("ascii")
         self.transport.send(HEADER.pack(len(body)) + body)
 
     def recv(self, deadline: float) -> dict[str, Any]:
         while True:
             if len(self._buf) >= HEADER.size:
-                (size,) = HEADER.unpack(self._buf[: HEADER.size])
+                (size,) = HEADER.unpack_from(self._buf)
                 if size > MAX_REPLY_BYTES:
                     raise ChannelClosed(f"reply of {size} bytes exceeds the cap")
                 if len(self._buf) >= HEADER.size + size:
-                    body = bytes(self._buf[HEADER.size : HEADER.size + size])
+                    body = self._buf[HEADER.size : HEADER.size + size]
                     del self._buf[: HEADER.size + size]
                     try:
                         message = json.loads(body.decode("utf-8", "surrogatepass"))

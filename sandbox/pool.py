@@ -48,6 +48,8 @@ DEFAULT_SIZE = 8
 DEFAULT_ASYNC_THREADS = 64
 """Threads behind :meth:`SandboxPool.arun`: a call waiting for a busy member holds one, so
 there are more than members, and a burst does not queue behind one problem's member."""
+MAX_ROUTES = 4096
+"""Module sources whose reference member the pool remembers (see SandboxPool._route)."""
 
 
 @dataclass
@@ -139,6 +141,9 @@ class SandboxPool:
         """State every pool needs to take calls, whoever runs them (also used by the Ray
         client in :mod:`codearc_env.sandbox.ray_pool`)."""
         self._idle_changed = threading.Condition()
+        self._routes: dict[str, _Member] = {}
+        """Reference member by module source, as _route chose it (sources are few: one per
+        problem, the same str object on every call of an episode)."""
         self._closed = False
         self._async_threads = async_threads
         self._executor: ThreadPoolExecutor | None = None
@@ -167,8 +172,14 @@ class SandboxPool:
         return self._route(source).box
 
     def _route(self, source: str) -> _Member:
-        # crc32, not hash(): the same problem meets the same member in every process
-        return self._reference[zlib.crc32(source.encode("utf-8")) % len(self._reference)]
+        member = self._routes.get(source)
+        if member is None:
+            # crc32, not hash(): the same problem meets the same member in every process
+            member = self._reference[zlib.crc32(source.encode("utf-8")) % len(self._reference)]
+            if len(self._routes) >= MAX_ROUTES:
+                self._routes.clear()  # more problems than that: start over rather than grow
+            self._routes[source] = member
+        return member
 
     def _ready(self, member: _Member) -> Sandbox:
         """With ``member.lock`` held: the member, started."""
@@ -228,7 +239,8 @@ class SandboxPool:
                 return box.run(source, function, invocations, limits, isolation=isolation)
 
         if side == "reference":
-            self._count("reference_calls")
+            with self._stats_lock:
+                self.stats.reference_calls += 1
             member = self._route(source)
             if isolation == "resident" and invocations:
                 return self._run_merged(member, source, function, invocations, limits)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import abc
 import atexit
-import collections
 import contextlib
 import functools
 import os
@@ -23,7 +22,13 @@ from typing import Any
 from codearc_env.errors import SandboxError
 from codearc_env.sandbox import codec
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolation, Limits, Sandbox
-from codearc_env.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
+from codearc_env.sandbox.channel import (
+    Channel,
+    ChannelClosed,
+    ChannelTimeout,
+    json_string,
+    to_json,
+)
 
 START_TIMEOUT_S = 30.0
 """How long a fresh worker may take to answer its first ping (container start included)."""
@@ -94,17 +99,19 @@ class RecentResidents:
     processes for: a warm-up of one of these would cost a request for nothing."""
 
     def __init__(self) -> None:
-        self._keys: collections.OrderedDict[tuple[object, ...], None] = collections.OrderedDict()
+        # A plain dict keeps insertion order: re-inserting a key makes it the most recent.
+        # Each use hashes its key twice (pop, insert), and a key holds a Limits, whose hash
+        # is computed afresh each time.
+        self._keys: dict[tuple[object, ...], bool] = {}
         self._lock = threading.Lock()
 
     def use(self, key: tuple[object, ...]) -> bool:
         """Note a resident use of ``key``; whether it was among the recent ones."""
         with self._lock:
-            known = key in self._keys
-            self._keys[key] = None
-            self._keys.move_to_end(key)
-            while len(self._keys) > RECENT_RESIDENTS:
-                self._keys.popitem(last=False)
+            known = self._keys.pop(key, False)
+            self._keys[key] = True
+            if len(self._keys) > RECENT_RESIDENTS:  # one key added: at most one too many
+                del self._keys[next(iter(self._keys))]
             return known
 
     def clear(self) -> None:
@@ -119,10 +126,31 @@ def _reply_wait(limits: Limits) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _limits_fields(limits: Limits) -> dict[str, Any]:
-    """``asdict(limits)``, made once per distinct (frozen) Limits: ``asdict`` deep-copies every
-    field, a tenth of a query's harness time. The dict is shared: never modify it."""
-    return asdict(limits)
+def _limits_json(limits: Limits) -> str:
+    """``asdict(limits)`` as JSON, made once per distinct (frozen) Limits rather than on
+    every request: ``asdict`` deep-copies every field, and the floats are slow to encode."""
+    return to_json(asdict(limits))
+
+
+@functools.lru_cache(maxsize=64)
+def _source_json(source: str) -> str:
+    """A module source as JSON, made once per source (an episode sends the same one on
+    every query)."""
+    return json_string(source)
+
+
+def run_request(
+    rid: int, source: str, function: str, invocations: list[dict[str, Any]], limits: Limits,
+    isolation: Isolation,
+) -> str:
+    """The JSON text of a run request: what ``to_json`` makes of the request's dict (the same
+    keys in the same order), with the parts that repeat from one request to the next made
+    once (the request id is an int, whose JSON is its str())."""
+    return (
+        f'{{"op":"run","id":{int(rid)},"source":{_source_json(source)},'
+        f'"function":{json_string(function)},"invocations":{to_json(invocations)},'
+        f'"limits":{_limits_json(limits)},"isolation":{json_string(isolation)}}}'
+    )
 
 
 class WorkerSandbox(Sandbox):
@@ -311,16 +339,8 @@ class WorkerSandbox(Sandbox):
         rid = self._request_id
         done = 0
         try:
-            self._channel.send(
-                {
-                    "op": "run",
-                    "id": rid,
-                    "source": source,
-                    "function": function,
-                    "invocations": [encoded[i] for i in todo],
-                    "limits": _limits_fields(limits),
-                    "isolation": isolation,
-                }
+            self._channel.send_json(
+                run_request(rid, source, function, [encoded[i] for i in todo], limits, isolation)
             )
             while True:
                 reply = self._channel.recv(time.monotonic() + per_call)
