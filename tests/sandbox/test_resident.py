@@ -259,6 +259,31 @@ def test_warm_starts_the_child_the_first_query_then_uses(box: Sandbox) -> None:
     assert live_descendants() == warmed and _pid(box, source) == first
 
 
+def test_a_new_child_rehearses_on_the_module_and_the_first_query_sees_only_its_own_output(
+    box: Sandbox,
+) -> None:
+    # The child runs the module once before its first query (copying the pages that query
+    # would write), its output thrown away: the first query prints what any query prints,
+    # and meets the process-wide state a later one would (the module has run before).
+    source = (
+        "import sys\n"
+        "runs = sys.__dict__.setdefault('_codearc_test_runs', [])\n"
+        "runs.append(1)\n"
+        "print('module ran')\n"
+        "def f(x=0):\n"
+        "    return len(runs)\n"
+    )
+    box.warm(source, "f", FAST)
+    first, second = _ask(box, source), _ask(box, source)
+    assert [(r.value_str, r.stdout) for r in (first, second)] == [
+        ("2", "module ran\n"),
+        ("3", "module ran\n"),
+    ]
+    broken = "print('half')\nraise ValueError('no module')\ndef f(x=0):\n    return x\n"
+    r = _ask(box, broken)
+    assert (r.error_type, r.error_message, r.stdout) == ("ValueError", "no module", "half\n")
+
+
 def test_a_replaced_worker_forgets_what_it_ran_resident() -> None:
     from codearc_env.sandbox import make_sandbox
 
