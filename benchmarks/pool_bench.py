@@ -1,13 +1,16 @@
 """Many live episodes on one shared sandbox pool: density, burst latency, a long scripted run.
 
     python benchmarks/pool_bench.py [--episodes 256] [--pool-size 8] [--bursts 5]
-        [--run 1000] [--workers 16] [--backend bwrap] [--strength default]
+        [--run 1000] [--workers 16] [--backend bwrap] [--strength default] [--gc freeze]
 
 1. Density: ``--episodes`` environments in this process on one pool of ``--pool-size``
    sandboxes, each reset on a problem of the built-in suite. Prints the harness's RSS
    (this process) and the sandboxes' (every process under it), then ``--bursts`` bursts in
    which every episode sends one query at the same moment (``astep`` on one event loop):
-   the latency of each query from the burst's start, p50/p99/max over all bursts.
+   the latency of each query from the burst's start, p50/p99/max over all bursts. With
+   ``--gc freeze`` (the default) the process freezes its heap (``gc.freeze()``) once the
+   environments are made, as ``docs/scale.md`` advises a trainer to, so the collector's
+   one full pass over them does not land in a burst; ``--gc as-is`` leaves it alone.
 2. Alone, for comparison (``--alone N``): N environments each with its own two sandboxes,
    all started; the memory of their sandbox processes per live episode.
 3. A scripted run of ``--run`` episodes through the pool on ``--workers`` threads: each
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import statistics
@@ -67,7 +71,8 @@ def header(args: argparse.Namespace) -> None:
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; cpu: {cpu} "
           f"x{os.cpu_count()}; python {platform.python_version()}")
     print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min)")
-    print(f"backend: {args.backend}; pool: {args.pool_size} sandboxes; strength {args.strength}")
+    print(f"backend: {args.backend}; pool: {args.pool_size} sandboxes; strength {args.strength}; "
+          f"garbage collector {args.gc}")
 
 
 def _p99(values: list[float]) -> float:
@@ -87,6 +92,10 @@ def density(args: argparse.Namespace, pool: SandboxPool) -> None:
     pool.start()
     if not pool.wait_warm(60):
         raise RuntimeError("the resets' warm-ups did not end within 60 s")
+    if args.gc == "freeze":
+        gc.freeze()
+        print(f"\n[gc] heap frozen after set-up: {gc.get_freeze_count()} objects the collector "
+              f"no longer walks")
     harness = rss_mb(os.getpid())
     kids = live_descendants()
     sandboxes, shared = sum(rss_mb(p) for p in kids), sum(pss_mb(p) for p in kids)
@@ -202,6 +211,8 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--backend", default="bwrap")
     ap.add_argument("--strength", default="default")
+    ap.add_argument("--gc", choices=("freeze", "as-is"), default="freeze",
+                    help="freeze the heap once the environments are made (default), or not")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")  # the process backend's warning, when named
     header(args)

@@ -27,7 +27,8 @@ def test_every_section_runs_with_the_given_counts(tmp_path: Path, monkeypatch) -
                 "--alone", "2", "--workers", "2", "--backend", "process", "--strength", "fast")
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
-    assert "backend: process; pool: 4 sandboxes; strength fast" in out
+    assert "backend: process; pool: 4 sandboxes; strength fast; garbage collector freeze" in out
+    assert re.search(r"\[gc\] heap frozen after set-up: [0-9]+ objects", out)
     assert "[density] 6 live episodes, 4 sandboxes" in out
     assert re.search(r"burst: 3 x 6 queries at once; latency p50 [0-9]+ ms", out)
     each = out.split("each burst, wall and p99: ")[1].splitlines()[0]
@@ -48,3 +49,10 @@ def test_the_strength_reaches_the_environments() -> None:
     assert done.returncode != 0
     assert done.stderr.splitlines()[-1] == (
         "ValueError: unknown strength 'nope'; choose one of fast, default, strong")
+
+
+def test_the_gc_flag_reaches_the_collector() -> None:
+    done = _run("--episodes", "2", "--bursts", "1", "--run", "0", "--alone", "0",
+                "--backend", "process", "--strength", "fast", "--gc", "as-is")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "garbage collector as-is" in done.stdout and "[gc]" not in done.stdout
