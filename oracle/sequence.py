@@ -311,22 +311,14 @@ def _tuple_items(tree: object) -> list | None:
     return None
 
 
-def _results(
-    letters_tree: object, payloads_tree: object, same_as: Sequence[CallResult] = ()
-) -> tuple[CallResult, ...] | None:
-    """Results of one pass from its letters (``v`` a value, ``e`` an error, ``s`` the result at
-    the same position of ``same_as``: the fresh pass refers to the sequence pass so) and the
-    payloads of its ``v`` and ``e`` calls, in order (a value, or an exception's type name)."""
-    shape = _shape(letters_tree, payloads_tree, len(same_as))
-    return None if shape is None else _built(*shape, same_as)
-
-
 _LETTERS = frozenset("ves")
 
 
 def _shape(letters_tree: object, payloads_tree: object, n_same: int) -> tuple[str, list] | None:
-    """The letters and payloads of one pass (see :func:`_results`), or None when they do not
-    make a pass whose ``s`` letters all fall within the first ``n_same`` calls."""
+    """One pass's letters (``v`` a value, ``e`` an error, ``s`` the result at the same position
+    of the sequence pass: the fresh pass refers to it so) and the payloads of its ``v`` and
+    ``e`` calls, in order (a value, or an exception's type name); None when they do not make
+    a pass whose ``s`` letters all fall within the first ``n_same`` calls."""
     letters = None
     if isinstance(letters_tree, dict) and letters_tree.get("t") == "str":
         letters = letters_tree.get("v")

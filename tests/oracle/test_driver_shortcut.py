@@ -81,7 +81,9 @@ def test_a_reply_equal_to_the_references_own_needs_no_look_at_any_result(
         raise AssertionError("a result was judged one by one")
 
     monkeypatch.setattr(CandidateRun, "_driver_agrees", looked)
-    assert _judge(table, _run(V, SAME)) == (None, [], [])
+    run = _run(V, SAME)
+    assert _judge(table, run) == (None, [], [])
+    assert run.reply is not None and "results" not in vars(run.reply)  # none built either
     assert _judge(table, _run(V, list(V))) == (None, [], [])  # fresh values sent again
     # a reference table read from the cache holds copies: the same data, other objects
     copied = _table(V, [(c, _copy(p)) for c, p in V], [(c, _copy(p)) for c, p in V])

@@ -9,7 +9,7 @@ from test_oracle import CORRECT, FN
 from codearc_env.oracle import Oracle, reference
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.reference import Expected, ReferenceTable
-from codearc_env.oracle.sequence import DriverCalls, _results, driver_expression, kept
+from codearc_env.oracle.sequence import DriverCalls, _built, _shape, driver_expression, kept
 from codearc_env.sandbox.base import CallResult
 from codearc_env.sandbox.codec import canonical, encode
 
@@ -119,6 +119,14 @@ def test_a_tables_kept_flags_are_computed_once_and_extended_as_for_all_entries(
     assert table.kept_with([]) == want[:5] == kept([e.result for e in base], 80)
     room = 80 - 38 - 19
     assert table.kept_with(extra[1:]) == want[:5] + kept([e.result for e in extra[1:]], room)
+
+
+def _results(
+    letters: object, payloads: object, same_as: tuple[CallResult, ...] = ()
+) -> tuple[CallResult, ...] | None:
+    """A pass's results as a driver run reads them."""
+    shape = _shape(letters, payloads, len(same_as))
+    return None if shape is None else _built(*shape, same_as)
 
 
 def test_a_pass_is_read_from_its_letters_and_payloads() -> None:
