@@ -171,7 +171,7 @@ def test_throughput_table_alone_and_pool() -> None:
     assert "memory: 3 live episodes" in out
     memory = re.findall(NUMBER + r" \((2|3)\)", _memory_row(out))
     assert [n for _, n in memory] == ["2", "3"] and all(float(mb) > 0 for mb, _ in memory)
-    assert "[ray]" not in out and "ray / pool" not in out
+    assert "[ray]" not in out and "ray / in-process" not in out and "[ray vs" not in out
 
 
 def _memory_row(out: str) -> str:
@@ -184,7 +184,7 @@ def test_throughput_through_ray_with_the_eval_comparison() -> None:
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install codearc-env[ray]")
     _needs_bwrap()
     done = _run("throughput.py", *TINY, "--pool-size", "2", "--live", "2", "--live-alone", "1",
-                "--eval-limit", "1", "--eval-reps", "1")
+                "--eval-limit", "1", "--eval-reps", "1", "--ray-reps", "2")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     _check_modes(out, modes=3)
@@ -195,7 +195,12 @@ def test_throughput_through_ray_with_the_eval_comparison() -> None:
     row = next(line for line in out.splitlines() if line.startswith("ground-truth eval"))
     rates = re.findall(NUMBER + r" \|\s+-", row)  # wall-time rates only
     assert len(rates) == 2 and all(float(rate) > 0 for rate in rates)
-    for line in ("ray / pool (in-process), wall time per scripted episode: ",
+    assert "[ray vs in-process] scripted episodes, 2 x 0.15 s each way, in turn" in out
+    reps = re.findall(r"rep ([0-9]): in-process [0-9]+ in " + NUMBER + r" s, ray [0-9]+ in "
+                      + NUMBER + " s", out)
+    assert [r[0] for r in reps] == ["0", "1"] and all(float(r[1]) > 0 for r in reps)
+    for line in ("ray / in-process, wall time per scripted episode, runs in turn: ",
+                 "measured minutes apart: ",
                  "--ray / in-process, wall time per ground-truth eval episode: "):
         assert float(re.search(re.escape(line) + NUMBER, out).group(1)) > 0
 
