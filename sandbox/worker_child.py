@@ -141,9 +141,14 @@ def _set_limits(limits, nproc, baseline_vm):
 
 
 def _vm_bytes():
+    # os-level, as _expendable: a fresh child copies every page it writes, and open()'s
+    # file objects write to many.
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * resource.getpagesize()
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+        try:
+            return int(os.read(fd, 4096).split()[0]) * resource.getpagesize()
+        finally:
+            os.close(fd)
     except (OSError, ValueError, IndexError):
         return 1024 * 1024 * 1024
 
@@ -236,8 +241,12 @@ def _set_disposition(signum, handler):
 
 def _expendable():
     """Make this process the one the kernel's OOM killer picks before the worker."""
-    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
-        f.write("1000")
+    with contextlib.suppress(OSError):
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        try:
+            os.write(fd, b"1000")
+        finally:
+            os.close(fd)
 
 
 def _prctl(option, arg):
