@@ -113,6 +113,11 @@ def short_of_memory(result):
     return result.get("error_message") == "killed by signal SIGKILL"  # the OOM killer
 
 
+REHEARSAL_S = 0.2
+"""Time the rehearsal may take (a module slower to run is cut short). A query sent meanwhile
+waits for it, inside the slack of the worker's deadline beyond the call's own limits."""
+
+
 def _rehearse(ctx, prepare, code, limits):
     """Run the invocation machinery once, before the first query, on the module with a
     constant for a call, its output thrown away and nothing sent.
@@ -122,7 +127,7 @@ def _rehearse(ctx, prepare, code, limits):
     value): about a millisecond of copying, which a warm-up pays here instead of the first
     query. The module runs as before every invocation (each one executes it afresh), so the
     first query meets the process-wide state a later one would."""
-    job = prepare(code, "", {"expression": "None"}, limits)
+    job = prepare(code, "", {"expression": "None"}, dict(limits, timeout_s=REHEARSAL_S))
     if "error_type" in job:
         return
     sink = os.open(os.devnull, os.O_WRONLY)
@@ -137,7 +142,7 @@ def _rehearse(ctx, prepare, code, limits):
         with contextlib.suppress(BaseException):
             ctx["out"].flush()
         frame(result)
-        _guarded(ns.clear, RENDER_GUARD_S, None, None)
+        _guarded(ns.clear, REHEARSAL_S, None, None)
     finally:
         os.dup2(saved, _OUT_FD)
         os.close(saved)

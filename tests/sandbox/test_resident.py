@@ -284,6 +284,23 @@ def test_a_new_child_rehearses_on_the_module_and_the_first_query_sees_only_its_o
     assert (r.error_type, r.error_message, r.stdout) == ("ValueError", "no module", "half\n")
 
 
+def test_a_module_slower_than_the_rehearsal_is_cut_short_and_its_first_query_runs_whole(
+    box: Sandbox,
+) -> None:
+    from codearc_env.sandbox.worker_resident import REHEARSAL_S
+
+    slow = (
+        "import time\n"
+        f"time.sleep({3 * REHEARSAL_S})\n"
+        "print('loaded')\n"
+        "def f(x=0):\n"
+        "    return x + 1\n"
+    )
+    box.warm(slow, "f", FAST)
+    r = _ask(box, slow, 41)  # sent while the rehearsal may still run: it waits, then runs
+    assert (r.value_str, r.stdout, r.timed_out) == ("42", "loaded\n", False)
+
+
 def test_a_replaced_worker_forgets_what_it_ran_resident() -> None:
     from codearc_env.sandbox import make_sandbox
 
