@@ -157,8 +157,8 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
         _child._TRUSTED = True  # this process runs the hidden function only
         w_res, w_out, ctl = fds
         ctx = _enter_child(w_res, w_out, ctl, limits, nproc, RESIDENT_CALLS)
+        ceiling = _rss_bytes() + RESIDENT_GROWTH_MB * 1024 * 1024  # what a call may add
         _rehearse(ctx, prepare, code, limits)
-        ceiling = _rss_bytes() + RESIDENT_GROWTH_MB * 1024 * 1024
         read_frame = _frame_reader(_CTL_FD)
 
         def retire(ns):
