@@ -193,7 +193,9 @@ def _run_invocation(ctx, job, index, scratch, retire=None, restored=False):
     if not restored:  # a resident child restores before it decodes the arguments
         _restore_python_state(ctx["state"])
     soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
-    if soft != ctx.get("soft"):  # mostly the last one's: most invocations take milliseconds
+    # Set again in every batch child (a candidate may have raised its own); a resident child
+    # runs the hidden function only, so there it is skipped while it stays the same.
+    if soft != ctx.get("soft") or not _child._TRUSTED:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
             ctx["soft"] = soft

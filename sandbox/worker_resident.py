@@ -18,6 +18,7 @@ call (scratch files, IPC objects, processes), sparing only the idle resident chi
 import collections
 import contextlib
 import json
+import math
 import os
 import resource
 import select
@@ -34,11 +35,12 @@ _batch = _wire.sibling("worker_batch")
 _child = _wire.sibling("worker_child")  # now: the worker hides its modules before any call
 _read_all = _wire.sibling("worker_cleanup")._read_all
 HEADER, frame, read_ahead, write_all = _wire.HEADER, _wire.frame, _wire.read_ahead, _wire.write_all
-_enter_child, _run_invocation, _restore_python_state, _reset_stdio = (
+_enter_child, _run_invocation, _restore_python_state, _reset_stdio, _cpu_used = (
     _batch._enter_child,
     _batch._run_invocation,
     _batch._restore_python_state,
     _batch._reset_stdio,
+    _batch._cpu_used,
 )
 _RES_FD, _CTL_FD, _OUT_FD = _batch._RES_FD, _batch._CTL_FD, _batch._OUT_FD
 _guarded, RENDER_GUARD_S = _batch._guarded, _batch.RENDER_GUARD_S
@@ -113,6 +115,28 @@ def short_of_memory(result):
     return result.get("error_message") == "killed by signal SIGKILL"  # the OOM killer
 
 
+def _imports_loaded(code):
+    """Whether every module the code (functions and class bodies included) imports by name is
+    loaded already: importing it again then only looks it up."""
+    import dis
+
+    stack, package = [code], None
+    while stack:
+        co = stack.pop()
+        stack.extend(c for c in co.co_consts if isinstance(c, type(code)))
+        for ins in dis.get_instructions(co):
+            if ins.opname == "IMPORT_NAME":
+                package = ins.argval
+                if package not in sys.modules:
+                    return False
+            elif ins.opname == "IMPORT_FROM":  # from package import name: maybe a submodule
+                module = sys.modules.get(package or "")
+                loaded = vars(module) if module is not None else {}
+                if f"{package}.{ins.argval}" not in sys.modules and ins.argval not in loaded:
+                    return False
+    return True
+
+
 REHEARSAL_S = 0.2
 """Time the rehearsal may take (a module slower to run is cut short). A query sent meanwhile
 waits for it, inside the slack of the worker's deadline beyond the call's own limits."""
@@ -127,11 +151,25 @@ def _rehearse(ctx, prepare, code, limits):
     value): about a millisecond of copying, which a warm-up pays here instead of the first
     query. The module runs as before every invocation (each one executes it afresh), so the
     first query meets the process-wide state a later one would."""
+    if not _imports_loaded(code):
+        return  # cut short inside an import, a package would stay half imported
     job = prepare(code, "", {"expression": "None"}, dict(limits, timeout_s=REHEARSAL_S))
     if "error_type" in job:
         return
-    sink = os.open(os.devnull, os.O_WRONLY)
-    saved = os.dup(_OUT_FD)
+    try:
+        sink = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no descriptor to spare (open_files): no rehearsal
+        return
+    try:
+        saved = os.dup(_OUT_FD)
+    except OSError:
+        os.close(sink)
+        return
+    # The CPU allowance of an invocation, as _run_invocation sets it.
+    soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
+        ctx["soft"] = soft
     try:
         os.dup2(sink, _OUT_FD)
         _reset_stdio(ctx["out"], ctx["stdin"])

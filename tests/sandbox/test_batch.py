@@ -132,6 +132,31 @@ def test_each_invocation_gets_its_own_cpu_allowance(box: Sandbox) -> None:
     assert results[4].value_str == "done"  # on a new child, after the kill
 
 
+def test_an_invocation_that_raises_its_own_cpu_limit_leaves_the_next_its_own_allowance(
+    box: Sandbox,
+) -> None:
+    source = (
+        "import resource, time\n"
+        "def f(what):\n"
+        "    if what == 'raise':\n"
+        "        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]\n"
+        "        resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))\n"
+        "        return 'raised'\n"
+        "    end = time.process_time() + 2.5\n"  # past its own 1 s, short of the batch's cap
+        "    while time.process_time() < end:\n"
+        "        pass\n"
+        "    return 'burnt'\n"
+    )
+    limits = Limits(timeout_s=60.0, cpu_s=1, memory_mb=256)
+    calls = [Invocation(args=("raise",)), Invocation(args=("burn",))]
+    results = box.run(source, "f", calls, limits, isolation="batch")
+    assert results[0].value_str == "raised"
+    assert (results[1].error_type, results[1].error_message) == (
+        "ProcessKilled",
+        "killed by signal SIGXCPU",
+    )
+
+
 def test_files_and_processes_are_gone_after_the_batch(box: Sandbox) -> None:
     source = (
         "import os, time\n"

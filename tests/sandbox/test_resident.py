@@ -301,6 +301,27 @@ def test_a_module_slower_than_the_rehearsal_is_cut_short_and_its_first_query_run
     assert (r.value_str, r.stdout, r.timed_out) == ("42", "loaded\n", False)
 
 
+def test_no_rehearsal_for_a_module_that_imports_what_is_not_loaded(box: Sandbox) -> None:
+    # Cut short inside an import, a package would stay half imported: a module importing
+    # something the worker has not loaded is not rehearsed (its first query runs it first).
+    source = (
+        "import sys\n"
+        "import colorsys\n"
+        "runs = sys.__dict__.setdefault('_codearc_test_colorsys_runs', [])\n"
+        "runs.append(1)\n"
+        "def f(x=0):\n"
+        "    return len(runs)\n"
+    )
+    box.warm(source, "f", FAST)
+    assert [_ask(box, source).value_str for _ in range(2)] == ["1", "2"]
+
+
+def test_resident_queries_run_with_few_descriptors_allowed(box: Sandbox) -> None:
+    tight = Limits(timeout_s=2.0, cpu_s=2, memory_mb=256, open_files=8)
+    results = [_ask(box, PID + "# few descriptors\n", 3, limits=tight) for _ in range(2)]
+    assert [(r.ok, decode(r.value)[1]) for r in results] == [(True, 3), (True, 3)], results
+
+
 def test_a_replaced_worker_forgets_what_it_ran_resident() -> None:
     from codearc_env.sandbox import make_sandbox
 
