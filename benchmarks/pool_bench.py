@@ -1,16 +1,16 @@
 """Many live episodes on one shared sandbox pool: density, burst latency, a long scripted run.
 
     python benchmarks/pool_bench.py [--episodes 256] [--pool-size 8] [--bursts 5]
-        [--run 1000] [--workers 16] [--backend bwrap] [--strength default] [--gc freeze]
+        [--run 1000] [--workers 16] [--backend bwrap] [--strength default] [--gc as-is]
 
 1. Density: ``--episodes`` environments in this process on one pool of ``--pool-size``
    sandboxes, each reset on a problem of the built-in suite. Prints the harness's RSS
    (this process) and the sandboxes' (every process under it), then ``--bursts`` bursts in
    which every episode sends one query at the same moment (``astep`` on one event loop):
    the latency of each query from the burst's start, p50/p99/max over all bursts. With
-   ``--gc freeze`` (the default) the process freezes its heap (``gc.freeze()``) once the
-   environments are made, as ``docs/scale.md`` advises a trainer to, so the collector's
-   one full pass over them does not land in a burst; ``--gc as-is`` leaves it alone.
+   ``--gc freeze`` the process freezes its heap (``gc.freeze()``) once the environments are
+   made, as ``docs/scale.md`` ("A trainer's process") suggests, so the collector's one full
+   pass over them does not land in a burst; the default, ``--gc as-is``, leaves it alone.
 2. Alone, for comparison (``--alone N``): N environments each with its own two sandboxes,
    all started; the memory of their sandbox processes per live episode.
 3. A scripted run of ``--run`` episodes through the pool on ``--workers`` threads: each
@@ -211,8 +211,9 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--backend", default="bwrap")
     ap.add_argument("--strength", default="default")
-    ap.add_argument("--gc", choices=("freeze", "as-is"), default="freeze",
-                    help="freeze the heap once the environments are made (default), or not")
+    ap.add_argument("--gc", choices=("as-is", "freeze"), default="as-is",
+                    help="leave the garbage collector alone (default), or freeze the heap "
+                         "once the environments are made")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")  # the process backend's warning, when named
     header(args)

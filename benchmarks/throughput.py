@@ -31,7 +31,8 @@ Figures, each measured in three modes:
    ``codearc eval`` over the built-in problems (the first ``--eval-limit``), in this process and
    with ``--ray``, alternating ``--eval-reps`` times after an untimed run that fills the cache.
 6. With Ray: scripted episodes in this process on a pool of its own and through the Ray pool,
-   in turn, ``--ray-reps`` times for half of ``--seconds`` each way. The machine's speed can
+   in turn (each way first every other time), ``--ray-reps`` times for half of ``--seconds``
+   each way. The machine's speed can
    change within minutes, so the Ray ratio is taken from these interleaved runs; the ratio of
    the table's pool and ray columns, measured minutes apart, is printed beside it.
 
@@ -336,7 +337,9 @@ def alternating_episodes(args: argparse.Namespace, ray_pool: Any) -> list[tuple[
         ways = [lambda **b: CodeARCEnv(split="builtin", pool=local, **b),
                 lambda **b: CodeARCEnv(split="builtin", pool=ray_pool, **b)]
         for rep in range(args.ray_reps):
-            mine, ray = (Workloads(short, make).episodes() for make in ways)
+            order = (0, 1) if rep % 2 == 0 else (1, 0)  # neither way always goes first
+            got = {k: Workloads(short, ways[k]).episodes() for k in order}
+            mine, ray = got[0], got[1]
             print(f"  rep {rep}: in-process {mine.count} in {mine.wall_s:.2f} s, "
                   f"ray {ray.count} in {ray.wall_s:.2f} s")
             pairs.append((mine, ray))
@@ -405,6 +408,13 @@ def print_table(args: argparse.Namespace, rows: dict[str, dict[str, Any]],
         print(f"--ray / in-process, wall time per ground-truth eval episode: {ratio:.2f}x")
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=8.0, help="per timed figure and mode")
@@ -417,7 +427,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--eval-limit", type=int, default=None,
                     help="problems of the eval runs (default: all 47 built-in, annotated)")
     ap.add_argument("--eval-reps", type=int, default=2)
-    ap.add_argument("--ray-reps", type=int, default=3,
+    ap.add_argument("--ray-reps", type=_at_least_one, default=3,
                     help="scripted runs each way, in turn, for the Ray ratio")
     ap.add_argument("--backend", default="bwrap")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray mode")

@@ -24,7 +24,8 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_every_section_runs_with_the_given_counts(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("CODEARC_CACHE_DIR", str(tmp_path))
     done = _run("--episodes", "6", "--pool-size", "4", "--bursts", "3", "--run", "5",
-                "--alone", "2", "--workers", "2", "--backend", "process", "--strength", "fast")
+                "--alone", "2", "--workers", "2", "--backend", "process", "--strength", "fast",
+                "--gc", "freeze")
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert "backend: process; pool: 4 sandboxes; strength fast; garbage collector freeze" in out
@@ -51,8 +52,8 @@ def test_the_strength_reaches_the_environments() -> None:
         "ValueError: unknown strength 'nope'; choose one of fast, default, strong")
 
 
-def test_the_gc_flag_reaches_the_collector() -> None:
+def test_the_collector_is_left_alone_by_default() -> None:
     done = _run("--episodes", "2", "--bursts", "1", "--run", "0", "--alone", "0",
-                "--backend", "process", "--strength", "fast", "--gc", "as-is")
+                "--backend", "process", "--strength", "fast")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "garbage collector as-is" in done.stdout and "[gc]" not in done.stdout

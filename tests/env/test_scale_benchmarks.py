@@ -216,3 +216,9 @@ def test_resident_memory_reports_one_child_per_problem(backend: str) -> None:
     assert "; 3 resident children" in out
     private = re.search(r"private dirty: ([0-9.]+) MB", out)
     assert private is not None and float(private.group(1)) > 0, out
+
+
+def test_throughput_needs_at_least_one_ray_rep() -> None:
+    done = _run("throughput.py", "--no-ray", "--ray-reps", "0")
+    assert done.returncode == 2
+    assert "argument --ray-reps: must be at least 1, not 0" in done.stderr
