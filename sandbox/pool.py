@@ -144,6 +144,9 @@ class SandboxPool:
         self._routes: dict[str, _Member] = {}
         """Reference member by module source, as _route chose it (sources are few: one per
         problem, the same str object on every call of an episode)."""
+        self._routes_lock = threading.Lock()
+        self._assigned: dict[int, int] = {}
+        """How many of the remembered sources each reference member serves (by its index)."""
         self._closed = False
         self._async_threads = async_threads
         self._executor: ThreadPoolExecutor | None = None
@@ -174,11 +177,22 @@ class SandboxPool:
     def _route(self, source: str) -> _Member:
         member = self._routes.get(source)
         if member is None:
-            # crc32, not hash(): the same problem meets the same member in every process
-            member = self._reference[zlib.crc32(source.encode("utf-8")) % len(self._reference)]
-            if len(self._routes) >= MAX_ROUTES:
-                self._routes.clear()  # more problems than that: start over rather than grow
-            self._routes[source] = member
+            with self._routes_lock:  # one choice per source, whichever thread makes it
+                member = self._routes.get(source) or self._assign(source)
+        return member
+
+    def _assign(self, source: str) -> _Member:
+        """With ``_routes_lock`` held: the member a new source keeps from now on. The one
+        serving the fewest sources, looking from the source's checksum on, so the few problems
+        of a batch spread over every member instead of meeting on one by their checksums."""
+        if len(self._routes) >= MAX_ROUTES:
+            self._routes.clear()  # more problems than that: start over rather than grow
+            self._assigned.clear()
+        n = len(self._reference)
+        start = zlib.crc32(source.encode("utf-8"))  # not hash(): the same in every process
+        index = min(((start + k) % n for k in range(n)), key=lambda i: self._assigned.get(i, 0))
+        self._assigned[index] = self._assigned.get(index, 0) + 1
+        member = self._routes[source] = self._reference[index]
         return member
 
     def _ready(self, member: _Member) -> Sandbox:

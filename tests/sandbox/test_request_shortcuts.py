@@ -89,16 +89,40 @@ def test_recent_residents_forget_the_least_recently_used_first() -> None:
     assert not recent.use(keys[0])
 
 
-def test_a_source_meets_the_member_its_checksum_picks_even_when_the_record_overflows(
+def test_new_sources_go_to_the_least_used_member_and_keep_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pool_module, "MAX_ROUTES", 3)
+    monkeypatch.setattr(pool_module, "MAX_ROUTES", 6)
     pool = SandboxPool(6, make_member=lambda: CallableSandbox({"f": lambda x: x}))
     reference = pool.members[:3]
-    sources = [f"def f(x):\n    return x + {i}\n" for i in range(10)]
-    for _ in range(2):
-        for source in sources:
-            picked = reference[zlib.crc32(source.encode("utf-8")) % 3]
-            assert pool.reference_member(source) is picked
-            assert pool.reference_member(source) is picked
-    assert len(pool._routes) <= 3
+    sources = [f"def f(x):\n    return x + {i}\n" for i in range(6)]
+    first = [pool.reference_member(s) for s in sources]
+    # Each member serves two of the six, and the first three go to three different ones,
+    # the first of them where its checksum points.
+    assert sorted(first.count(m) for m in reference) == [2, 2, 2]
+    assert len(set(map(id, first[:3]))) == 3
+    assert first[0] is reference[zlib.crc32(sources[0].encode("utf-8")) % 3]
+    assert [pool.reference_member(s) for s in sources] == first  # kept
+    pool.reference_member("def f(x):\n    return -x\n")  # past MAX_ROUTES: starts over
+    assert len(pool._routes) == 1
+
+
+def test_threads_routing_one_new_source_at_once_agree() -> None:
+    import threading
+
+    pool = SandboxPool(8, make_member=lambda: CallableSandbox({"f": lambda x: x}))
+    for round_ in range(20):
+        source = f"def f(x):\n    return x * {round_}\n"
+        got: list[object] = []
+        start = threading.Barrier(8)
+
+        def route(source: str, got: list[object], start: threading.Barrier) -> None:
+            start.wait()
+            got.append(pool.reference_member(source))
+
+        threads = [threading.Thread(target=route, args=(source, got, start)) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(map(id, got))) == 1
