@@ -117,7 +117,8 @@ def short_of_memory(result):
 
 def _imports_loaded(code):
     """Whether every module the code (functions and class bodies included) imports by name is
-    loaded already: importing it again then only looks it up."""
+    loaded already: importing it again then only looks it up. Asked by the worker before it
+    forks the child (``dis`` then stays one shared copy, not one per child)."""
     import dis
 
     stack, package = [code], None
@@ -151,8 +152,6 @@ def _rehearse(ctx, prepare, code, limits):
     value): about a millisecond of copying, which a warm-up pays here instead of the first
     query. The module runs as before every invocation (each one executes it afresh), so the
     first query meets the process-wide state a later one would."""
-    if not _imports_loaded(code):
-        return  # cut short inside an import, a package would stay half imported
     job = prepare(code, "", {"expression": "None"}, dict(limits, timeout_s=REHEARSAL_S))
     if "error_type" in job:
         return
@@ -188,7 +187,7 @@ def _rehearse(ctx, prepare, code, limits):
     _restore_python_state(ctx["state"])
 
 
-def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
+def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc, rehearse):
     """A resident child: runs each invocation the parent sends, until it is told to stop (the
     parent closes its end) or must not go on. Never returns."""
     try:
@@ -196,7 +195,8 @@ def _resident_child_main(prepare, code, function, limits, scratch, fds, nproc):
         w_res, w_out, ctl = fds
         ctx = _enter_child(w_res, w_out, ctl, limits, nproc, RESIDENT_CALLS)
         ceiling = _rss_bytes() + RESIDENT_GROWTH_MB * 1024 * 1024  # what a call may add
-        _rehearse(ctx, prepare, code, limits)
+        if rehearse:  # not when cut short inside an import it would leave a package half done
+            _rehearse(ctx, prepare, code, limits)
         read_frame = _frame_reader(_CTL_FD)
 
         def retire(ns):
@@ -294,10 +294,11 @@ class ResidentRunner(BatchRunner):
             return child
         while len(self.residents) >= RESIDENT_CHILDREN:
             self.drop_resident(next(iter(self.residents)))
+        rehearse = _imports_loaded(code)
         child = self.fork_paced_child(
             limits,
             lambda fds, nproc: _resident_child_main(
-                self.prepare, code, function, limits, self.scratch, fds, nproc
+                self.prepare, code, function, limits, self.scratch, fds, nproc, rehearse
             ),
         )
         self.residents[key] = child
