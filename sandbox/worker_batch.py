@@ -180,6 +180,18 @@ def _enter_child(w_res, w_out, ctl, limits, nproc, calls):
     }
 
 
+def _allow_cpu(ctx):
+    """An invocation's CPU allowance: ``cpu_s`` more than used so far, within the hard limit.
+
+    Set again in every batch child (a candidate may have raised its own); a resident child
+    runs the hidden function only, so there it is skipped while it stays the same."""
+    soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
+    if soft != ctx.get("soft") or not _child._TRUSTED:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
+            ctx["soft"] = soft
+
+
 def _run_invocation(ctx, job, index, scratch, retire=None, restored=False):
     """Run one invocation in a fresh namespace and send its frame, bound to ``index``.
 
@@ -192,13 +204,7 @@ def _run_invocation(ctx, job, index, scratch, retire=None, restored=False):
     os.chdir(scratch)
     if not restored:  # a resident child restores before it decodes the arguments
         _restore_python_state(ctx["state"])
-    soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
-    # Set again in every batch child (a candidate may have raised its own); a resident child
-    # runs the hidden function only, so there it is skipped while it stays the same.
-    if soft != ctx.get("soft") or not _child._TRUSTED:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
-            ctx["soft"] = soft
+    _allow_cpu(ctx)
     ns: dict[str, Any] = {}
     result = _child_call(job, ns)
     if os.getpid() != ctx["pid"]:

@@ -18,7 +18,6 @@ call (scratch files, IPC objects, processes), sparing only the idle resident chi
 import collections
 import contextlib
 import json
-import math
 import os
 import resource
 import select
@@ -35,12 +34,12 @@ _batch = _wire.sibling("worker_batch")
 _child = _wire.sibling("worker_child")  # now: the worker hides its modules before any call
 _read_all = _wire.sibling("worker_cleanup")._read_all
 HEADER, frame, read_ahead, write_all = _wire.HEADER, _wire.frame, _wire.read_ahead, _wire.write_all
-_enter_child, _run_invocation, _restore_python_state, _reset_stdio, _cpu_used = (
+_enter_child, _run_invocation, _restore_python_state, _reset_stdio, _allow_cpu = (
     _batch._enter_child,
     _batch._run_invocation,
     _batch._restore_python_state,
     _batch._reset_stdio,
-    _batch._cpu_used,
+    _batch._allow_cpu,
 )
 _RES_FD, _CTL_FD, _OUT_FD = _batch._RES_FD, _batch._CTL_FD, _batch._OUT_FD
 _guarded, RENDER_GUARD_S = _batch._guarded, _batch.RENDER_GUARD_S
@@ -164,11 +163,7 @@ def _rehearse(ctx, prepare, code, limits):
     except OSError:
         os.close(sink)
         return
-    # The CPU allowance of an invocation, as _run_invocation sets it.
-    soft = min(math.ceil(_cpu_used()) + ctx["cpu_s"], ctx["hard"])
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, ctx["hard"]))
-        ctx["soft"] = soft
+    _allow_cpu(ctx)  # as an invocation's
     try:
         os.dup2(sink, _OUT_FD)
         _reset_stdio(ctx["out"], ctx["stdin"])
