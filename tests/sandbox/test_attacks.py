@@ -88,19 +88,23 @@ def test_a_worker_whose_scratch_is_gone_asks_to_be_replaced(process_box: Sandbox
     assert process_box.infra_replacements == before + 1  # type: ignore[attr-defined]
 
 
+REMOVES_ITS_SCRATCH = (
+    "import os\n"
+    "def f(i):\n"
+    "    here = os.getcwd()\n"
+    "    os.chdir('/')\n"
+    "    os.rmdir(here)\n"
+    "    return i\n"
+)
+"""A function that removes the scratch directory it runs in, then returns its argument."""
+
+
 def test_code_that_undoes_its_scratch_every_call_does_not_cost_a_worker_per_call(
     process_box: Sandbox,
 ) -> None:
     from codearc_env.sandbox.workerbox import MAX_RESTARTS_PER_RUN
 
-    source = (
-        "import os\n"
-        "def f(i):\n"
-        "    here = os.getcwd()\n"
-        "    os.chdir('/')\n"
-        "    os.rmdir(here)\n"
-        "    return i\n"
-    )
+    source = REMOVES_ITS_SCRATCH
     before = process_box.infra_replacements  # type: ignore[attr-defined]
     calls = [Invocation(args=(i,)) for i in range(3 * MAX_RESTARTS_PER_RUN)]
     results = process_box.run(source, "f", calls, FAST)
@@ -258,14 +262,7 @@ def test_a_resident_request_that_spoils_its_scratch_keeps_its_results_and_the_ne
 ) -> None:
     # A resident request's "done" goes out before its clean-up; what the clean-up finds is
     # the next request's answer ("broken"), which the harness meets by replacing the worker.
-    source = (
-        "import os\n"
-        "def f(i):\n"
-        "    here = os.getcwd()\n"
-        "    os.chdir('/')\n"
-        "    os.rmdir(here)\n"
-        "    return i\n"
-    )
+    source = REMOVES_ITS_SCRATCH
     before = process_box.infra_replacements  # type: ignore[attr-defined]
     first = process_box.run(source, "f", [Invocation(args=(1,))], FAST, isolation="resident")
     assert [r.value_str for r in first] == ["1"]
