@@ -41,6 +41,17 @@ Action = Query | Submit | Invalid
 
 def parse_action(action: Any, target: str) -> Action:
     """Validate ``{"kind": 0|1, "text": str}`` and parse it for the function ``target``."""
+    if (
+        type(action) is dict
+        and len(action) == 2
+        and type(kind := action.get("kind")) is int
+        and kind in (QUERY, SUBMIT)
+        and type(text := action.get("text")) is str
+        and 0 < len(text) <= MAX_ACTION_CHARS
+        and text.isascii()
+        and not text.isspace()
+    ):
+        return _parsed(kind, text, target)  # the usual action: every check below passes
     if not isinstance(action, Mapping):
         return Invalid(
             f"an action must be a dict with keys 'kind' and 'text', not {type(action).__name__}"
@@ -51,21 +62,25 @@ def parse_action(action: Any, target: str) -> Action:
     extra = sorted(str(k) for k in action if k not in ("kind", "text"))
     if extra:
         return Invalid(f"unknown action keys: {', '.join(extra)}")
-    kind = _kind(action["kind"])
-    if kind is None:
+    checked_kind = _kind(action["kind"])
+    if checked_kind is None:
         return Invalid(f"'kind' must be 0 (query) or 1 (submit), not {action['kind']!r:.50}")
-    name = "query" if kind == QUERY else "submit"
     text, problem = _text(action["text"])
     if problem:
-        return Invalid(problem, name)
+        return Invalid(problem, "query" if checked_kind == QUERY else "submit")
+    return _parsed(checked_kind, text, target)
+
+
+def _parsed(kind: int, text: str, target: str) -> Action:
+    """The action of a valid kind and text."""
     if kind == QUERY:
         try:
             calls = parse_calls(text, target)
         except CallParseError as exc:
-            return Invalid(f"invalid query: {exc}", name)
+            return Invalid(f"invalid query: {exc}", "query")
         return Query(tuple(calls))
     problem = check_submission(text, target)
-    return Invalid(problem, name) if problem else Submit(text)
+    return Invalid(problem, "submit") if problem else Submit(text)
 
 
 def _kind(value: Any) -> int | None:

@@ -11,6 +11,7 @@ The paper's wrapped form ``print('Result 1: ' + str(f(...)))`` is unwrapped firs
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,11 @@ TOO_DEEP = f"arguments are nested more than {MAX_DEPTH} levels deep"
 """The sandbox's codec carries values up to MAX_DEPTH containers deep; deeper is refused here,
 as an invalid call, rather than failing later on the way into the sandbox."""
 MAX_NODES = 20_000
+CACHED_CHARS = 512
+"""Call texts up to this long have their parse kept (see parse_calls). Below 640 characters no
+integer literal can pass Python's digit limit, whatever it is set to, so a kept parse is what
+a fresh one gives; longer texts cost more to parse than to look up anyway."""
+CACHED_TEXTS = 1024
 _SPECIAL_FLOATS = {"inf", "-inf", "nan", "+inf", "infinity", "-infinity"}
 
 
@@ -193,7 +199,86 @@ def parse_calls(text: str, target: str | None = None) -> list[ParsedCall]:
 
     ``target``: when given, every call must call that name. Raises CallParseError naming the
     first offending statement.
+
+    A short text's parse is kept, by text and target, for its next use (agents and examples
+    repeat calls, and ``ast.parse`` is most of a query's cost on the host): every caller gets
+    its own list, its own lists, dicts and sets in the arguments, and for a bad text the same
+    error, as a fresh parse would give.
     """
+    if type(text) is str and len(text) <= CACHED_CHARS and (target is None or type(target) is str):
+        kept = _kept_parse(text, target)
+        if isinstance(kept, str):
+            raise CallParseError(kept)
+        if kept is not None:
+            calls, shared = kept
+            return list(calls) if shared else [_copy_call(c) for c in calls]
+    return _parse_calls(text, target)
+
+
+_Kept = tuple[tuple[ParsedCall, ...], bool] | str | None
+
+
+@functools.lru_cache(maxsize=CACHED_TEXTS)
+def _kept_parse(text: str, target: str | None) -> _Kept:
+    """What parse_calls keeps of a text: its calls and whether their arguments may be shared
+    (nothing in them can change), or the error's message, or None when the parse is not to be
+    kept (its result could differ from one parse to the next, see _sharing)."""
+    try:
+        calls = tuple(_parse_calls(text, target))
+    except CallParseError as exc:
+        message = str(exc)
+        # These depend on how deep the caller's stack is, or on free memory, not on the text.
+        transient = TOO_DEEP in message or message.endswith(("RecursionError", "MemoryError"))
+        return None if transient else message
+    modes = [_sharing(v) for c in calls for v in (c.args, c.kwargs)]
+    return None if _FRESH in modes else (calls, _COPY not in modes)
+
+
+_SHARE, _COPY, _FRESH = 0, 1, 2
+_IMMUTABLE = (int, bool, str, bytes, type(None))
+
+
+def _sharing(value: Any) -> int:
+    """How a kept argument may be handed out again: _SHARE (immutable all through), _COPY (holds
+    lists, dicts or sets: each caller gets its own), or _FRESH (holds a NaN, which is not equal
+    to itself, so only an object parsed anew is what a fresh parse would give)."""
+    t = type(value)
+    if t in _IMMUTABLE:
+        return _SHARE
+    if t is float or t is complex:
+        return _FRESH if value != value else _SHARE
+    if t is tuple or t is list:
+        mode = max((_sharing(v) for v in value), default=_SHARE)
+        return max(mode, _COPY) if t is list else mode
+    if t is dict:
+        return max([_COPY] + [max(_sharing(k), _sharing(v)) for k, v in value.items()])
+    if t is set or t is frozenset:
+        mode = max((_sharing(v) for v in value), default=_SHARE)
+        return max(mode, _COPY) if t is set else mode
+    return _FRESH
+
+
+def _copy_call(call: ParsedCall) -> ParsedCall:
+    return ParsedCall(call.name, _copy(call.args), _copy(call.kwargs), call.text)
+
+
+def _copy(value: Any) -> Any:
+    """``value`` with every list, dict and set in it new (what _sharing calls _COPY); set
+    elements and dict keys are hashable, so immutable, and are shared."""
+    t = type(value)
+    if t is list:
+        return [_copy(v) for v in value]
+    if t is tuple:
+        return tuple([_copy(v) for v in value])
+    if t is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if t is set:
+        return value.copy()
+    return value
+
+
+def _parse_calls(text: str, target: str | None) -> list[ParsedCall]:
+    """parse_calls without its record of earlier parses."""
     tree = _parse_module(text)
     if not tree.body:
         raise CallParseError("no call found")
