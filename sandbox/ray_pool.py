@@ -28,6 +28,7 @@ Ray pool is made or used.
 from __future__ import annotations
 
 import contextlib
+import pickle
 import threading
 import uuid
 import zlib
@@ -48,6 +49,8 @@ from codearc_env.sandbox.pool import (
 HOST_CONCURRENCY = DEFAULT_ASYNC_THREADS
 """Calls one host serves at once: a call waiting for a busy member holds a thread, as in
 :meth:`SandboxPool.arun`."""
+PICKLE_PROTOCOL = 5
+"""Of a call's arguments and results between a client and a host (Ray's own protocol)."""
 
 
 def import_ray() -> Any:
@@ -58,6 +61,21 @@ def import_ray() -> Any:
             "Ray is not installed: pip install 'codearc-env[ray]' (or ray==2.52.0)"
         ) from None
     return ray
+
+
+def pack_call(
+    side: Side, source: str, function: str, invocations: Sequence[Invocation],
+    limits: Limits | None, isolation: Isolation,
+) -> bytes:
+    """A call's arguments as the one bytes argument of :meth:`PoolHost.run_packed`.
+
+    Ray serializes each argument of an actor call on its own, and what msgpack cannot hold
+    (dataclasses, and the values in them) with cloudpickle, whose per-object hook is Python
+    code; one bytes argument made by the C pickler is passed as it is. On one call of a
+    query that is about 0.5 ms less CPU, the client's process and the host's together."""
+    return pickle.dumps(
+        (side, source, function, tuple(invocations), limits, isolation), PICKLE_PROTOCOL
+    )
 
 
 class PoolHost:
@@ -71,6 +89,13 @@ class PoolHost:
         limits: Limits | None, isolation: Isolation,
     ) -> list[CallResult]:
         return self.pool.run(side, source, function, invocations, limits, isolation=isolation)
+
+    def run_packed(self, call: bytes) -> bytes:
+        """:meth:`run` of a :func:`pack_call` call; its results pickled (an error raises
+        as from :meth:`run`). The pickles come from the pool's own client, as Ray's would."""
+        side, source, function, invocations, limits, isolation = pickle.loads(call)
+        results = self.pool.run(side, source, function, invocations, limits, isolation=isolation)
+        return pickle.dumps(results, PICKLE_PROTOCOL)
 
     def node_id(self) -> str:
         return str(import_ray().get_runtime_context().get_node_id())
@@ -285,8 +310,11 @@ class RayPool(SandboxPool):
         self._count(f"{side}_calls")
         node = self.serving_node()
         host = self._host_on(node)
-        call = host.run.remote(side, source, function, list(invocations), limits, isolation)
-        return list(self._ask(node, host, call))
+        call = host.run_packed.remote(
+            pack_call(side, source, function, invocations, limits, isolation)
+        )
+        results: list[CallResult] = pickle.loads(self._ask(node, host, call))
+        return results
 
     def reference_member(self, source: str) -> Any:
         raise SandboxError("a Ray pool's members live in its hosts; ask a host")
