@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import json
+import json.encoder
 import os
 import select
 import socket
@@ -22,11 +23,23 @@ fresh mapping of the whole buffer (and its release) on every read."""
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 """Made once: ``json.dumps`` with these options builds a new encoder on every call."""
+_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (
+    None if _MAKE_C_ENCODER is None else _MAKE_C_ENCODER(
+        None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True)
+)
+"""The C encoder ``_ENCODER.encode`` makes afresh on every call, made once. Without the check
+for circular references: what the harness sends is trees of its own making (the codec's, the
+limits', its own messages), never circular."""
+_DECODE = json.JSONDecoder().decode
+"""What ``json.loads`` calls for a str, without its checks of keyword arguments."""
 
 
 def to_json(value: Any) -> str:
     """``value`` as the JSON text :meth:`Channel.send` sends (ASCII only, no spaces)."""
-    return _ENCODER.encode(value)
+    if _ENCODE is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    return "".join(_ENCODE(value, 0))
 
 
 def json_string(text: str) -> str:
@@ -148,7 +161,7 @@ class Channel:
         self._buf = bytearray()
 
     def send(self, message: dict[str, Any]) -> None:
-        self.send_json(_ENCODER.encode(message))
+        self.send_json(to_json(message))
 
     def send_json(self, text: str) -> None:
         """Send a message already encoded as :func:`to_json` encodes it."""
@@ -156,6 +169,10 @@ class Channel:
         self.transport.send(HEADER.pack(len(body)) + body)
 
     def recv(self, deadline: float) -> dict[str, Any]:
+        return decode(self.recv_frame(deadline))
+
+    def recv_frame(self, deadline: float) -> bytes | bytearray:
+        """The body of the next frame, undecoded (see :func:`decode`)."""
         while True:
             if len(self._buf) >= HEADER.size:
                 (size,) = HEADER.unpack_from(self._buf)
@@ -164,13 +181,7 @@ class Channel:
                 if len(self._buf) >= HEADER.size + size:
                     body = self._buf[HEADER.size : HEADER.size + size]
                     del self._buf[: HEADER.size + size]
-                    try:
-                        message = json.loads(body.decode("utf-8", "surrogatepass"))
-                    except (ValueError, RecursionError) as exc:
-                        raise ChannelClosed(f"malformed reply from the worker: {exc}") from exc
-                    if not isinstance(message, dict):
-                        raise ChannelClosed("malformed reply from the worker: not an object")
-                    return message
+                    return body
             data = self.transport.recv(deadline)
             if not data:
                 raise ChannelClosed("the worker closed its output")
@@ -178,3 +189,14 @@ class Channel:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def decode(body: bytes | bytearray) -> dict[str, Any]:
+    """The message of a frame's body; ChannelClosed when it is not a JSON object."""
+    try:
+        message = _DECODE(body.decode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError) as exc:
+        raise ChannelClosed(f"malformed reply from the worker: {exc}") from exc
+    if not isinstance(message, dict):
+        raise ChannelClosed("malformed reply from the worker: not an object")
+    return message

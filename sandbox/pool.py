@@ -40,7 +40,7 @@ from codearc_env.sandbox.base import (
     Limits,
     Sandbox,
 )
-from codearc_env.sandbox.workerbox import KILLED, RecentResidents
+from codearc_env.sandbox.workerbox import KILLED, RecentResidents, limits_token
 
 Side = Literal["reference", "candidate"]
 T = TypeVar("T")
@@ -83,7 +83,7 @@ class _Member:
     def recent_key(self, source: str, function: str, limits: Limits) -> tuple[object, ...]:
         """A key of ``recent``: it names the member's worker too, as a new worker has none of
         the old one's resident processes."""
-        return (getattr(self.box, "generation", 0), source, function, limits)
+        return (getattr(self.box, "generation", 0), source, function, limits_token(limits))
 
 
 class _Waiting:
@@ -284,8 +284,8 @@ class SandboxPool:
         are the benchmark's own code).
         """
         limits = limits or self.limits
-        key = (source, function, limits)
-        member.recent.use(member.recent_key(*key))
+        member.recent.use(member.recent_key(source, function, limits))
+        key = (source, function, limits_token(limits))  # equal limits, one key
         mine = _Waiting(invocations)
         with member.waiting_lock:
             member.waiting.setdefault(key, []).append(mine)

@@ -10,6 +10,7 @@ import abc
 import atexit
 import contextlib
 import functools
+import itertools
 import os
 import signal
 import threading
@@ -26,6 +27,7 @@ from codearc_env.sandbox.channel import (
     Channel,
     ChannelClosed,
     ChannelTimeout,
+    decode,
     json_string,
     to_json,
 )
@@ -85,9 +87,43 @@ _RESULT_FIELDS = {f.name for f in fields(CallResult)}
 
 
 def to_call_result(reply: dict[str, Any]) -> CallResult:
+    if reply.keys() <= _RESULT_FIELDS and reply.get("ok") is True:
+        return CallResult(**reply)  # a value, as the worker sends it: nothing to leave out
     kwargs = {k: v for k, v in reply.items() if k in _RESULT_FIELDS}
     kwargs["ok"] = reply.get("ok") is True
     return CallResult(**kwargs)
+
+
+_TOKENS_LOCK = threading.Lock()
+_TOKEN_BY_ID: dict[int, tuple[Limits, int]] = {}
+_TOKEN_BY_VALUE: dict[Limits, int] = {}
+_NEXT_TOKEN = itertools.count()
+_LIMITS_JSON: dict[int, str] = {}
+MAX_LIMITS_KEPT = 256
+
+
+def limits_token(limits: Limits) -> int:
+    """A number naming ``limits`` by value (equal Limits, one number), found by identity.
+
+    A Limits hashes all its fields on every use, and a query's keys holding one were hashed
+    about seven times; a key holding this number hashes at once. A number is never given to
+    other limits, even once forgotten (past MAX_LIMITS_KEPT values or objects): then the same
+    limits get a new one, and at worst a warm-up is not skipped."""
+    entry = _TOKEN_BY_ID.get(id(limits))
+    if entry is not None and entry[0] is limits:  # the entry holds it: its id is not reused
+        return entry[1]
+    with _TOKENS_LOCK:
+        if len(_TOKEN_BY_ID) >= MAX_LIMITS_KEPT:
+            _TOKEN_BY_ID.clear()
+        if len(_TOKEN_BY_VALUE) >= MAX_LIMITS_KEPT:
+            _TOKEN_BY_VALUE.clear()
+            _LIMITS_JSON.clear()
+        token = _TOKEN_BY_VALUE.get(limits)
+        if token is None:
+            token = _TOKEN_BY_VALUE[limits] = next(_NEXT_TOKEN)
+            _LIMITS_JSON[token] = to_json(asdict(limits))
+        _TOKEN_BY_ID[id(limits)] = (limits, token)
+        return token
 
 
 RECENT_RESIDENTS = 16
@@ -125,11 +161,11 @@ def _reply_wait(limits: Limits) -> float:
     return limits.timeout_s + 3.0 + REPLY_SLACK_S
 
 
-@functools.lru_cache(maxsize=256)
 def _limits_json(limits: Limits) -> str:
     """``asdict(limits)`` as JSON, made once per distinct (frozen) Limits rather than on
     every request: ``asdict`` deep-copies every field, and the floats are slow to encode."""
-    return to_json(asdict(limits))
+    text = _LIMITS_JSON.get(limits_token(limits))
+    return to_json(asdict(limits)) if text is None else text  # None: forgotten meanwhile
 
 
 @functools.lru_cache(maxsize=64)
@@ -255,7 +291,7 @@ class WorkerSandbox(Sandbox):
         results: list[CallResult | None] = [None] * len(encoded)
         per_call = _reply_wait(limits)
         if isolation == "resident":
-            self._recent.use((source, function, limits))
+            self._recent.use((source, function, limits_token(limits)))
         with self._lock:
             self.start()
             todo = list(range(len(encoded)))
@@ -303,7 +339,7 @@ class WorkerSandbox(Sandbox):
         ran the function resident lately is left as it is."""
         limits = limits or self.limits
         with self._lock:
-            if self._channel is None or self._recent.use((source, function, limits)):
+            if self._channel is None or self._recent.use((source, function, limits_token(limits))):
                 return
             per_call = _reply_wait(limits)
             # Best effort: a worker that cannot come back fails the next real call instead.
@@ -342,8 +378,13 @@ class WorkerSandbox(Sandbox):
             self._channel.send_json(
                 run_request(rid, source, function, [encoded[i] for i in todo], limits, isolation)
             )
+            done_frame = b'{"op":"done","id":%d}' % rid  # as the worker writes it
             while True:
-                reply = self._channel.recv(time.monotonic() + per_call)
+                body = self._channel.recv_frame(time.monotonic() + per_call)
+                if done == len(todo) and body == done_frame:
+                    op = "done"
+                    break
+                reply = decode(body)
                 op = reply.get("op")
                 if op == "broken" and reply.get("id") == rid:
                     self.infra_replacements += 1
