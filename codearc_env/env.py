@@ -149,6 +149,9 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         self._pairs = Transcript()
         self._queried: list[ParsedCall] = []
         self._feedback = ""
+        self._quirks: tuple[HiddenFunction | None, tuple[str, ...]] = (None, ())
+        """The last problem's quirk flags, with the problem they are of (info shows them at
+        every step)."""
 
     # ---- components ----------------------------------------------------------------------
     def _own(self, backend: str | None, limits: Limits | None) -> Sandbox:
@@ -321,13 +324,17 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
         infra_error: str | None = None,
     ) -> dict[str, Any]:
         state, fn = self._current()
-        verdict = verdict or {}
+        verdict = verdict or _NO_VERDICT
+        of, quirks = self._quirks
+        if of is not fn:
+            quirks = tuple(fn.quirks.flags())
+            self._quirks = (fn, quirks)
         return {
             "problem_id": fn.problem_id,
             "index": fn.index,
             "variant": fn.variant,
             "source": fn.source,
-            "quirks": tuple(fn.quirks.flags()),
+            "quirks": quirks,
             "action": action,
             "n_io_used": state.io_used,
             "n_oracle_used": state.oracle_used,
@@ -346,6 +353,9 @@ class CodeARCEnv(gym.Env[dict[str, Any], dict[str, Any]]):
             "infra_error": infra_error,
         }
 
+
+_NO_VERDICT: dict[str, Any] = {}
+"""The verdict fields of a step that made no submission (read, never written)."""
 
 _SHARED_LOCK = threading.Lock()
 _SHARED_ORACLES = "_codearc_shared_oracles"

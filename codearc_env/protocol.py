@@ -32,6 +32,9 @@ class EpisodeState:
 
     def __init__(self, config: EnvConfig, n_initial: int) -> None:
         self.config = config
+        # Read on every step, several times: kept here rather than looked up in the config
+        # (an EnvConfig is frozen).
+        self._b_io, self._b_oracle, self._max_turns = config.b_io, config.b_oracle, config.max_turns
         self.n_initial = n_initial
         # The initial examples are charged even when there are more of them than b_io.
         self.io_used = n_initial
@@ -43,15 +46,17 @@ class EpisodeState:
     # ---- queries -------------------------------------------------------------------------
     @property
     def io_left(self) -> int:
-        return max(0, self.config.b_io - self.io_used)
+        left = self._b_io - self.io_used
+        return left if left > 0 else 0
 
     @property
     def oracle_left(self) -> int:
-        return self.config.b_oracle - self.oracle_used
+        return self._b_oracle - self.oracle_used
 
     @property
     def turns_left(self) -> int:
-        return max(0, self.config.max_turns - self.turns)
+        left = self._max_turns - self.turns
+        return left if left > 0 else 0
 
     @property
     def must_submit(self) -> bool:
@@ -88,7 +93,7 @@ class EpisodeState:
 
     def end_turn(self) -> bool:
         """Apply the turn cap; True when the episode was truncated by it."""
-        if not self.done and self.turns >= self.config.max_turns:
+        if not self.done and self.turns >= self._max_turns:
             self.outcome = "truncated"
             return True
         return False

@@ -139,6 +139,15 @@ def prompt_text(
 ) -> str:
     """The whole observation as text: what a language agent is shown at each step."""
     transcript = pairs if isinstance(pairs, Transcript) else Transcript(pairs)
+    return _prompt_text(state, name, transcript, feedback, state.io_left, state.oracle_left,
+                        state.turns_left)
+
+
+def _prompt_text(
+    state: EpisodeState, name: str, transcript: Transcript, feedback: str, io_left: int,
+    oracle_left: int, turns_left: int,
+) -> str:
+    """prompt_text, given the state's counts (an observation reads each once)."""
     parts = [
         f"Hidden function: {name}",
         "",
@@ -147,15 +156,16 @@ def prompt_text(
     ]
     if feedback:
         parts += ["", "Last action:", feedback]
-    parts += ["", f"Queries left: {state.io_left}. Submissions left: {state.oracle_left}. "
-              f"Turns left: {state.turns_left}."]
+    parts += ["", f"Queries left: {io_left}. Submissions left: {oracle_left}. "
+              f"Turns left: {turns_left}."]
     if state.done:
         parts.append("The episode is over.")
-    elif state.forced_final:
-        parts.append("No queries left and one submission left: your next action must be a "
-                     "submission (the final attempt).")
-    elif state.must_submit:
-        parts.append("No queries left: only submissions are possible.")
+    elif state.must_submit:  # forced_final implies must_submit
+        if state.forced_final:
+            parts.append("No queries left and one submission left: your next action must be a "
+                         "submission (the final attempt).")
+        else:
+            parts.append("No queries left: only submissions are possible.")
     return clip("\n".join(parts), MAX_TEXT_CHARS)
 
 
@@ -165,16 +175,17 @@ def observation(
     """The observation of an episode in ``state`` whose hidden function is called ``name``:
     what ``reset`` and ``step`` return (training rows are built from it too)."""
     transcript = pairs if isinstance(pairs, Transcript) else Transcript(pairs)
+    io_left, oracle_left, turns_left = state.io_left, state.oracle_left, state.turns_left
     return {
-        "text": prompt_text(state, name, transcript, feedback),
+        "text": _prompt_text(state, name, transcript, feedback, io_left, oracle_left, turns_left),
         "function_name": clip(name, MAX_NAME_CHARS),
         "examples": transcript.text(),
         "calls": tuple(transcript.calls),
         "outputs": tuple(transcript.outputs),
         "errored": tuple(transcript.errored),
         "feedback": feedback,
-        "io_left": state.io_left,
-        "oracle_left": state.oracle_left,
-        "turns_left": state.turns_left,
+        "io_left": io_left,
+        "oracle_left": oracle_left,
+        "turns_left": turns_left,
         "must_submit": int(state.must_submit),
     }
