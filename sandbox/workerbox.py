@@ -74,13 +74,50 @@ def _install_sigterm_handler() -> None:
 
 
 def encode_invocation(inv: Invocation) -> dict[str, Any]:
+    """The invocation as a request carries it. The tree is the caller's to read, never to
+    change: arguments seen again (the same tuple objects: a query text parsed before, see
+    codearc_env.functions.calls.parse_calls) get the tree made the first time."""
     if inv.expression is not None:
         return {"args": [], "kwargs": [], "expression": inv.expression}
-    return {
-        "args": [codec.encode(a) for a in inv.args],
-        "kwargs": [[k, codec.encode(v)] for k, v in inv.kwargs],
+    args, kwargs = inv.args, inv.kwargs
+    kept = _ENCODED.get(id(args))
+    if kept is not None and kept[0] is args and kept[1] is kwargs:
+        return kept[2]
+    encoded = {
+        "args": [codec.encode(a) for a in args],
+        "kwargs": [[k, codec.encode(v)] for k, v in kwargs],
         "expression": None,
     }
+    if _small_and_immutable((args, kwargs), [MAX_KEPT_LEAVES]):
+        # The entry holds the tuples, so their ids name no other object while it is kept;
+        # and nothing in them can change, so neither can their encoding.
+        if len(_ENCODED) >= MAX_ENCODED_KEPT:
+            _ENCODED.clear()
+        _ENCODED[id(args)] = (args, kwargs, encoded)
+    return encoded
+
+
+MAX_ENCODED_KEPT = 1024
+MAX_KEPT_LEAVES = 32
+MAX_KEPT_CHARS = 256
+_ENCODED: dict[int, tuple[tuple[Any, ...], tuple[tuple[str, Any], ...], dict[str, Any]]] = {}
+_LEAVES = (int, bool, float, complex, type(None))
+
+
+def _small_and_immutable(value: Any, budget: list[int]) -> bool:
+    """Whether ``value`` is built of tuples, frozensets, numbers, None and short strings only
+    (exact types: a subclass may change), with at most ``budget[0]`` leaves."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    t = type(value)
+    if t in _LEAVES:
+        return True
+    if t is str or t is bytes:
+        return len(value) <= MAX_KEPT_CHARS
+    if t is tuple or t is frozenset:
+        return all(_small_and_immutable(v, budget) for v in value)
+    return False
 
 
 _RESULT_FIELDS = {f.name for f in fields(CallResult)}

@@ -167,3 +167,51 @@ def test_a_request_ends_at_its_done_frame_however_it_is_spelled(
     # The worker's own spelling is recognised without decoding it; any other is decoded.
     assert len(decoded) == (6 if done == '{"op":"done","id":%d}' else 8)
     box.close()
+
+
+def _fresh_encoding(inv: Invocation) -> dict[str, Any]:
+    from codearc_env.sandbox import codec
+
+    return {"args": [codec.encode(a) for a in inv.args],
+            "kwargs": [[k, codec.encode(v)] for k, v in inv.kwargs], "expression": None}
+
+
+def test_arguments_seen_again_get_the_encoding_made_the_first_time() -> None:
+    workerbox._ENCODED.clear()
+    args, kwargs = (1, -2.5, float("nan"), "a", b"b", None, True, (1, frozenset({2}))), (("k", 3j),)
+    first = workerbox.encode_invocation(Invocation(args=args, kwargs=kwargs))
+    again = workerbox.encode_invocation(Invocation(args=args, kwargs=kwargs))
+    assert again is first and json.dumps(first) == json.dumps(_fresh_encoding(Invocation(args, kwargs)))
+    # Equal arguments in other objects are encoded afresh: True is not 1, nor 1.0.
+    for other in [(True,), (1.0,), (1,)]:
+        assert workerbox.encode_invocation(Invocation(args=other)) == _fresh_encoding(
+            Invocation(args=other))
+
+
+def test_what_can_change_or_is_large_is_never_kept() -> None:
+    class Number(int):
+        pass
+
+    workerbox._ENCODED.clear()
+    items = [1]
+    args = (items, {"k": 1}, {2})
+    workerbox.encode_invocation(Invocation(args=args))
+    items.append(2)
+    assert workerbox.encode_invocation(Invocation(args=args)) == _fresh_encoding(
+        Invocation(args=args))
+    for big in [(Number(3),), ("x" * 300,), tuple(range(40))]:
+        assert workerbox.encode_invocation(Invocation(args=big)) == _fresh_encoding(
+            Invocation(args=big))
+    assert workerbox._ENCODED == {}
+    assert workerbox.encode_invocation(Invocation(expression="f(1)")) == {
+        "args": [], "kwargs": [], "expression": "f(1)"}
+
+
+def test_the_record_of_encodings_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workerbox, "MAX_ENCODED_KEPT", 4)
+    workerbox._ENCODED.clear()
+    kept = [(k,) for k in range(10)]
+    for args in kept:
+        assert workerbox.encode_invocation(Invocation(args=args)) == _fresh_encoding(
+            Invocation(args=args))
+        assert len(workerbox._ENCODED) <= 4
