@@ -4,6 +4,7 @@ Part of the worker (embedded in the sandbox; standard library only). Shared by c
 (``worker.py``) and batch mode (``worker_batch.py``).
 """
 
+import _signal
 import builtins
 import contextlib
 import hashlib
@@ -46,7 +47,8 @@ change one behind Python's back)."""
 
 
 def _arm(seconds):
-    if not (_TRUSTED and signal.getsignal(signal.SIGALRM) is _on_alarm):
+    # _signal: signal's own functions turn every number they return into an enum, each time
+    if not (_TRUSTED and _signal.getsignal(signal.SIGALRM) is _on_alarm):
         signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
 
@@ -231,11 +233,12 @@ def _reset_signals():
             continue  # _arm installs its handler before anything runs, in every mode
         _set_disposition(getattr(signal, name), signal.SIG_DFL)
     _set_disposition(signal.SIGXFSZ, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    _signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _set_disposition(signum, handler):
-    if not (_TRUSTED and signal.getsignal(signum) is handler):
+    # _signal.getsignal gives SIG_DFL and SIG_IGN as plain numbers (equal to signal's enums)
+    if not (_TRUSTED and _signal.getsignal(signum) == handler):
         signal.signal(signum, handler)
 
 

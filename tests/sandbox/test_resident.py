@@ -349,3 +349,21 @@ def test_warm_leaves_a_sandbox_that_is_not_started_alone() -> None:
     cold.warm(PID, "f", FAST)
     assert live_descendants() == before
     cold.close()
+
+
+def test_signal_dispositions_an_invocation_changed_are_reset_for_the_next(box: Sandbox) -> None:
+    source = (
+        "import signal\n"
+        "def f(x=0):\n"
+        "    seen = [int(signal.getsignal(s)) if not callable(signal.getsignal(s)) else -1\n"
+        "            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ)]\n"
+        "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "    signal.signal(signal.SIGTERM, lambda *a: None)\n"
+        "    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+        "    return seen\n"
+    )
+    calls = [Invocation(args=(i,)) for i in range(3)]
+    got = box.run(source, "f", calls, FAST, isolation="resident")
+    got += box.run(source, "f", calls[:1], FAST, isolation="resident")
+    # SIG_DFL is 0, SIG_IGN is 1: every invocation starts from the call defaults
+    assert [r.value_str for r in got] == ["[0, 0, 1]"] * 4, got
