@@ -47,6 +47,15 @@ def frame(obj):
     return HEADER.pack(len(body)) + body
 
 
+def done_frame(rid):
+    """``frame({"op": "done", "id": rid})``, for a whole-number id without the encoder (the
+    same bytes; this ends every resident request)."""
+    if type(rid) is int:
+        body = b'{"op":"done","id":%d}' % rid
+        return HEADER.pack(len(body)) + body
+    return frame({"op": "done", "id": rid})
+
+
 def sibling(name):
     """Another module of the worker: embedded as ``_codearc_<name>`` in a sandbox (the launch
     source registers each one), imported from the package in the harness (tests)."""

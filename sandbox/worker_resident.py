@@ -34,6 +34,7 @@ _batch = _wire.sibling("worker_batch")
 _child = _wire.sibling("worker_child")  # now: the worker hides its modules before any call
 _read_all = _wire.sibling("worker_cleanup")._read_all
 HEADER, frame, read_ahead, write_all = _wire.HEADER, _wire.frame, _wire.read_ahead, _wire.write_all
+done_frame = _wire.done_frame
 _enter_child, _run_invocation, _restore_python_state, _reset_stdio, _allow_cpu = (
     _batch._enter_child,
     _batch._run_invocation,
@@ -298,7 +299,7 @@ class ResidentRunner(BatchRunner):
         # wakes once for them, and the clean-up runs while it goes on. It still ends before
         # the next request is read; a sandbox it leaves unusable answers that request
         # "broken" (see Worker.serve), and this request's results stand.
-        write_all(self.fd_out, last + frame({"op": "done", "id": rid}))
+        write_all(self.fd_out, last + done_frame(rid))
         self.clean_up()
         self.unusable, self.broken = self.broken, None
 

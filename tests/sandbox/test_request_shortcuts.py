@@ -126,3 +126,10 @@ def test_threads_routing_one_new_source_at_once_agree() -> None:
         for t in threads:
             t.join()
         assert len(set(map(id, got))) == 1
+
+
+@pytest.mark.parametrize("rid", [0, 7, 2**70, -3, "x", None, 1.5, True])
+def test_done_frame_is_the_frame_of_a_done_message(rid: object) -> None:
+    from codearc_env.sandbox import wire
+
+    assert wire.done_frame(rid) == wire.frame({"op": "done", "id": rid})
