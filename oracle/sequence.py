@@ -24,6 +24,7 @@ from __future__ import annotations
 import __future__
 
 import marshal
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -91,7 +92,16 @@ def run(f, target, make_calls, g, source, flags):
     return (*packed(sequence), *packed(fresh_pass))
 """
 
-_DEFINE_DRIVER = f"(lambda ns: (exec({_DRIVER!r}, ns), ns['run'])[1])({{}})"
+_DRIVER_CODE = marshal.dumps(compile(_DRIVER, "<string>", "exec", dont_inherit=True))
+_DEFINE_DRIVER = (
+    "(lambda ns: (exec("
+    f"__import__('marshal').loads(bytes.fromhex({_DRIVER_CODE.hex()!r})) "
+    f"if __import__('sys').implementation.cache_tag == {sys.implementation.cache_tag!r} "
+    f"else {_DRIVER!r}, ns), ns['run'])[1])({{}})"
+)
+"""Defines the driver in a private namespace. Compiling its source took about 0.6 ms of every
+driver run; a sandbox whose Python has this bytecode format (the same ``cache_tag``) loads the
+code compiled here instead, in about 0.05 ms, and any other compiles the source."""
 
 
 @dataclass(frozen=True)

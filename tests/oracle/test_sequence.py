@@ -10,7 +10,7 @@ from codearc_env.oracle import Oracle, reference
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.reference import Expected, ReferenceTable
 from codearc_env.oracle.sequence import DriverCalls, _built, _shape, driver_expression, kept
-from codearc_env.sandbox.base import CallResult
+from codearc_env.sandbox.base import CallResult, Invocation
 from codearc_env.sandbox.codec import canonical, encode
 
 
@@ -164,3 +164,29 @@ def test_a_fresh_result_is_judged_again_only_when_the_judgement_could_differ() -
     assert not _judged_alike((got, theirs, False), got, other)  # theirs could settle it now
     assert not _judged_alike((got, theirs, None), got, None)
     assert not _judged_alike((got, theirs, True), CallResult(ok=True, value=encode(1)), theirs)
+
+
+TOY = "def f(x):\n    return x * 2 if x else 1 // x\n"
+
+
+def test_the_driver_compiled_ahead_runs_as_its_source_does(boxes) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from codearc_env.oracle import sequence
+
+    calls = DriverCalls(
+        inputs=tuple(CallInput(args=(v,), kwargs={}) for v in (3, 0, -1)),
+        keep=(True, True, True),
+        in_sequence=(True, True, False),
+    )
+    ahead = driver_expression("f", TOY, calls)
+    tag = repr(sys.implementation.cache_tag)
+    assert ahead.count(tag) == 1 and sequence._DRIVER_CODE.hex() in ahead
+    # another bytecode format compiles the source, whatever the compiled code holds
+    elsewhere = ahead.replace(tag, repr("elsewhere-999")).replace(
+        sequence._DRIVER_CODE.hex(), "00"
+    )
+    got = [boxes[1].run_one(TOY, "f", Invocation(expression=e)) for e in (ahead, elsewhere)]
+    assert all(r.ok for r in got), got
+    assert got[0].value == got[1].value
+    assert got[0].value_str == "('ve', [6, 'ZeroDivisionError'], 'ssv', [-2])"
