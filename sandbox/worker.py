@@ -95,6 +95,7 @@ _kill_group, reap_descendants, _remove_ipc, _wipe, _ready_scratch = (
     _cleanup._wipe,
     _cleanup._ready_scratch,
 )
+_scratch_state, _size_counts_entries = _cleanup._scratch_state, _cleanup._size_counts_entries
 _sandbox_rss, _kill_calls = _cleanup._sandbox_rss, _cleanup._kill_calls
 _pidfd, _await_exit, _hard_deadline, _outcome, _ChildOutput = (
     _results._pidfd,
@@ -142,6 +143,10 @@ class Worker(ResidentRunner):
         self.memory_cap = int(config.get("memory_watchdog_mb") or 0) * 1024 * 1024
         """Bytes all the sandbox's processes may hold together (0: a cgroup caps them)."""
         self.scratch_mode = os.stat(self.scratch).st_mode & 0o7777
+        self.scratch_clean = None
+        """_scratch_state of the scratch directory empty, with its mode, once known to tell
+        (see ready_scratch); None: list it after every request."""
+        self.scratch_probed = False
         self.broken = None
         """Why this worker cannot run another call (it then reports infra and exits)."""
         self.unusable = None
@@ -150,6 +155,8 @@ class Worker(ResidentRunner):
         self.code_cache = {}
         self.residents = collections.OrderedDict()
         """Resident children by what they run (worker_resident.resident_key)."""
+        self.resident_pid_set = None
+        """Their pids (None: to be made again from ``residents``)."""
         self.busy = None
         """The resident child running an invocation now, if any."""
         self.pending_input = b""
@@ -286,7 +293,20 @@ class Worker(ResidentRunner):
         self.reap()
         if self.ipc_cleanup:
             _remove_ipc()
-        self.broken = _ready_scratch(self.scratch, self.scratch_mode)
+        self.broken = self.ready_scratch()
+
+    def ready_scratch(self):
+        """Empty the scratch directory and give it back its mode; the reason when that fails.
+        Where its size counts its entries, an unchanged state says so without a listing."""
+        clean = self.scratch_clean
+        if clean is not None and _scratch_state(self.scratch) == clean:
+            return None  # nothing was made in it, and it is the same directory with its mode
+        problem = _ready_scratch(self.scratch, self.scratch_mode)
+        if problem is None and not self.scratch_probed:
+            self.scratch_probed = True  # once: the state an empty directory has from now on
+            if _size_counts_entries(self.scratch):
+                self.scratch_clean = _scratch_state(self.scratch)
+        return problem
 
     def run_one(self, code, function, inv, limits):
         job = self.prepare(code, function, inv, limits)

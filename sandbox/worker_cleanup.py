@@ -21,10 +21,9 @@ def _children_of(pid):
         # One thread (the worker starts none): its own list is every child, orphans
         # included, in one read instead of a listing of /proc first (this runs after every
         # request).
-        try:
-            return {int(x) for x in _read_all(f"/proc/self/task/{pid}/children").split()}
-        except (OSError, ValueError):
-            pass
+        listed = _own_children(pid)
+        if listed is not None:
+            return listed
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
             kids.update(int(x) for x in _read_all(f"/proc/{pid}/task/{tid}/children").split())
@@ -41,6 +40,28 @@ def _children_of(pid):
             except (OSError, ValueError):
                 pass
     return kids
+
+
+_children_list = (0, -1)
+"""(pid, descriptor) of that process's open list of its children, read again for each look."""
+
+
+def _own_children(pid):
+    """The children of this process, whose only thread is ``pid``, from its list in /proc kept
+    open: one system call, where opening the list each time cost several times more after
+    every request. None when the list cannot be read so (then it is read by path)."""
+    global _children_list
+    owner, fd = _children_list
+    try:
+        if owner != pid:  # first use, or a forked child: its parent's descriptor is not its own
+            fd = os.open(f"/proc/self/task/{pid}/children", os.O_RDONLY)
+            _children_list = (pid, fd)
+        data = os.pread(fd, 65536, 0)
+        if len(data) < 65536:  # the whole list (a longer one is read by path, in full)
+            return {int(x) for x in data.split()}
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _read_all(path):
@@ -174,6 +195,35 @@ def _ready_scratch(root, mode):
     except OSError as exc:
         problem = str(exc)
     return None if problem is None else f"cannot prepare the scratch directory: {problem}"
+
+
+def _scratch_state(root):
+    """What tells, in one system call, that nothing was made in root since it had this state:
+    where a directory's size counts its entries (:func:`_size_counts_entries`), an unchanged
+    size, with the same directory and mode. None when root cannot be looked at."""
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mode, st.st_size)
+
+
+def _size_counts_entries(root):
+    """Whether root, empty, grows when an entry is made in it and shrinks back when it is
+    removed (tmpfs adds 20 bytes per entry, whatever its kind). On such a filesystem an empty
+    directory's size is never that of one with entries; on others (ext4 keeps whole blocks)
+    the scratch directory is listed after every request."""
+    probe = os.path.join(root, ".codearc-size-probe")
+    try:
+        empty = os.stat(root).st_size
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            grown = os.stat(root).st_size
+        finally:
+            os.unlink(probe)
+        return grown != empty and os.stat(root).st_size == empty
+    except OSError:
+        return False
 
 
 _IPC_KINDS = (("shm", "shmctl"), ("sem", "semctl"), ("msg", "msgctl"))

@@ -253,6 +253,7 @@ class ResidentRunner(BatchRunner):
     which provides what BatchRunner lists)."""
 
     residents: "collections.OrderedDict[tuple[Any, ...], dict[str, Any]]"
+    resident_pid_set: Any
     busy: Any
     unusable: Any
     broken: Any
@@ -322,10 +323,12 @@ class ResidentRunner(BatchRunner):
             ),
         )
         self.residents[key] = child
+        self.resident_pid_set = None
         return child
 
     def drop_resident(self, key):
         child = self.residents.pop(key, None)
+        self.resident_pid_set = None
         if child is not None:
             self.end_batch_child(child)
 
@@ -334,7 +337,10 @@ class ResidentRunner(BatchRunner):
             self.drop_resident(key)
 
     def resident_pids(self):
-        return frozenset(c["pid"] for c in self.residents.values())
+        pids = self.resident_pid_set
+        if pids is None:  # made again only after a child came or went (this runs per request)
+            pids = self.resident_pid_set = frozenset(c["pid"] for c in self.residents.values())
+        return pids
 
     def idle_resident_pids(self):
         return self.resident_pids() - {self.busy}
