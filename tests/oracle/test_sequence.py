@@ -180,13 +180,23 @@ def test_the_driver_compiled_ahead_runs_as_its_source_does(boxes) -> None:  # ty
         in_sequence=(True, True, False),
     )
     ahead = driver_expression("f", TOY, calls)
-    tag = repr(sys.implementation.cache_tag)
+    tag = repr((sys.implementation.cache_tag, sys.version_info.releaselevel))
     assert ahead.count(tag) == 1 and sequence._DRIVER_CODE.hex() in ahead
     # another bytecode format compiles the source, whatever the compiled code holds
-    elsewhere = ahead.replace(tag, repr("elsewhere-999")).replace(
+    elsewhere = ahead.replace(tag, repr((sys.implementation.cache_tag, "beta"))).replace(
         sequence._DRIVER_CODE.hex(), "00"
     )
     got = [boxes[1].run_one(TOY, "f", Invocation(expression=e)) for e in (ahead, elsewhere)]
     assert all(r.ok for r in got), got
     assert got[0].value == got[1].value
     assert got[0].value_str == "('ve', [6, 'ZeroDivisionError'], 'ssv', [-2])"
+
+
+@pytest.mark.parametrize("shadow", ["bytes = 8", "marshal = sys = None", "b = bytes = str"])
+def test_a_correct_candidate_that_rebinds_names_the_driver_does_not_use_passes(
+    boxes, tmp_path, shadow: str
+) -> None:  # type: ignore[no-untyped-def]
+    oracle, cand = counting(boxes, tmp_path)
+    v = oracle.check(FN, f"{shadow}\n" + CORRECT)
+    assert v.passed, v.reason
+    assert cand.invocations == 1  # judged by the driver alone
