@@ -206,12 +206,15 @@ def parse_calls(text: str, target: str | None = None) -> list[ParsedCall]:
     error, as a fresh parse would give.
     """
     if type(text) is str and len(text) <= CACHED_CHARS and (target is None or type(target) is str):
-        kept = _kept_parse(text, target)
+        try:
+            kept = _kept_parse(text, target)
+            if kept is not None and not isinstance(kept, str):
+                calls, shared = kept
+                return list(calls) if shared else [_copy_call(c) for c in calls]
+        except RecursionError:  # the caller's stack is too deep to copy: parse afresh
+            kept = None
         if isinstance(kept, str):
             raise CallParseError(kept)
-        if kept is not None:
-            calls, shared = kept
-            return list(calls) if shared else [_copy_call(c) for c in calls]
     return _parse_calls(text, target)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Any
 
 import pytest
 
@@ -136,3 +138,35 @@ def test_a_str_subclass_is_parsed_afresh() -> None:
     assert calls_module._kept_parse.cache_info().currsize == 0
     with pytest.raises(CallParseError, match=r"^call text must be a string, not bytes$"):
         parse_calls(b"f(1)", "f")  # type: ignore[arg-type]
+
+
+def test_a_kept_parse_deep_in_a_stack_raises_no_recursion_error_a_fresh_parse_would_not(
+) -> None:
+    import sys
+
+    from codearc_env.functions.calls import _parse_calls
+
+    text = "f(" + "{1:" * 99 + "[0]" + "}" * 99 + ")"
+    parse_calls(text, "f")  # kept, from a shallow stack
+
+    def at_depth(n: int, parse: Any) -> str:
+        if n > 0:
+            return at_depth(n - 1, parse)
+        try:
+            parse(text, "f")
+            return "parsed"
+        except CallParseError:
+            return "refused"
+        except RecursionError:
+            return "RecursionError"
+
+    limit = sys.getrecursionlimit()
+    pairs = []
+    for depth in range(limit - 450, limit - 10):
+        with contextlib.suppress(RecursionError):  # the test's own frames ran out first
+            # parse_calls is one frame more than _parse_calls alone
+            pairs.append((depth, at_depth(depth, parse_calls), at_depth(depth + 1, _parse_calls)))
+    assert any(kept == "parsed" for _, kept, _ in pairs)
+    assert any(fresh == "refused" for _, _, fresh in pairs)  # the depths reach the limit
+    worse = [p for p in pairs if p[1] == "RecursionError" and p[2] != "RecursionError"]
+    assert not worse, worse
