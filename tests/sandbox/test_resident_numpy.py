@@ -63,6 +63,10 @@ def test_a_module_not_naming_numpy_keeps_what_it_did_to_numpys_state(box: Sandbo
         ("m = __import__('numpy')\n", True),
         ("import math, sys\ndef f(x):\n    return math.floor(x)\n", False),
         ("def f():\n    return chr(110) + 'umpy'\n", False),
+        ("m = ['numpy', 'math']\n", True),  # a constant tuple
+        ("def f(names=('numpy',)):\n    return names\n", True),
+        ("def f(x):\n    return x in {'numpy', 'os'}\n", True),  # a constant frozenset
+        ("def f():\n    return (1, (2.5, b'numpy'))\n", False),
         ("def f():\n    return 'num' + 'py'\n", True),  # folded into one constant
     ],
 )
