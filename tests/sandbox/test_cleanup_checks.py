@@ -9,7 +9,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -40,35 +40,60 @@ def tmpfs_dir() -> Iterator[str]:
     os.rmdir(path)
 
 
-def test_own_children_lists_what_a_fresh_read_lists_as_children_come_and_go() -> None:
-    me = os.getpid()
-
-    def by_path() -> set[int]:
-        return {int(x) for x in cleanup._read_all(f"/proc/self/task/{me}/children").split()}
-
-    seen = []
-    kids = []
-    for _ in range(3):
-        pid = os.fork()
-        if pid == 0:
-            time.sleep(30)
+def _in_a_fresh_process(body: Callable[[], object]) -> object:
+    """``body()`` run in a forked process of its own (one thread, no children: the test
+    process may have both), its JSON result sent back."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.write(w, json.dumps(body()).encode())
+        finally:
             os._exit(0)
-        kids.append(pid)
-        seen.append((cleanup._own_children(me), by_path()))
-    for pid in kids:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        seen.append((cleanup._own_children(me), by_path()))
-    assert all(kept == fresh for kept, fresh in seen), seen
-    assert [len(kept or ()) for kept, _ in seen] == [1, 2, 3, 2, 1, 0]
+    os.close(w)
+    with os.fdopen(r, "rb") as got:
+        data = got.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
 
 
-def test_a_list_too_long_for_one_read_is_read_by_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    me = os.getpid()
-    cleanup._own_children(me)  # the list is open
-    monkeypatch.setattr(cleanup.os, "pread", lambda fd, n, at: b"1 " * (n // 2))
-    assert cleanup._own_children(me) is None
-    assert cleanup._children_of(me) == set()  # read by path: this process has no children
+def test_own_children_lists_what_a_fresh_read_lists_as_children_come_and_go() -> None:
+    def body() -> list[object]:
+        me = os.getpid()
+
+        def by_path() -> list[int]:
+            return sorted(int(x) for x in cleanup._read_all(f"/proc/self/task/{me}/children").split())
+
+        seen = []
+        kids = []
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            kids.append(pid)
+            seen.append([sorted(cleanup._own_children(me) or []), by_path()])
+        for pid in kids:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            seen.append([sorted(cleanup._own_children(me) or []), by_path()])
+        return seen
+
+    seen = _in_a_fresh_process(body)
+    assert all(kept == fresh for kept, fresh in seen), seen  # type: ignore[union-attr]
+    assert [len(kept) for kept, _ in seen] == [1, 2, 3, 2, 1, 0]  # type: ignore[union-attr]
+
+
+def test_a_list_too_long_for_one_read_is_read_by_path() -> None:
+    def body() -> list[object]:
+        me = os.getpid()
+        cleanup._own_children(me)  # the list is open
+        os.pread = lambda fd, n, at: b"1 " * (n // 2)  # as a list of 32,768 children reads
+        return [cleanup._own_children(me), sorted(cleanup._children_of(me))]
+
+    # None: not read from the kept list; then read by path: this process has no children
+    assert _in_a_fresh_process(body) == [None, []]
 
 
 def test_a_forked_child_opens_its_own_list() -> None:
