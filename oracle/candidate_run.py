@@ -11,13 +11,14 @@ the reference.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
 from codearc_env.functions.spec import HiddenFunction
 from codearc_env.oracle import reference as ref
 from codearc_env.oracle.call_input import CallInput
+from codearc_env.oracle.driver_judgement import DriverJudgement
 from codearc_env.oracle.judge import agrees, counterexample, error_text, reason
 from codearc_env.oracle.limits import limits_for
 from codearc_env.oracle.reference import Expected, ReferenceTable
@@ -43,20 +44,6 @@ LOAD_PROBE_S = ref.TIME_BUCKETS_S[1]
 """Time limit of the load probe (:meth:`CandidateRun.load_problem`)."""
 DRIVER_ARTEFACTS = frozenset({"RecursionError", "MemoryError"})
 """Errors the driver's extra frames and shared process can cause by themselves."""
-Context = Callable[[int], str]
-"""How the call at a position was made, as a reason says it."""
-
-def _judged_alike(
-    seen: tuple[CallResult, CallResult | None, bool | None], got: CallResult,
-    theirs: CallResult | None,
-) -> bool:
-    """Whether judging ``got`` against ``theirs`` repeats the judgement ``seen`` of the same
-    entry, which then needs no second look: the same result object, and it agreed with the
-    entry (what the reference's in-driver result was does not matter then) or the reference's
-    in-driver result is equal too."""
-    before, their_before, judged = seen
-    return got is before and (judged is True or theirs == their_before)
-
 
 class CandidateRun:
     """Runs one candidate on chosen inputs in the candidate sandbox."""
@@ -229,46 +216,11 @@ class CandidateRun:
 
         ``entries[:n_base]`` are the base table's entries in its order. Unsettled: a value
         the driver did not send back, agreement only with the reference's own in-driver
-        result, and a RecursionError or MemoryError the driver's own frames may have caused."""
-        assert run.completed
-        theirs_seq = table.sequence or (None,) * n_base
-        theirs_fresh = (table.namespaced or (None,) * n_base) + (None,) * (len(entries) - n_base)
-        def in_sequence(i: int) -> str:
-            if i:
-                return f"after {i} other calls in the same process"
-            return "first in a process that then runs the other inputs"
-
-        def fresh(i: int) -> str:
-            return "in a fresh module namespace of a process that ran other inputs"
-
-        passes: list[tuple[Sequence[CallResult], Sequence[CallResult | None], Context, int]]
-        sequence_pass = None
-        rest = self._after_agreeing_base(table, entries, n_base, run, keep)
-        if rest is not None:  # only the fresh results of further entries need a look
-            passes = [(rest, theirs_fresh, fresh, n_base)]
-        else:
-            sequence_pass, fresh_pass = run.sequence, run.fresh
-            assert sequence_pass is not None and fresh_pass is not None
-            passes = [(sequence_pass, theirs_seq, in_sequence, 0), (fresh_pass, theirs_fresh, fresh, 0)]
-        first: tuple[str, Counterexample] | None = None
-        suspects: set[int] = set()
-        unsettled: set[int] = set()
-        # (result, reference's in-driver result, judgement) of the sequence pass, by position
-        in_order: list[tuple[CallResult, CallResult | None, bool | None]] = []
-        for results, theirs, context, start in passes:
-            for i, got in enumerate(results, start):
-                if i < len(in_order) and _judged_alike(in_order[i], got, theirs[i]):
-                    continue  # the fresh pass's "same as in sequence", judged so already
-                judged = self._driver_agrees(entries, i, got, theirs[i], keep[i])
-                if results is sequence_pass:
-                    in_order.append((got, theirs[i], judged))
-                if judged is None:
-                    unsettled.add(i)
-                elif not judged:
-                    suspects.add(i)
-                    if first is None:
-                        first = self._disagreement(entries[i], got, context(i))
-        return first, sorted(suspects), sorted(unsettled - suspects)
+        result, and a RecursionError or MemoryError the driver's own frames may have caused.
+        (A check asks :class:`DriverJudgement` only for what it needs.)"""
+        judgement = DriverJudgement(self, table, entries, n_base, run, keep)
+        bad, unsettled = judgement.bad_and_unsettled()
+        return judgement.first(), bad, unsettled
 
     def _after_agreeing_base(
         self,

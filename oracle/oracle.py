@@ -28,6 +28,7 @@ from codearc_env.oracle.cache import ReferenceCache, default_cache_dir
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.candidate import check_candidate
 from codearc_env.oracle.candidate_run import CandidateRun
+from codearc_env.oracle.driver_judgement import DriverJudgement, InFreshOrder, in_fresh_order
 from codearc_env.oracle.generation import strength_size
 from codearc_env.oracle.judge import agrees, counterexample, reason
 from codearc_env.oracle.reference import Expected, ReferenceTable
@@ -190,12 +191,16 @@ class Oracle:
         keep = calls.keep
         drive = run.drive(calls, timeout)
         problem = None
-        suspects = list(expected)  # without a driver result, every input
+        judgement = None
         if drive.completed:
-            problem, bad, unsettled = run.driver_problem(table, ordered, n_base, drive, keep)
-            if problem is None and not unsettled:
+            judgement = DriverJudgement(run, table, ordered, n_base, drive, keep)
+            if judgement.agrees_everywhere():
                 return verdict(True, f"agreed with the reference on {n} inputs", None, n)
-            suspects = [ordered[i] for i in bad + unsettled]  # fresh runs confirm only these
+            # fresh runs confirm only what disagreed or could not be settled, judged as far
+            # as they get
+            suspects = judgement.suspects(fn.target)
+        else:
+            suspects = in_fresh_order(expected, fn.target)  # without a driver result, all
         # only now (a passing candidate needs one call), and only when the driver did not
         # show already that the module loads and its target is callable
         load_problem = None if run.loaded_in(drive, ordered) else run.load_problem()
@@ -204,6 +209,8 @@ class Oracle:
         failed = self._fresh_failure(fn, run, suspects)
         if failed is not None:
             return verdict(False, failed[0], failed[1], n)
+        if judgement is not None:
+            problem = judgement.first()
         if drive.timed_out:  # fresh runs all agreed: slow, or stuck only when sharing a process
             own = SLOW_DRIVER_FACTOR * run.fresh_seconds + ref.SEQUENCE_FLOOR_S
             if own > timeout:
@@ -218,21 +225,19 @@ class Oracle:
         return verdict(True, f"agreed with the reference on {n} inputs", None, n)
 
     def _fresh_failure(
-        self, fn: HiddenFunction, run: CandidateRun, expected: list[Expected]
+        self, fn: HiddenFunction, run: CandidateRun, expected: InFreshOrder
     ) -> tuple[str, Counterexample] | None:
         """Every input in a fresh namespace under its own limit: the shrunk first
         disagreement, or None.
 
-        Inputs run the simplest first, in growing groups, and running stops at the first group
-        with a disagreement: a verdict needs one, and the simplest is the one reported, so a
-        wrong candidate is not run again on every input its driver run got wrong. A group
-        runs its first few inputs before the rest (:func:`_group_parts`)."""
-        order = sorted(
-            range(len(expected)), key=lambda j: (expected[j].input.call_length(fn.target), j)
-        )
+        Inputs run the simplest first (``expected`` is in that order), in growing groups, and
+        running stops at the first group with a disagreement: a verdict needs one, and the
+        simplest is the one reported, so a wrong candidate is not run again on every input
+        its driver run got wrong. A group runs its first few inputs before the rest
+        (:func:`_group_parts`)."""
         start, size = 0, FRESH_GROUP
-        while start < len(order):
-            group = order[start : start + size]
+        while expected.has(start):
+            group = expected.positions(start, size)
             start, size = start + size, 2 * size
             for part in _group_parts(group, expected):
                 got = run.results([expected[j] for j in part])
@@ -248,7 +253,7 @@ class Oracle:
 
     @staticmethod
     def _still_bad(
-        fn: HiddenFunction, run: CandidateRun, expected: list[Expected],
+        fn: HiddenFunction, run: CandidateRun, expected: InFreshOrder,
         results: dict[int, CallResult], bad: list[int],
     ) -> list[int]:
         """The disagreements of a nondeterministic target that more reference runs confirm,
@@ -271,7 +276,7 @@ FRESH_HEAD = 4
 """Inputs of a group run before the rest of it, when that reports the same input."""
 
 
-def _group_parts(group: list[int], expected: Sequence[Expected]) -> list[list[int]]:
+def _group_parts(group: list[int], expected: InFreshOrder) -> list[list[int]]:
     """A group of fresh runs (indices of ``expected``, simplest first) as its first
     ``FRESH_HEAD`` inputs and the rest, or whole when that could change what is reported.
 

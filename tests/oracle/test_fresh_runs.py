@@ -15,6 +15,7 @@ from codearc_env.oracle import Oracle
 from codearc_env.oracle import oracle as oracle_module
 from codearc_env.oracle.call_input import CallInput
 from codearc_env.oracle.candidate_run import CandidateRun
+from codearc_env.oracle.driver_judgement import in_fresh_order
 from codearc_env.oracle.reference import Expected
 from codearc_env.oracle.sequence import DriverRun
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolation, Limits, Sandbox
@@ -197,7 +198,9 @@ def _fresh_failure(tmp_path: Path, spec: list[tuple[int, float, str]]) -> tuple[
     }
     cand = Scripted({x: outcomes[does](x) for x, _, does in spec})
     oracle = Oracle(Scripted({}), cand, cache_dir=tmp_path, shrink_evaluations=0)
-    failed = oracle._fresh_failure(ID, CandidateRun(oracle, ID, ""), expected)
+    failed = oracle._fresh_failure(
+        ID, CandidateRun(oracle, ID, ""), in_fresh_order(expected, ID.target)
+    )
     assert failed is not None
     return failed[0], cand.ran
 

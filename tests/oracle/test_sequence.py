@@ -154,7 +154,7 @@ def test_a_malformed_pass_is_rejected(letters: dict, payloads: dict, same_as: tu
 
 
 def test_a_fresh_result_is_judged_again_only_when_the_judgement_could_differ() -> None:
-    from codearc_env.oracle.candidate_run import _judged_alike
+    from codearc_env.oracle.driver_judgement import _judged_alike
 
     got, theirs = CallResult(ok=True, value=encode(1)), CallResult(ok=True, value=encode(2))
     other = CallResult(ok=True, value=encode(3))
