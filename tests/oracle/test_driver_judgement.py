@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_driver_shortcut import CHOICE, RESULTS, _call_result, _pick, _run, _table
+from test_driver_shortcut import BASE, RESULTS, _call_result, _run, _scenario, _table
 from test_oracle import FN
 
 from codearc_env.functions.spec import Comparison, Quirks
@@ -53,8 +53,7 @@ def _full_pass(run: CandidateRun, table, entries, n_base, drive, keep):  # type:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    base=st.lists(st.tuples(RESULTS, CHOICE, CHOICE, CHOICE, CHOICE, st.booleans()), min_size=1,
-                  max_size=6),
+    base=st.lists(BASE, min_size=1, max_size=6),
     extra=st.lists(st.tuples(RESULTS, RESULTS), max_size=3),
     lengths=st.lists(st.integers(0, 2), min_size=9, max_size=9),
     comparison=st.sampled_from([Comparison(), Comparison(bool_equals_int=True)]),
@@ -64,13 +63,7 @@ def _full_pass(run: CandidateRun, table, entries, n_base, drive, keep):  # type:
 def test_judging_as_asked_finds_what_judging_everything_finds(
     base, extra, lengths, comparison, nondeterministic, copied  # type: ignore[no-untyped-def]
 ) -> None:
-    expected = [b[0] for b in base]
-    own_seq = [_pick(b[1], b[0], b[0]) for b in base]
-    own_fresh = [_pick(b[2], b[0], own_seq[i]) for i, b in enumerate(base)]
-    mine_seq = own_seq if copied else [_pick(b[3], b[0], own_seq[i]) for i, b in enumerate(base)]
-    mine_fresh = [None if b[5] else own_fresh[i] if copied else _pick(b[4], b[0], own_fresh[i])
-                  for i, b in enumerate(base)]  # fmt: skip
-    table = _table(expected, own_seq, own_fresh)
+    table, mine_seq, mine_fresh = _scenario(base, copied)
     # inputs of several call lengths, so fresh-run order differs from the entries' order
     table = replace(table, expected=tuple(
         Expected(CallInput(("x" * (3 * lengths[i]),) + e.input.args), e.runs)

@@ -194,10 +194,30 @@ def _pick(choice: object, table_result: Result, own: Result) -> Result:
     return table_result if choice == "table" else own if choice == "own" else choice  # type: ignore[return-value]
 
 
+BASE = st.tuples(RESULTS, CHOICE, CHOICE, CHOICE, CHOICE, st.booleans())
+"""One base input: its table result; the reference's own sequence and fresh results and the
+candidate's (CHOICE each); whether the candidate's fresh result is its sequence one (``s``)."""
+
+
+def _scenario(
+    base: list[tuple], copied: bool  # type: ignore[type-arg]
+) -> tuple[ReferenceTable, list[Result], list[Result | None]]:
+    """The table of generated ``base`` inputs and the candidate's two passes over them
+    (``copied``: the reference's own reply, the candidate's choices unused)."""
+    expected = [b[0] for b in base]
+    own_seq = [_pick(b[1], b[0], b[0]) for b in base]
+    own_fresh = [_pick(b[2], b[0], own_seq[i]) for i, b in enumerate(base)]
+    mine_seq = own_seq if copied else [_pick(b[3], b[0], own_seq[i]) for i, b in enumerate(base)]
+    mine_fresh: list[Result | None] = [
+        None if b[5] else own_fresh[i] if copied else _pick(b[4], b[0], own_fresh[i])
+        for i, b in enumerate(base)
+    ]
+    return _table(expected, own_seq, own_fresh), mine_seq, mine_fresh
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    base=st.lists(st.tuples(RESULTS, CHOICE, CHOICE, CHOICE, CHOICE, st.booleans()), min_size=1,
-                  max_size=5),
+    base=st.lists(BASE, min_size=1, max_size=5),
     extra=st.lists(st.tuples(RESULTS, RESULTS), max_size=2),
     unkept=st.sampled_from([None, None, None, None, 0, 1, 5]),
     comparison=st.sampled_from([Comparison(), Comparison(bool_equals_int=True),
@@ -209,15 +229,7 @@ def test_the_shortcut_finds_what_judging_every_result_finds(
     base, extra, unkept, comparison, nondeterministic, copied  # type: ignore[no-untyped-def]
 ) -> None:
     """``copied``: the candidate's reply is the reference's own (its choices unused)."""
-    expected = [b[0] for b in base]
-    own_seq = [_pick(b[1], b[0], b[0]) for b in base]
-    own_fresh = [_pick(b[2], b[0], own_seq[i]) for i, b in enumerate(base)]
-    mine_seq = own_seq if copied else [_pick(b[3], b[0], own_seq[i]) for i, b in enumerate(base)]
-    mine_fresh: list[Result | None] = [
-        None if b[5] else own_fresh[i] if copied else _pick(b[4], b[0], own_fresh[i])
-        for i, b in enumerate(base)
-    ]
-    table = _table(expected, own_seq, own_fresh)
+    table, mine_seq, mine_fresh = _scenario(base, copied)
     more = [Expected(CallInput((100 + i,)), (_call_result(e),)) for i, (e, _) in enumerate(extra)]
     run = _run(mine_seq, [*mine_fresh, *(r for _, r in extra)])
     keep = table.kept_with(more)
