@@ -47,11 +47,15 @@ def frame(obj):
     return HEADER.pack(len(body)) + body
 
 
+DONE_BODY = b'{"op":"done","id":%d}'
+"""The body of ``frame({"op": "done", "id": rid})`` for a whole-number id (``% rid``)."""
+
+
 def done_frame(rid):
     """``frame({"op": "done", "id": rid})``, for a whole-number id without the encoder (the
     same bytes; this ends every resident request)."""
     if type(rid) is int:
-        body = b'{"op":"done","id":%d}' % rid
+        body = DONE_BODY % rid
         return HEADER.pack(len(body)) + body
     return frame({"op": "done", "id": rid})
 

@@ -31,6 +31,7 @@ from codearc_env.sandbox.channel import (
     json_string,
     to_json,
 )
+from codearc_env.sandbox.wire import DONE_BODY
 
 START_TIMEOUT_S = 30.0
 """How long a fresh worker may take to answer its first ping (container start included)."""
@@ -415,7 +416,7 @@ class WorkerSandbox(Sandbox):
             self._channel.send_json(
                 run_request(rid, source, function, [encoded[i] for i in todo], limits, isolation)
             )
-            done_frame = b'{"op":"done","id":%d}' % rid  # as the worker writes it
+            done_frame = DONE_BODY % rid  # as the worker writes it
             while True:
                 body = self._channel.recv_frame(time.monotonic() + per_call)
                 if done == len(todo) and body == done_frame:
