@@ -93,9 +93,7 @@ class PoolHost:
     def run_packed(self, call: bytes) -> bytes:
         """:meth:`run` of a :func:`pack_call` call; its results pickled (an error raises
         as from :meth:`run`). The pickles come from the pool's own client, as Ray's would."""
-        side, source, function, invocations, limits, isolation = pickle.loads(call)
-        results = self.pool.run(side, source, function, invocations, limits, isolation=isolation)
-        return pickle.dumps(results, PICKLE_PROTOCOL)
+        return pickle.dumps(self.run(*pickle.loads(call)), PICKLE_PROTOCOL)
 
     def node_id(self) -> str:
         return str(import_ray().get_runtime_context().get_node_id())
