@@ -107,7 +107,7 @@ class DriverJudgement:
         return self._fresh[i]
 
     def status(self, i: int) -> str:
-        """"bad" (a pass disagreed), "unsettled" (a pass could not tell) or "agrees"."""
+        """One of "bad" (a pass disagreed), "unsettled" (a pass could not tell), "agrees"."""
         judged = (self.in_sequence(i), self.in_fresh(i))
         if False in judged:
             return "bad"
