@@ -489,6 +489,7 @@ def main(argv):
     devnull = os.open(os.devnull, os.O_WRONLY)
     fd_out = os.dup(1)
     os.dup2(devnull, 2)
+    _child.premake_stdio()
     worker = Worker(config, fd_in=0, fd_out=fd_out)
     os.dup2(devnull, 1)
     # The cyclic collector then never walks the worker's start-up objects: each walk writes to

@@ -8,7 +8,6 @@ mixin of :class:`worker.Worker`, which provides ``read_child``, ``scratch``, ``n
 import _thread
 import builtins
 import contextlib
-import io
 import math
 import operator
 import os
@@ -166,10 +165,7 @@ def _enter_child(w_res, w_out, ctl, limits, nproc, calls):
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
     _set_limits(dict(limits, cpu_s=hard), nproc, _vm_bytes())
-    out = io.TextIOWrapper(
-        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
-    )
-    stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    out, stdin = _child._stdio()
     return {
         "out": out,
         "stdin": stdin,

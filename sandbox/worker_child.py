@@ -46,15 +46,21 @@ set again (in children that run candidates every disposition is set every time: 
 change one behind Python's back)."""
 
 
+# Plain numbers, and _signal's functions rather than signal's: those turn every number they
+# take or return into an enum each time, and a child copies every page that work writes.
+_SIGALRM, _ITIMER_REAL, _SIG_DFL, _SIG_IGN = (
+    int(signal.SIGALRM), int(signal.ITIMER_REAL), int(signal.SIG_DFL), int(signal.SIG_IGN)
+)
+
+
 def _arm(seconds):
-    # _signal: signal's own functions turn every number they return into an enum, each time
-    if not (_TRUSTED and _signal.getsignal(signal.SIGALRM) is _on_alarm):
-        signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    if not (_TRUSTED and _signal.getsignal(_SIGALRM) is _on_alarm):
+        _signal.signal(_SIGALRM, _on_alarm)
+    _signal.setitimer(_ITIMER_REAL, max(seconds, 0.001))
 
 
 def _disarm():
-    signal.setitimer(signal.ITIMER_REAL, 0)
+    _signal.setitimer(_ITIMER_REAL, 0)
 
 
 def _guarded(fn, seconds, on_timeout, on_error):
@@ -155,6 +161,43 @@ def _vm_bytes():
         return 1024 * 1024 * 1024
 
 
+_STDIO: list[tuple[io.TextIOWrapper, io.TextIOWrapper]] = []
+"""The (stdout, stdin) pair every child takes, made once in the worker: see premake_stdio."""
+
+
+def _new_stdio():
+    out = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
+    )
+    return out, io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+
+
+def _stdio():
+    """A child's text streams over its descriptors 1 (stdout) and 0 (stdin)."""
+    return _STDIO[0] if _STDIO else _new_stdio()
+
+
+def premake_stdio():
+    """Make the children's text streams in the worker, never to be used there: making them in
+    each child cost it ~80 copied pages. They are made on descriptors of the kinds a child's
+    are (stdout a pipe, stdin /dev/null), so what they keep of them (seekable or not) holds in
+    the child. Best effort: without them each child makes its own."""
+    r, w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    saved = (os.dup(0), os.dup(1))
+    try:
+        os.dup2(null, 0)
+        os.dup2(w, 1)
+        _STDIO[:] = [_new_stdio()]
+    except OSError:
+        pass
+    finally:
+        os.dup2(saved[0], 0)
+        os.dup2(saved[1], 1)
+        for fd in (r, w, null, *saved):
+            os.close(fd)
+
+
 def _child_main(job, w_res, w_out):
     """Runs in the forked child; never returns."""
     try:
@@ -171,12 +214,9 @@ def _child_main(job, w_res, w_out):
         _expendable()
         _set_limits(job["limits"], job["nproc"], _vm_bytes())
         os.chdir(job["scratch"])
-        out = io.TextIOWrapper(
-            io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace"
-        )
+        out, stdin = _stdio()
         sys.stdout = sys.__stdout__ = out  # type: ignore[misc]
         sys.stderr = sys.__stderr__ = out  # type: ignore[misc]
-        stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
         sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
         result = _child_call(job)
         with contextlib.suppress(BaseException):
@@ -222,24 +262,27 @@ def _block_signals():
     signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
 
 
-_CALL_DEFAULTS = ("SIGINT", "SIGTERM", "SIGALRM", "SIGCHLD", "SIGXCPU", "SIGPIPE")
+_CALL_DEFAULTS = tuple(
+    int(getattr(signal, name))
+    for name in ("SIGINT", "SIGTERM", "SIGALRM", "SIGCHLD", "SIGXCPU", "SIGPIPE")
+)
+_SIGXFSZ, _SIG_SETMASK = int(signal.SIGXFSZ), int(signal.SIG_SETMASK)
 
 
 def _reset_signals():
     """A call's signals: default dispositions (oversized writes raise OSError instead of
     killing), then nothing blocked."""
-    for name in _CALL_DEFAULTS:
-        if _TRUSTED and name == "SIGALRM":
+    for signum in _CALL_DEFAULTS:
+        if _TRUSTED and signum == _SIGALRM:
             continue  # _arm installs its handler before anything runs, in every mode
-        _set_disposition(getattr(signal, name), signal.SIG_DFL)
-    _set_disposition(signal.SIGXFSZ, signal.SIG_IGN)
-    _signal.pthread_sigmask(signal.SIG_SETMASK, ())
+        _set_disposition(signum, _SIG_DFL)
+    _set_disposition(_SIGXFSZ, _SIG_IGN)
+    _signal.pthread_sigmask(_SIG_SETMASK, ())
 
 
 def _set_disposition(signum, handler):
-    # _signal.getsignal gives SIG_DFL and SIG_IGN as plain numbers (equal to signal's enums)
     if not (_TRUSTED and _signal.getsignal(signum) == handler):
-        signal.signal(signum, handler)
+        _signal.signal(signum, handler)
 
 
 def _expendable():
@@ -252,11 +295,17 @@ def _expendable():
             os.close(fd)
 
 
+_PRCTL: list[Any] = []
+"""libc's prctl, found on first use: the worker's own start-up, so every child it forks has it
+(finding it again in each child cost ~60 copied pages: a child copies every page it writes)."""
+
+
 def _prctl(option, arg):
     try:
-        import ctypes
+        if not _PRCTL:
+            import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, arg, 0, 0, 0)
+            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
+        return _PRCTL[0](option, arg, 0, 0, 0)
     except Exception:
         return -1

@@ -291,3 +291,25 @@ def test_a_process_left_writing_stdout_forever_does_not_hold_the_result(
     results = box.run(source, "f", [Invocation(), Invocation()], FAST, isolation=isolation)  # type: ignore[arg-type]
     assert [r.value_str for r in results] == ["7", "7"], [r.infra_error for r in results]
     assert all(r.stdout_truncated for r in results)
+
+
+@pytest.mark.parametrize("isolation", ["call", "batch", "resident"])
+def test_a_calls_text_streams_are_what_its_descriptors_are(box: Sandbox, isolation: str) -> None:
+    """The worker makes the children's stdout and stdin once, on a pipe and /dev/null: what they
+    keep of their descriptors is a child's (stdout a pipe, stdin empty and seekable), in every
+    mode and every invocation, and stdout, stderr and a write to descriptor 1 reach the call's
+    own output."""
+    source = (
+        "import os, sys\n"
+        "def f(x):\n"
+        "    print('out', x)\n"
+        "    print('err', x, file=sys.stderr)\n"
+        "    sys.stdout.flush(); sys.stderr.flush()\n"
+        "    os.write(1, b'raw\\n')\n"
+        "    return (sys.stdout.seekable(), sys.stdin.seekable(), sys.stdin.read(),\n"
+        "            sys.stdout is sys.stderr, sys.stdout.fileno(), sys.stdin.fileno())\n"
+    )
+    results = box.run(source, "f", [Invocation(args=(i,)) for i in range(3)], FAST,
+                      isolation=isolation)  # type: ignore[arg-type]
+    assert [r.value_str for r in results] == ["(False, True, '', True, 1, 0)"] * 3
+    assert [r.stdout for r in results] == [f"out {i}\nerr {i}\nraw\n" for i in range(3)]
