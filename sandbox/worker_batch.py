@@ -165,6 +165,9 @@ def _enter_child(w_res, w_out, ctl, limits, nproc, calls):
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
     _set_limits(dict(limits, cpu_s=hard), nproc, _vm_bytes())
+    if not _child._STDIO:  # made here, then on the descriptors the invocations get
+        os.dup2(_NULL_FD, 0)
+        os.dup2(_OUT_FD, 1)
     out, stdin = _child._stdio()
     return {
         "out": out,

@@ -182,19 +182,22 @@ def premake_stdio():
     each child cost it ~80 copied pages. They are made on descriptors of the kinds a child's
     are (stdout a pipe, stdin /dev/null), so what they keep of them (seekable or not) holds in
     the child. Best effort: without them each child makes its own."""
-    r, w = os.pipe()
-    null = os.open(os.devnull, os.O_RDONLY)
-    saved = (os.dup(0), os.dup(1))
+    opened: list[int] = []
+    saved: list[int] = []
     try:
-        os.dup2(null, 0)
-        os.dup2(w, 1)
+        opened.extend(os.pipe())
+        opened.append(os.open(os.devnull, os.O_RDONLY))
+        saved.append(os.dup(0))
+        saved.append(os.dup(1))
+        os.dup2(opened[2], 0)
+        os.dup2(opened[1], 1)
         _STDIO[:] = [_new_stdio()]
     except OSError:
         pass
     finally:
-        os.dup2(saved[0], 0)
-        os.dup2(saved[1], 1)
-        for fd in (r, w, null, *saved):
+        for fd, target in zip(saved, (0, 1), strict=False):  # saved may stop short
+            os.dup2(fd, target)
+        for fd in opened + saved:
             os.close(fd)
 
 

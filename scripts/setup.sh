@@ -26,8 +26,9 @@ log "pip install -e .[test,local,openenv,ray]  (llama-cpp-python compiles from s
 # which some virtual machines advertise but fault on (a general protection fault in
 # libggml-cpu at the first matrix product). On x86-64 build for AVX2/FMA/F16C instead: it runs
 # on any x86-64 machine of the last decade, so a built wheel can move between machines.
-if [ "$(uname -m)" = x86_64 ] && [ -z "${CMAKE_ARGS:-}" ]; then
-  export CMAKE_ARGS="-DGGML_NATIVE=OFF"
+# A CMAKE_ARGS of the user's is kept, with this added unless it sets GGML_NATIVE itself.
+if [ "$(uname -m)" = x86_64 ] && [[ "${CMAKE_ARGS:-}" != *GGML_NATIVE* ]]; then
+  export CMAKE_ARGS="${CMAKE_ARGS:+$CMAKE_ARGS }-DGGML_NATIVE=OFF"
 fi
 CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python3 -m pip install -q --disable-pip-version-check -e ".[test,local,openenv,ray]"
 # The TRL contract tests read TRL's own trainer source; without its dependencies it brings no

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import pytest
 
-from codearc_env.sandbox import make_sandbox
+from codearc_env.sandbox import make_sandbox, worker_batch, worker_child
 from codearc_env.sandbox.base import BackendInfo, CallResult, Invocation, Isolation, Limits, Sandbox
 from tests.sandbox.conftest import BACKEND_PARAMS, require_backend
 
@@ -310,6 +312,62 @@ def test_a_calls_text_streams_are_what_its_descriptors_are(box: Sandbox, isolati
         "            sys.stdout is sys.stderr, sys.stdout.fileno(), sys.stdin.fileno())\n"
     )
     results = box.run(source, "f", [Invocation(args=(i,)) for i in range(3)], FAST,
-                      isolation=isolation)  # type: ignore[arg-type]
+                      isolation=isolation)
     assert [r.value_str for r in results] == ["(False, True, '', True, 1, 0)"] * 3
     assert [r.stdout for r in results] == [f"out {i}\nerr {i}\nraw\n" for i in range(3)]
+
+
+def _in_a_fork(body: Callable[[int], None]) -> bytes:
+    """Run ``body(fd)`` in a forked process (it may rearrange its descriptors and limits);
+    what it writes to ``fd`` (descriptor 3 once it is a batch child)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            body(w)
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    while chunk := os.read(r, 4096):
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(pid, 0)
+    return b"".join(chunks)
+
+
+_CHILD_LIMITS = {"timeout_s": 5.0, "cpu_s": 5, "memory_mb": 512, "file_size_mb": 16,
+                 "open_files": 64, "output_chars": 10000}
+
+
+def test_a_batch_child_without_premade_streams_makes_its_own_on_its_descriptors() -> None:
+    """Without the worker's pre-made streams, a batch child makes them on the descriptors its
+    invocations get (a pipe, /dev/null), not on the ones it inherited."""
+
+    def body(w: int) -> None:
+        worker_child._STDIO.clear()
+        _, out_w = os.pipe()
+        _, ctl = socket.socketpair()
+        ctx = worker_batch._enter_child(w, out_w, ctl.fileno(), _CHILD_LIMITS, None, 1)
+        seen = (ctx["out"].seekable(), ctx["stdin"].seekable(), ctx["out"].fileno())
+        os.write(3, repr(seen).encode())  # the result channel, where _enter_child put it
+
+    assert _in_a_fork(body) == b"(False, True, 1)"
+
+
+def test_premaking_the_streams_leaves_the_workers_descriptors_as_they_were() -> None:
+    def body(w: int) -> None:
+        def files() -> list[tuple[int, int, int]]:
+            return sorted((int(fd), os.fstat(int(fd)).st_dev, os.fstat(int(fd)).st_ino)
+                          for fd in os.listdir("/proc/self/fd") if int(fd) != w
+                          and os.path.exists(f"/proc/self/fd/{fd}"))
+
+        worker_child._STDIO.clear()
+        before = files()
+        worker_child.premake_stdio()
+        out, stdin = worker_child._STDIO[0]
+        seen = (files() == before, out.seekable(), stdin.seekable(), out.fileno(), stdin.fileno())
+        os.write(w, repr(seen).encode())
+
+    assert _in_a_fork(body) == b"(True, False, True, 1, 0)"
