@@ -4,23 +4,18 @@ printed, and every flag reaches what it configures. No test asserts a speed."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from codearc_env.sandbox import unavailable_reason
+from tests.benchmark_scripts import benchmark_output
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "check_cost.py"
 NUMBER = r"([0-9]+\.[0-9]+)"
 
 
 def _run(*argv: str) -> str:
-    done = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return benchmark_output("check_cost.py", *argv)
 
 
 def _kind(out: str, kind: str, checks: int, verdict: str) -> tuple[float, ...]:

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "pool_bench.py"
+from tests.benchmark_scripts import run_benchmark
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True,
-                          timeout=600)
+    return run_benchmark("pool_bench.py", *argv, timeout=600)
 
 
 @pytest.mark.slow

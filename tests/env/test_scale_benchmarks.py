@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,8 +17,9 @@ import pytest
 
 from codearc_env.env import CodeARCEnv
 from codearc_env.sandbox import unavailable_reason
+from tests.benchmark_scripts import BENCHMARKS
+from tests.benchmark_scripts import run_benchmark as _run
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
 
 
@@ -27,11 +27,6 @@ def _needs_bwrap() -> None:
     reason = unavailable_reason("bwrap")
     if reason is not None:
         pytest.skip(f"bwrap unavailable: {reason}")
-
-
-def _run(script: str, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(BENCHMARKS / script), *argv],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def _load(name: str) -> ModuleType:

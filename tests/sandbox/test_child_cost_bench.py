@@ -5,29 +5,19 @@ speed."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.benchmark_scripts import benchmark_output, run_benchmark
 from tests.sandbox.conftest import require_backend
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "child_cost.py"
 NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
-
-
-def _run(*argv: str) -> str:
-    done = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.mark.parametrize("backend", [pytest.param("bwrap", marks=pytest.mark.bwrap), "process"])
 def test_every_mode_is_measured_on_the_backend_asked_for(backend: str) -> None:
     require_backend(backend)
-    out = _run("--backend", backend, "--calls", "5")
+    out = benchmark_output("child_cost.py", "--backend", backend, "--calls", "5")
     assert re.search(rf"^{backend}: 5 calls per line, [0-9]+ sandbox processes$", out,
                      re.MULTILINE), out
     faults = {}
@@ -49,6 +39,5 @@ def test_every_mode_is_measured_on_the_backend_asked_for(backend: str) -> None:
 
 
 def test_calls_must_be_a_number() -> None:
-    done = subprocess.run([sys.executable, str(SCRIPT), "--calls", "many"], capture_output=True,
-                          text=True, timeout=60)
+    done = run_benchmark("child_cost.py", "--calls", "many", timeout=60)
     assert done.returncode == 2 and "--calls" in done.stderr
