@@ -13,9 +13,10 @@ One started sandbox runs a two-line function (``x + 1``) ``--calls`` times per l
 Printed per call: wall time; CPU time of this process (the harness) and of the sandbox's
 processes, user and system apart (counted as in ``query_cost.py``: the descendants of this
 process and the children they reaped); and minor page faults of the sandbox's live processes
-(the worker, and its resident processes) and of the children they forked and reaped. A child of a forked worker starts sharing every page with it, and each
-page either of them then writes is copied (or, once the other is gone, taken back) through a
-fault: most of a trivial call's CPU time. Faults count exactly, whatever else the machine does.
+(the worker, and its resident processes) and of the children they forked and reaped. A forked
+child starts sharing every page with the worker, and each page either of them then writes is
+copied (or, once the other is gone, taken back) through a fault: a large part of a trivial
+call's CPU time. Faults count exactly, whatever else the machine does.
 """
 
 from __future__ import annotations

@@ -185,12 +185,14 @@ def premake_stdio():
     opened: list[int] = []
     saved: list[int] = []
     try:
-        opened.extend(os.pipe())
-        opened.append(os.open(os.devnull, os.O_RDONLY))
+        pipe_r, pipe_w = os.pipe()
+        opened += (pipe_r, pipe_w)
+        null = os.open(os.devnull, os.O_RDONLY)
+        opened.append(null)
         saved.append(os.dup(0))
         saved.append(os.dup(1))
-        os.dup2(opened[2], 0)
-        os.dup2(opened[1], 1)
+        os.dup2(null, 0)
+        os.dup2(pipe_w, 1)
         _STDIO[:] = [_new_stdio()]
     except OSError:
         pass
